@@ -1,0 +1,258 @@
+"""Benchmark: chift_frames.flatten against a straightforward pandas.json_normalize approach.
+
+Both build the same seven tables from the same realistic payloads (chift_frames.world), and
+the time of json.loads for those payloads is the yardstick. Targets (issue 2): flatten at
+least 10x faster than json_normalize, and at most 1.5x the json.loads time.
+
+Run: python benchmarks/bench_flatten.py [--payloads 3000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+import chift_frames
+from chift_frames import TABLES, flatten, to_canonical_json
+from chift_frames.world import World
+
+PAIR = ["consumer_id", "syncid"]
+
+
+def canon(value: Any) -> Any:
+    return None if value is None or value is pd.NA else to_canonical_json(value)
+
+
+def json_normalize_tables(records: list[tuple[str, dict[str, Any]]]) -> dict[str, pd.DataFrame]:
+    """The same tables, built the way one would with pandas.json_normalize."""
+    payloads = []
+    for consumer_id, p in records:
+        mappings = [
+            {
+                **m,
+                "mapping_index": i,
+                "values": [{**v, "value_index": j} for j, v in enumerate(m["values"])],
+            }
+            for i, m in enumerate(p.get("link_mappings") or [])
+        ]
+        flows = []
+        for f in p.get("enabled_flows") or []:
+            config = dict(f.get("config") or {})
+            config["datastores"] = [
+                {
+                    **d,
+                    "datastore_index": k,
+                    "definition": {
+                        **d["definition"],
+                        "columns": [
+                            {**c, "column_index": n}
+                            for n, c in enumerate(d["definition"]["columns"])
+                        ],
+                    },
+                }
+                for k, d in enumerate(config.get("datastores") or [])
+            ]
+            flows.append({**f, "config": config})
+        payloads.append(
+            {
+                **p,
+                "consumer_id": consumer_id,
+                "link_mappings": mappings,
+                "skip_mappings": p.get("skip_mappings") or [],
+                "enabled_flows": flows,
+            }
+        )
+
+    cs = pd.json_normalize(payloads, max_level=0)
+    maps = pd.json_normalize(payloads, "link_mappings", PAIR, max_level=0)
+    values = pd.json_normalize(
+        payloads,
+        ["link_mappings", "values"],
+        [
+            *PAIR,
+            ["link_mappings", "mapping_index"],
+            ["link_mappings", "name"],
+            ["link_mappings", "sub_mapping_name"],
+            ["link_mappings", "hidden_source_ids"],
+        ],
+    )
+    skipped = pd.json_normalize(payloads, "skip_mappings", PAIR)
+    flows_df = pd.json_normalize(payloads, "enabled_flows", PAIR, max_level=1)
+    stores = pd.json_normalize(
+        payloads, ["enabled_flows", "config", "datastores"], [*PAIR, ["enabled_flows", "id"]]
+    )
+    columns = pd.json_normalize(
+        payloads,
+        ["enabled_flows", "config", "datastores", "definition", "columns"],
+        [
+            *PAIR,
+            ["enabled_flows", "id"],
+            ["enabled_flows", "config", "datastores", "datastore_index"],
+            ["enabled_flows", "config", "datastores", "id"],
+            ["enabled_flows", "config", "datastores", "name"],
+            ["enabled_flows", "config", "datastores", "definition", "search_column"],
+        ],
+    )
+
+    values["is_mapped"] = values["target_id"].notna() & (values["target_id"] != "")
+    values["is_hidden"] = [
+        s in h
+        for s, h in zip(values["source_id"], values["link_mappings.hidden_source_ids"], strict=True)
+    ]
+    value_stats = (
+        values.groupby([*PAIR, "link_mappings.mapping_index"])
+        .agg(value_count=("is_mapped", "size"), mapped=("is_mapped", "sum"))
+        .reset_index()
+    )
+    maps = maps.merge(
+        value_stats.rename(columns={"link_mappings.mapping_index": "mapping_index"}),
+        on=[*PAIR, "mapping_index"],
+        how="left",
+    )
+    maps["value_count"] = maps["value_count"].fillna(0).astype("int64")
+    maps["unmapped_count"] = maps["value_count"] - maps["mapped"].fillna(0).astype("int64")
+    maps["conditions"] = maps["conditions"].map(canon)
+
+    per_pair = (
+        maps.groupby(PAIR)
+        .agg(
+            mapping_count=("name", "size"),
+            value_count=("value_count", "sum"),
+            unmapped_count=("unmapped_count", "sum"),
+        )
+        .reset_index()
+    )
+    cs = cs.merge(per_pair, on=PAIR, how="left")
+    cs = cs.merge(
+        skipped.groupby(PAIR).size().rename("skipped_mapping_count").reset_index(),
+        on=PAIR,
+        how="left",
+    )
+    cs = cs.merge(
+        flows_df.groupby(PAIR).size().rename("enabled_flow_count").reset_index(),
+        on=PAIR,
+        how="left",
+    )
+    for col in (
+        "mapping_count",
+        "value_count",
+        "unmapped_count",
+        "skipped_mapping_count",
+        "enabled_flow_count",
+    ):
+        cs[col] = cs[col].fillna(0).astype("int64")
+    for col in ("link_metadata", "link_presync"):
+        cs[col] = cs[col].map(canon)
+    cs["link_createdon"] = pd.to_datetime(cs["link_createdon"], utc=True, format="ISO8601")
+    cs["fetched_at"] = pd.NaT
+
+    flows_df["enabled_on"] = pd.to_datetime(flows_df["enabled_on"], utc=True, format="ISO8601")
+    for col, src in (
+        ("values", "values"),
+        ("definition_fields", "config.definitionFields"),
+        ("doorkey_fields", "config.doorkeyFields"),
+        ("custom_fields", "config.customFields"),
+    ):
+        flows_df[col] = flows_df[src].map(canon) if src in flows_df else None
+    flows_df["trigger_id"] = flows_df["trigger.id"]
+    flows_df["trigger_type"] = flows_df["trigger.type"]
+    flows_df["cronschedule"] = flows_df.get("trigger.cronschedule")
+    flows_df["datastore_count"] = flows_df["config.datastores"].map(len)
+    stores["column_count"] = stores["definition.columns"].map(len)
+    columns["is_search_column"] = (
+        columns["name"] == columns["enabled_flows.config.datastores.definition.search_column"]
+    )
+
+    renames = {
+        "syncid": "sync_id",
+        "enabled_flows.id": "flow_id",
+        "id": "datastore_id",
+        "definition.search_column": "search_column",
+    }
+    out = {
+        "consumer_syncs": cs,
+        "mappings": maps,
+        "mapping_values": values.rename(
+            columns={
+                "link_mappings.mapping_index": "mapping_index",
+                "link_mappings.name": "mapping_name",
+                "link_mappings.sub_mapping_name": "sub_mapping_name",
+            }
+        ),
+        "skipped_mappings": skipped,
+        "flows": flows_df.rename(columns={"id": "flow_id"}),
+        "datastores": stores.rename(columns=renames),
+        "datastore_columns": columns.rename(
+            columns={
+                "syncid": "sync_id",
+                "enabled_flows.id": "flow_id",
+                "enabled_flows.config.datastores.datastore_index": "datastore_index",
+                "enabled_flows.config.datastores.id": "datastore_id",
+                "enabled_flows.config.datastores.name": "datastore_name",
+            }
+        ),
+    }
+    result = {}
+    for name, df in out.items():
+        df = df.rename(columns={"syncid": "sync_id"})
+        result[name] = df[TABLES[name].columns]
+    return result
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--payloads", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    world = World(consumers=args.payloads, syncs=3, seed=42)
+    pairs = list(world.pairs())[: args.payloads]
+    blobs = [(c, json.dumps(world.consumer_sync(c, s))) for c, s in pairs]
+    size = sum(len(b) for _, b in blobs)
+
+    t_parse, records = best_of(args.repeat, lambda: [(c, json.loads(b)) for c, b in blobs])
+    t_flatten, frames = best_of(args.repeat, lambda: flatten(records))
+    t_normalize, baseline = best_of(
+        max(1, args.repeat // 2), lambda: json_normalize_tables(records)
+    )
+    for name, df in baseline.items():
+        assert len(df) == len(frames[name]), f"{name}: {len(df)} != {len(frames[name])}"
+        assert list(df.columns) == list(frames[name].columns), name
+
+    rows = sum(len(frames[n]) for n in baseline)
+    print(
+        f"chift_frames {chift_frames.__version__}, pandas {pd.__version__}, "
+        f"Python {platform.python_version()}, {platform.machine()}"
+    )
+    print(
+        f"{len(records):,} payloads, {size / 1e6:.1f} MB of JSON, {rows:,} rows in 7 tables; "
+        f"best of {args.repeat}"
+    )
+    print(f"  json.loads                 {t_parse * 1e3:8.1f} ms")
+    print(
+        f"  chift_frames.flatten       {t_flatten * 1e3:8.1f} ms   "
+        f"{t_flatten / t_parse:4.2f}x parse time (target <= 1.5x)"
+    )
+    print(
+        f"  pandas.json_normalize way  {t_normalize * 1e3:8.1f} ms   "
+        f"flatten is {t_normalize / t_flatten:4.1f}x faster (target >= 10x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Every exception chift_frames raises, and its one warning.
+
+The tree::
+
+    ChiftFramesError         base of everything raised here
+    ├── PayloadError         a response breaks Chift's OpenAPI spec (consumer, sync, JSON path)
+    ├── StoreError           a dataset is missing or malformed, or already has that snapshot
+    └── ChiftError           the Chift API answered with an error, or could not be reached
+        ├── AuthError        401/403, or bad credentials on POST /token
+        ├── NotFoundError    404 (for example a pair that is not configured)
+        ├── RateLimitError   429 after every retry
+        ├── ApiError         any other error status (4xx, 5xx)
+        └── TransportError   timeouts and dropped connections after every retry
+
+    UnknownFieldsWarning     a response carries fields the spec does not name
+
+No exception here ever holds a client secret or an access token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ChiftError",
+    "ChiftFramesError",
+    "NotFoundError",
+    "PayloadError",
+    "RateLimitError",
+    "StoreError",
+    "TransportError",
+    "UnknownFieldsWarning",
+]
+
+
+class ChiftFramesError(Exception):
+    """Base class of every error chift_frames raises."""
+
+
+class PayloadError(ChiftFramesError, ValueError):
+    """A consumer-sync response does not follow Chift's OpenAPI spec.
+
+    Attributes
+    ----------
+    consumer_id : str or None
+        The consumer the record was fetched for.
+    sync_id : str or None
+        The ``syncid`` of the payload, when it could be read.
+    path : str
+        Where in the payload the problem is, as a JSON path such as
+        ``enabled_flows[2].trigger.type``; empty for the payload itself.
+    message : str
+        What is wrong there.
+    """
+
+    def __init__(
+        self, message: str, *, consumer_id: Any = None, sync_id: Any = None, path: str = ""
+    ) -> None:
+        self.consumer_id = consumer_id
+        self.sync_id = sync_id
+        self.path = path
+        self.message = message
+        where = f"consumer {consumer_id!r}"
+        if sync_id is not None:
+            where += f", sync {sync_id!r}"
+        where += f", at {path}" if path else ", at the payload root"
+        super().__init__(f"{where}: {message}")
+
+
+class StoreError(ChiftFramesError):
+    """A Parquet dataset cannot be read or written as asked."""
+
+
+class ChiftError(ChiftFramesError):
+    """The Chift API answered with an error, or could not be reached.
+
+    Attributes
+    ----------
+    status : int or None
+        The HTTP status, or None when no response came back.
+    message : str
+        Chift's ``message``, or a description of the failure.
+    error_code : str or None
+        Chift's ``error_code`` (for example ``ERROR_CHIFT_AUTHENTICATION_ERROR``).
+    detail : Any
+        Chift's ``detail``: a string, or on a 422 a list of validation problems.
+    endpoint : str or None
+        The method and path that failed, such as ``GET /syncs``.
+    attempts : int
+        How many times the request was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        detail: Any = None,
+        endpoint: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.error_code = error_code
+        self.detail = detail
+        self.endpoint = endpoint
+        self.attempts = attempts
+        parts = [p for p in (endpoint, str(status) if status else None, error_code) if p]
+        prefix = f"[{' '.join(parts)}] " if parts else ""
+        super().__init__(f"{prefix}{message}")
+
+
+class AuthError(ChiftError):
+    """Chift refused the credentials or the token (401 or 403)."""
+
+
+class NotFoundError(ChiftError):
+    """Chift answered 404, for example for a pair that is not configured."""
+
+
+class RateLimitError(ChiftError):
+    """Chift (or a proxy before it) still answered 429 after every retry."""
+
+
+class ApiError(ChiftError):
+    """Chift answered with an error status other than 401, 403, 404 and 429."""
+
+
+class TransportError(ChiftError):
+    """No response: a timeout or a dropped connection, after every retry."""
+
+
+class UnknownFieldsWarning(UserWarning):
+    """A response carries fields that Chift's OpenAPI spec does not name; they are left out."""

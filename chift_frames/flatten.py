@@ -1,0 +1,796 @@
+"""Flatten consumer-sync responses into the tables of the contract. Pure: no I/O, no clock.
+
+One ``GET /consumers/{consumer_id}/syncs/{syncid}`` response (``SyncConsumerItem`` in Chift's
+OpenAPI spec) nests mappings → values and enabled flows → config → datastores → columns. The
+walk below touches each mapping, flow and datastore once in Python; the many leaf rows (mapping
+values, datastore columns) are gathered with list comprehensions and typed by pyarrow in bulk.
+Child rows remember their parent's row number, and every parent key, count and flag is then
+derived with vectorised ``take``/``bincount`` instead of per-row Python work.
+
+A record that breaks the spec is explained by validating it against the vendored spec with
+``jsonschema``: the error names the consumer, the sync and the JSON path. That slow path runs
+only for a record that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import PayloadError, UnknownFieldsWarning
+from .frames import Frames
+from .schema import TABLES, to_pandas
+
+__all__ = ["flatten", "to_canonical_json"]
+
+OnError = Literal["raise", "collect"]
+
+# The fields the spec names at each level; anything else is reported, not stored.
+_PAYLOAD_KEYS = frozenset({
+    "syncid", "sync_name", "status", "status_details", "enabled", "link_createdon",
+    "link_mappings", "skip_mappings", "link_metadata", "link_presync", "enabled_flows",
+})  # fmt: skip
+_MAPPING_KEYS = frozenset({
+    "name", "description", "display_order", "challenge_question", "conditions", "values",
+    "hidden_source_ids", "sub_mapping_name", "sub_mapping_description",
+})  # fmt: skip
+_VALUE_KEYS = frozenset(("source_id", "target_id"))
+_SKIP_KEYS = frozenset(("name", "skip_reason"))
+_FLOW_KEYS = frozenset(["name", "description", "id", "config", "values", "enabled_on", "trigger"])
+_TRIGGER_KEYS = frozenset(("id", "type", "cronschedule"))
+_CONFIG_KEYS = frozenset(("definitionFields", "doorkeyFields", "customFields", "datastores"))
+_DATASTORE_KEYS = frozenset(("id", "name", "status", "definition"))
+_DEFINITION_KEYS = frozenset(("columns", "search_column"))
+_COLUMN_KEYS = frozenset(("name", "title", "type", "optional"))
+
+_STATUSES = frozenset(("active", "inactive"))
+_SKIP_REASONS = frozenset(("presync", "connector_feature", "challenge"))
+_TRIGGER_TYPES = frozenset(("timer", "event"))
+_DATASTORE_STATUSES = frozenset(("active", "inactive", None))
+
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+def to_canonical_json(value: Any) -> str | None:
+    """Serialise a free-form object canonically: sorted keys, compact, UTF-8; None stays None.
+
+    Equal content always gives equal text, whatever the key order of the response.
+
+    Examples
+    --------
+    >>> to_canonical_json({"b": 1, "a": [True, None]})
+    '{"a":[true,null],"b":1}'
+    """
+    if value is None:
+        return None
+    return _encode(value)
+
+
+class _CheckError(Exception):
+    """A check of the fast path failed; carries the JSON path and what is wrong."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path, message)
+        self.path = path
+        self.message = message
+
+
+def _str(value: Any, path: str, *, nullable: bool = False) -> str | None:
+    if type(value) is str or (nullable and value is None):
+        return value
+    raise _CheckError(
+        path, f"expected a string{' or null' if nullable else ''}, got {_kind(value)}"
+    )
+
+
+def _object(value: Any, path: str, *, nullable: bool = True) -> str | None:
+    if type(value) is dict or (nullable and value is None):
+        return to_canonical_json(value)
+    raise _CheckError(
+        path, f"expected an object{' or null' if nullable else ''}, got {_kind(value)}"
+    )
+
+
+def _objects(value: Any, path: str) -> str | None:
+    """Serialise a nullable list of free-form objects (definitionFields and the like)."""
+    if value is None:
+        return None
+    if type(value) is not list:
+        raise _CheckError(path, f"expected an array or null, got {_kind(value)}")
+    for i, item in enumerate(value):
+        if type(item) is not dict:
+            raise _CheckError(f"{path}[{i}]", f"expected an object, got {_kind(item)}")
+    return to_canonical_json(value)
+
+
+def _list(value: Any, path: str, *, nullable: bool = True) -> list[Any]:
+    if type(value) is list:
+        return value
+    if nullable and value is None:
+        return []
+    raise _CheckError(
+        path, f"expected an array{' or null' if nullable else ''}, got {_kind(value)}"
+    )
+
+
+def _datetime(value: Any, path: str, *, nullable: bool) -> datetime | None:
+    if value is None and nullable:
+        return None
+    if type(value) is not str:
+        raise _CheckError(path, f"expected a date-time string, got {_kind(value)}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _CheckError(path, f"{value!r} is not an ISO 8601 date-time") from None
+    # Chift sends UTC; a value without an offset is read as UTC rather than local time.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _kind(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _to_utc(value: Any, where: str) -> datetime | None:
+    """Read a caller-given ``fetched_at``: None, an aware datetime or an ISO 8601 string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"{where}: fetched_at must be a datetime, an ISO string or None")
+    if value.tzinfo is None:
+        raise ValueError(f"{where}: fetched_at must be timezone-aware (use datetime.now(UTC))")
+    return value.astimezone(UTC)
+
+
+class _Columns:
+    """Column lists of every table while records are walked; rows are appended in payload order."""
+
+    LISTS = (  # noqa: SIM905 - one name per column list, grouped by table
+        # consumer_syncs
+        "cs_consumer cs_sync cs_name cs_status cs_details cs_enabled cs_created cs_meta "
+        "cs_presync cs_fetched cs_nmap cs_nskip cs_nflow "
+        # mappings (m_rec: row in consumer_syncs)
+        "m_rec m_index m_name m_sub m_desc m_subdesc m_order m_question m_cond m_hidden m_nval "
+        # mapping_values, and the (first row, positions) of hidden values
+        "v_src v_tgt v_hidden "
+        # skipped_mappings
+        "s_rec s_name s_reason "
+        # flows
+        "f_rec f_id f_name f_desc f_on f_trig f_type f_cron f_values f_def f_door f_custom f_nds "
+        # datastores (d_flow: row in flows)
+        "d_flow d_index d_id d_name d_status d_search d_ncol "
+        # datastore_columns
+        "c_name c_title c_type c_opt"
+    ).split()
+
+    cs_consumer: list[Any]
+    cs_sync: list[Any]
+    cs_name: list[Any]
+    cs_status: list[Any]
+    cs_details: list[Any]
+    cs_enabled: list[Any]
+    cs_created: list[Any]
+    cs_meta: list[Any]
+    cs_presync: list[Any]
+    cs_fetched: list[Any]
+    cs_nmap: list[Any]
+    cs_nskip: list[Any]
+    cs_nflow: list[Any]
+    m_rec: list[Any]
+    m_index: list[Any]
+    m_name: list[Any]
+    m_sub: list[Any]
+    m_desc: list[Any]
+    m_subdesc: list[Any]
+    m_order: list[Any]
+    m_question: list[Any]
+    m_cond: list[Any]
+    m_hidden: list[Any]
+    m_nval: list[Any]
+    v_src: list[Any]
+    v_tgt: list[Any]
+    v_hidden: list[Any]
+    s_rec: list[Any]
+    s_name: list[Any]
+    s_reason: list[Any]
+    f_rec: list[Any]
+    f_id: list[Any]
+    f_name: list[Any]
+    f_desc: list[Any]
+    f_on: list[Any]
+    f_trig: list[Any]
+    f_type: list[Any]
+    f_cron: list[Any]
+    f_values: list[Any]
+    f_def: list[Any]
+    f_door: list[Any]
+    f_custom: list[Any]
+    f_nds: list[Any]
+    d_flow: list[Any]
+    d_index: list[Any]
+    d_id: list[Any]
+    d_name: list[Any]
+    d_status: list[Any]
+    d_search: list[Any]
+    d_ncol: list[Any]
+    c_name: list[Any]
+    c_title: list[Any]
+    c_type: list[Any]
+    c_opt: list[Any]
+
+    def __init__(self) -> None:
+        for name in self.LISTS:
+            setattr(self, name, [])
+        self.unknown: set[str] = set()  # field paths the spec does not name, of accepted records
+        self.pending_unknown: set[str] = set()  # the same, for the record being walked
+
+    def lengths(self) -> list[int]:
+        return [len(getattr(self, name)) for name in self.LISTS]
+
+    def truncate(self, lengths: list[int]) -> None:
+        for name, length in zip(self.LISTS, lengths, strict=True):
+            del getattr(self, name)[length:]
+
+    # -- the walk ------------------------------------------------------------------------------
+    def add(self, consumer_id: str, p: Any, fetched_at: datetime | None) -> None:
+        if type(p) is not dict:
+            raise _CheckError("", f"expected an object (a SyncConsumerItem), got {_kind(p)}")
+        if not p.keys() <= _PAYLOAD_KEYS:
+            self.pending_unknown.update(p.keys() - _PAYLOAD_KEYS)
+        rec = len(self.cs_consumer)
+        sync_id = _str(p["syncid"], "syncid")
+        status = p.get("status", "inactive")
+        if status not in _STATUSES:
+            raise _CheckError("status", f"{status!r} is not one of 'active', 'inactive'")
+        enabled = p.get("enabled")
+        if enabled is not None and type(enabled) is not bool:
+            raise _CheckError("enabled", f"expected a boolean, got {_kind(enabled)}")
+        mappings = _list(p.get("link_mappings"), "link_mappings")
+        skipped = _list(p.get("skip_mappings"), "skip_mappings")
+        flows = _list(p.get("enabled_flows"), "enabled_flows")
+
+        self.cs_consumer.append(consumer_id)
+        self.cs_sync.append(sync_id)
+        self.cs_name.append(_str(p["sync_name"], "sync_name"))
+        self.cs_status.append(status)
+        self.cs_details.append(_str(p.get("status_details"), "status_details", nullable=True))
+        self.cs_enabled.append(enabled)
+        self.cs_created.append(_datetime(p["link_createdon"], "link_createdon", nullable=False))
+        self.cs_meta.append(_object(p.get("link_metadata"), "link_metadata"))
+        self.cs_presync.append(_object(p.get("link_presync"), "link_presync"))
+        self.cs_fetched.append(fetched_at)
+        self.cs_nmap.append(len(mappings))
+        self.cs_nskip.append(len(skipped))
+        self.cs_nflow.append(len(flows))
+
+        for i, m in enumerate(mappings):
+            self._add_mapping(rec, i, m)
+        for i, s in enumerate(skipped):
+            if type(s) is not dict:
+                raise _CheckError(f"skip_mappings[{i}]", f"expected an object, got {_kind(s)}")
+            if not s.keys() <= _SKIP_KEYS:
+                self.pending_unknown.update(f"skip_mappings[].{k}" for k in s.keys() - _SKIP_KEYS)
+            reason = s["skip_reason"]
+            if reason not in _SKIP_REASONS:
+                raise _CheckError(f"skip_mappings[{i}].skip_reason", f"unknown reason {reason!r}")
+            self.s_rec.append(rec)
+            self.s_name.append(_str(s["name"], f"skip_mappings[{i}].name"))
+            self.s_reason.append(reason)
+        for i, f in enumerate(flows):
+            self._add_flow(rec, i, f)
+
+    def _add_mapping(self, rec: int, i: int, m: Any) -> None:
+        where = f"link_mappings[{i}]"
+        if type(m) is not dict:
+            raise _CheckError(where, f"expected an object, got {_kind(m)}")
+        if not m.keys() <= _MAPPING_KEYS:
+            self.pending_unknown.update(f"link_mappings[].{k}" for k in m.keys() - _MAPPING_KEYS)
+        values = _list(m["values"], f"{where}.values", nullable=False)
+        hidden = _list(m["hidden_source_ids"], f"{where}.hidden_source_ids", nullable=False)
+        order = m.get("display_order", 0)
+        if type(order) is not int:
+            raise _CheckError(f"{where}.display_order", f"expected an integer, got {_kind(order)}")
+        conditions = m.get("conditions")
+        if conditions is not None and (
+            type(conditions) is not dict
+            or not conditions.keys() <= {"hideIf"}
+            or any(type(c) is not dict for c in conditions.values())
+        ):
+            raise _CheckError(f"{where}.conditions", "expected null or an object {hideIf: {...}}")
+        self.m_rec.append(rec)
+        self.m_index.append(i)
+        self.m_name.append(_str(m["name"], f"{where}.name"))
+        self.m_sub.append(_str(m["sub_mapping_name"], f"{where}.sub_mapping_name"))
+        self.m_desc.append(_str(m.get("description"), f"{where}.description", nullable=True))
+        self.m_subdesc.append(
+            _str(
+                m.get("sub_mapping_description"), f"{where}.sub_mapping_description", nullable=True
+            )
+        )
+        self.m_order.append(order)
+        self.m_question.append(
+            _str(m.get("challenge_question"), f"{where}.challenge_question", nullable=True)
+        )
+        self.m_cond.append(to_canonical_json(conditions))
+        self.m_hidden.append(hidden)
+        self.m_nval.append(len(values))
+        # The leaf rows: typed later by pyarrow, which rejects anything that is not a string.
+        keys = set().union(*values)
+        if not keys <= _VALUE_KEYS:
+            self.pending_unknown.update(f"link_mappings[].values[].{k}" for k in keys - _VALUE_KEYS)
+        sources = [v.get("source_id") for v in values]
+        self.v_src += sources
+        self.v_tgt += [v.get("target_id") for v in values]
+        if hidden:
+            hidden_set = set(hidden)
+            self.v_hidden.append(
+                (
+                    len(self.v_src) - len(values),
+                    [j for j, s in enumerate(sources) if s in hidden_set],
+                )
+            )
+
+    def _add_flow(self, rec: int, i: int, f: Any) -> None:
+        where = f"enabled_flows[{i}]"
+        if type(f) is not dict:
+            raise _CheckError(where, f"expected an object, got {_kind(f)}")
+        if not f.keys() <= _FLOW_KEYS:
+            self.pending_unknown.update(f"enabled_flows[].{k}" for k in f.keys() - _FLOW_KEYS)
+        trigger = f["trigger"]
+        if type(trigger) is not dict:
+            raise _CheckError(f"{where}.trigger", f"expected an object, got {_kind(trigger)}")
+        if not trigger.keys() <= _TRIGGER_KEYS:
+            self.pending_unknown.update(
+                f"enabled_flows[].trigger.{k}" for k in trigger.keys() - _TRIGGER_KEYS
+            )
+        trigger_type = trigger["type"]
+        if trigger_type not in _TRIGGER_TYPES:
+            raise _CheckError(
+                f"{where}.trigger.type", f"{trigger_type!r} is not one of 'timer', 'event'"
+            )
+        config = f.get("config")
+        if config is None:
+            config = {}
+        elif type(config) is not dict:
+            raise _CheckError(f"{where}.config", f"expected an object or null, got {_kind(config)}")
+        elif not config.keys() <= _CONFIG_KEYS:
+            self.pending_unknown.update(
+                f"enabled_flows[].config.{k}" for k in config.keys() - _CONFIG_KEYS
+            )
+        flow_row = len(self.f_rec)
+        datastores = _list(config.get("datastores"), f"{where}.config.datastores")
+        self.f_rec.append(rec)
+        self.f_id.append(_str(f["id"], f"{where}.id"))
+        self.f_name.append(_str(f["name"], f"{where}.name"))
+        self.f_desc.append(_str(f.get("description"), f"{where}.description", nullable=True))
+        self.f_on.append(_datetime(f.get("enabled_on"), f"{where}.enabled_on", nullable=True))
+        self.f_trig.append(_str(trigger["id"], f"{where}.trigger.id"))
+        self.f_type.append(trigger_type)
+        self.f_cron.append(
+            _str(trigger.get("cronschedule"), f"{where}.trigger.cronschedule", nullable=True)
+        )
+        self.f_values.append(_object(f["values"], f"{where}.values", nullable=False))
+        self.f_def.append(
+            _objects(config.get("definitionFields"), f"{where}.config.definitionFields")
+        )
+        self.f_door.append(_objects(config.get("doorkeyFields"), f"{where}.config.doorkeyFields"))
+        self.f_custom.append(_objects(config.get("customFields"), f"{where}.config.customFields"))
+        self.f_nds.append(len(datastores))
+        for d, ds in enumerate(datastores):
+            self._add_datastore(flow_row, d, ds, f"{where}.config.datastores[{d}]")
+
+    def _add_datastore(self, flow_row: int, d: int, ds: Any, where: str) -> None:
+        if type(ds) is not dict:
+            raise _CheckError(where, f"expected an object, got {_kind(ds)}")
+        if not ds.keys() <= _DATASTORE_KEYS:
+            self.pending_unknown.update(
+                f"enabled_flows[].config.datastores[].{k}" for k in ds.keys() - _DATASTORE_KEYS
+            )
+        status = ds.get("status", "active")
+        if status not in _DATASTORE_STATUSES:
+            raise _CheckError(f"{where}.status", f"{status!r} is not one of 'active', 'inactive'")
+        definition = ds["definition"]
+        if type(definition) is not dict:
+            raise _CheckError(f"{where}.definition", f"expected an object, got {_kind(definition)}")
+        if not definition.keys() <= _DEFINITION_KEYS:
+            self.pending_unknown.update(
+                f"enabled_flows[].config.datastores[].definition.{k}"
+                for k in definition.keys() - _DEFINITION_KEYS
+            )
+        columns = _list(definition["columns"], f"{where}.definition.columns", nullable=False)
+        self.d_flow.append(flow_row)
+        self.d_index.append(d)
+        self.d_id.append(_str(ds.get("id"), f"{where}.id", nullable=True))
+        self.d_name.append(_str(ds["name"], f"{where}.name"))
+        self.d_status.append(status)
+        self.d_search.append(
+            _str(
+                definition.get("search_column"), f"{where}.definition.search_column", nullable=True
+            )
+        )
+        self.d_ncol.append(len(columns))
+        keys = set().union(*columns)
+        if not keys <= _COLUMN_KEYS:
+            self.pending_unknown.update(
+                f"enabled_flows[].config.datastores[].definition.columns[].{k}"
+                for k in keys - _COLUMN_KEYS
+            )
+        self.c_name += [c["name"] for c in columns]
+        self.c_title += [c["title"] for c in columns]
+        self.c_type += [c["type"] for c in columns]
+        self.c_opt += [c.get("optional", False) for c in columns]
+
+    # -- typing ------------------------------------------------------------------------------
+    def to_tables(self) -> dict[str, pa.Table]:
+        """Build every table; raises pyarrow's ArrowInvalid/ArrowTypeError on a bad leaf value."""
+        s = TABLES
+        n_rec, n_map, n_ds = len(self.cs_consumer), len(self.m_rec), len(self.d_flow)
+        consumer = pa.array(self.cs_consumer, pa.string())
+        sync = pa.array(self.cs_sync, pa.string())
+
+        # mappings and their values
+        m_rec = np.asarray(self.m_rec, dtype=np.int64)
+        m_nval = np.asarray(self.m_nval, dtype=np.int64)
+        m_name = pa.array(self.m_name, pa.string())
+        m_sub = pa.array(self.m_sub, pa.string())
+        m_index = np.asarray(self.m_index, dtype=np.int64)
+        v_map = np.repeat(np.arange(n_map, dtype=np.int64), m_nval)
+        v_rec = m_rec[v_map]
+        target = pa.array(self.v_tgt, pa.string())
+        is_mapped = pc.fill_null(pc.not_equal(target, ""), False)
+        mapped = is_mapped.to_numpy(zero_copy_only=False)
+        is_hidden = np.zeros(len(v_map), dtype=bool)
+        for first, positions in self.v_hidden:
+            is_hidden[np.asarray(positions, dtype=np.int64) + first] = True
+        v_start = np.concatenate(([0], np.cumsum(m_nval)[:-1])) if n_map else m_nval
+        m_unmapped = m_nval - np.bincount(v_map, weights=mapped, minlength=n_map).astype(np.int64)
+
+        # flows, datastores, columns
+        f_rec = np.asarray(self.f_rec, dtype=np.int64)
+        f_id = pa.array(self.f_id, pa.string())
+        d_flow = np.asarray(self.d_flow, dtype=np.int64)
+        d_ncol = np.asarray(self.d_ncol, dtype=np.int64)
+        d_id = pa.array(self.d_id, pa.string())
+        d_name = pa.array(self.d_name, pa.string())
+        d_search = pa.array(self.d_search, pa.string())
+        c_ds = np.repeat(np.arange(n_ds, dtype=np.int64), d_ncol)
+        c_flow = d_flow[c_ds]
+        c_name = pa.array(self.c_name, pa.string())
+        c_start = np.concatenate(([0], np.cumsum(d_ncol)[:-1])) if n_ds else d_ncol
+
+        def per(parent: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(parent, weights=weights, minlength=n).astype(np.int64)
+
+        rec_values = per(m_rec, n_rec, m_nval.astype(np.float64))
+        rec_unmapped = per(m_rec, n_rec, m_unmapped.astype(np.float64))
+
+        def table(name: str, columns: list[Any]) -> pa.Table:
+            schema = s[name].schema
+            arrays = [
+                c if isinstance(c, pa.Array | pa.ChunkedArray) else pa.array(c, field.type)
+                for c, field in zip(columns, schema, strict=True)
+            ]
+            for array, field in zip(arrays, schema, strict=True):
+                if not field.nullable and array.null_count:
+                    raise pa.ArrowInvalid(f"{name}.{field.name} holds a null")
+            return pa.Table.from_arrays(arrays, schema=schema)
+
+        return {
+            "consumer_syncs": table(
+                "consumer_syncs",
+                [
+                    consumer,
+                    sync,
+                    self.cs_name,
+                    self.cs_status,
+                    self.cs_details,
+                    self.cs_enabled,
+                    self.cs_created,
+                    self.cs_meta,
+                    self.cs_presync,
+                    self.cs_nmap,
+                    rec_values,
+                    rec_unmapped,
+                    self.cs_nskip,
+                    self.cs_nflow,
+                    self.cs_fetched,
+                ],
+            ),
+            "mappings": table(
+                "mappings",
+                [
+                    consumer.take(m_rec),
+                    sync.take(m_rec),
+                    m_index,
+                    m_name,
+                    m_sub,
+                    self.m_desc,
+                    self.m_subdesc,
+                    self.m_order,
+                    self.m_question,
+                    self.m_cond,
+                    self.m_hidden,
+                    m_nval,
+                    m_unmapped,
+                ],
+            ),
+            "mapping_values": table(
+                "mapping_values",
+                [
+                    consumer.take(v_rec),
+                    sync.take(v_rec),
+                    m_index[v_map],
+                    np.arange(len(v_map), dtype=np.int64) - v_start[v_map],
+                    m_name.take(v_map),
+                    m_sub.take(v_map),
+                    self.v_src,
+                    target,
+                    is_mapped,
+                    is_hidden,
+                ],
+            ),
+            "skipped_mappings": table(
+                "skipped_mappings",
+                [
+                    consumer.take(pa.array(self.s_rec, pa.int64())),
+                    sync.take(pa.array(self.s_rec, pa.int64())),
+                    self.s_name,
+                    self.s_reason,
+                ],
+            ),
+            "flows": table(
+                "flows",
+                [
+                    consumer.take(f_rec),
+                    sync.take(f_rec),
+                    f_id,
+                    self.f_name,
+                    self.f_desc,
+                    self.f_on,
+                    self.f_trig,
+                    self.f_type,
+                    self.f_cron,
+                    self.f_values,
+                    self.f_def,
+                    self.f_door,
+                    self.f_custom,
+                    self.f_nds,
+                ],
+            ),
+            "datastores": table(
+                "datastores",
+                [
+                    consumer.take(f_rec[d_flow]),
+                    sync.take(f_rec[d_flow]),
+                    f_id.take(d_flow),
+                    self.d_index,
+                    d_id,
+                    d_name,
+                    self.d_status,
+                    d_search,
+                    d_ncol,
+                ],
+            ),
+            "datastore_columns": table(
+                "datastore_columns",
+                [
+                    consumer.take(f_rec[c_flow]),
+                    sync.take(f_rec[c_flow]),
+                    f_id.take(c_flow),
+                    np.asarray(self.d_index, dtype=np.int64)[c_ds],
+                    d_id.take(c_ds),
+                    d_name.take(c_ds),
+                    np.arange(len(c_ds), dtype=np.int64) - c_start[c_ds],
+                    c_name,
+                    self.c_title,
+                    self.c_type,
+                    self.c_opt,
+                    pc.fill_null(pc.equal(c_name, d_search.take(c_ds)), False),
+                ],
+            ),
+        }
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    text = (files("chift_frames") / "spec" / "sync_consumer_item.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _explain(consumer_id: Any, payload: Any, fallback: _CheckError | None) -> PayloadError | None:
+    """Say what is wrong with ``payload``, using the vendored spec; None when nothing is."""
+    import jsonschema
+
+    sync_id = payload.get("syncid") if isinstance(payload, dict) else None
+    sync_id = sync_id if isinstance(sync_id, str) else None
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(payload))
+    if error is None:
+        if fallback is None:
+            return None
+        return PayloadError(
+            fallback.message, consumer_id=consumer_id, sync_id=sync_id, path=fallback.path
+        )
+    path = _json_path(error.absolute_path)
+    message = error.message
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [k for k in error.validator_value if k not in error.instance]
+        if missing:
+            path = f"{path}.{missing[0]}" if path else missing[0]
+            message = "required field is missing"
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return PayloadError(message, consumer_id=consumer_id, sync_id=sync_id, path=path)
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def flatten(
+    records: Iterable[tuple[str, Any] | tuple[str, Any, Any]],
+    *,
+    fetched_at: datetime | str | None = None,
+    on_error: OnError = "raise",
+) -> Frames:
+    """Flatten consumer-sync responses into the tables of the contract.
+
+    Parameters
+    ----------
+    records : iterable of tuple
+        ``(consumer_id, payload)`` pairs, where ``payload`` is the decoded JSON of
+        ``GET /consumers/{consumer_id}/syncs/{syncid}``; a third item, when present, is that
+        record's ``fetched_at`` and overrides the argument.
+    fetched_at : datetime or str, optional
+        When the responses were fetched (timezone-aware, or an ISO 8601 string with an
+        offset). Flattening never reads the clock: without it ``fetched_at`` stays null.
+    on_error : {"raise", "collect"}, default "raise"
+        What a record that breaks the spec does: raise :class:`PayloadError`, or become a row
+        of the ``payload_errors`` table while every other record is still flattened.
+
+    Returns
+    -------
+    Frames
+        ``consumer_syncs``, ``mappings``, ``mapping_values``, ``skipped_mappings``, ``flows``,
+        ``datastores``, ``datastore_columns`` and ``payload_errors``, rows in payload order.
+
+    Raises
+    ------
+    PayloadError
+        With ``on_error="raise"``, for the first record that breaks the spec; it names the
+        consumer, the sync and the JSON path.
+
+    Warns
+    -----
+    UnknownFieldsWarning
+        Once, naming every field the spec does not know; those fields are left out.
+
+    Examples
+    --------
+    >>> payload = {"syncid": "s1", "sync_name": "POS", "link_createdon": "2026-02-01T10:00:00Z",
+    ...            "link_mappings": [{"name": "Tax", "sub_mapping_name": "VAT",
+    ...                               "hidden_source_ids": [],
+    ...                               "values": [{"source_id": "V21", "target_id": "451"},
+    ...                                          {"source_id": "V6", "target_id": None}]}]}
+    >>> frames = flatten([("c1", payload)])
+    >>> frames.mapping_values[["source_id", "is_mapped"]].to_dict("records")
+    [{'source_id': 'V21', 'is_mapped': True}, {'source_id': 'V6', 'is_mapped': False}]
+    >>> int(frames.consumer_syncs.unmapped_count[0])
+    1
+    """
+    if on_error not in ("raise", "collect"):
+        raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+    default_fetched = _to_utc(fetched_at, "flatten")
+    accepted: list[tuple[str, Any, datetime | None]] = []
+    errors: list[PayloadError] = []
+    columns = _walk(records, default_fetched, on_error, accepted, errors)
+    try:
+        tables = columns.to_tables()
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        # A leaf value of the wrong type: find the records at fault, then walk the rest again.
+        bad = []
+        for i, (consumer_id, payload, _) in enumerate(accepted):
+            explained = _explain(consumer_id, payload, None)
+            if explained is not None:
+                if on_error == "raise":
+                    raise explained from None
+                errors.append(explained)
+                bad.append(i)
+        if not bad:
+            raise PayloadError(f"a value has the wrong type ({exc})") from exc
+        skip = set(bad)
+        kept = [r for i, r in enumerate(accepted) if i not in skip]
+        columns = _walk(kept, None, on_error, [], errors)
+        tables = columns.to_tables()
+    if columns.unknown:
+        warnings.warn(
+            UnknownFieldsWarning(
+                "fields that Chift's OpenAPI spec does not name were left out of the tables: "
+                + ", ".join(sorted(columns.unknown))
+            ),
+            stacklevel=2,
+        )
+    tables["payload_errors"] = pa.Table.from_pydict(
+        {
+            "consumer_id": [
+                e.consumer_id if isinstance(e.consumer_id, str) else None for e in errors
+            ],
+            "sync_id": [e.sync_id for e in errors],
+            "path": [e.path for e in errors],
+            "message": [e.message for e in errors],
+        },
+        schema=TABLES["payload_errors"].schema,
+    )
+    return Frames({name: to_pandas(tables[name]) for name in TABLES})
+
+
+def _walk(
+    records: Iterable[Any],
+    default_fetched: datetime | None,
+    on_error: OnError,
+    accepted: list[tuple[str, Any, datetime | None]],
+    errors: list[PayloadError],
+) -> _Columns:
+    columns = _Columns()
+    for n, record in enumerate(records):
+        if not isinstance(record, tuple | list) or len(record) not in (2, 3):
+            raise TypeError(
+                f"record {n}: expected (consumer_id, payload) or (consumer_id, payload, "
+                f"fetched_at), got {type(record).__name__}"
+            )
+        consumer_id, payload = record[0], record[1]
+        fetched = _to_utc(record[2], f"record {n}") if len(record) == 3 else default_fetched
+        lengths = columns.lengths()
+        try:
+            if type(consumer_id) is not str or not consumer_id:
+                raise PayloadError(
+                    f"record {n}: consumer_id must be a non-empty string, got {consumer_id!r}",
+                    consumer_id=consumer_id,
+                )
+            columns.pending_unknown.clear()
+            columns.add(consumer_id, payload, fetched)
+        except PayloadError as error:
+            columns.truncate(lengths)
+            if on_error == "raise":
+                raise
+            errors.append(error)
+            continue
+        except (_CheckError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            columns.truncate(lengths)
+            explained = _explain(
+                consumer_id, payload, exc if isinstance(exc, _CheckError) else None
+            )
+            if explained is None:
+                raise  # the payload is valid: this is a bug in chift_frames, not bad input
+            if on_error == "raise":
+                raise explained from None
+            errors.append(explained)
+            continue
+        columns.unknown |= columns.pending_unknown
+        accepted.append((consumer_id, payload, fetched))
+    return columns

@@ -1,0 +1,285 @@
+"""The table contract: one pinned ``pyarrow.Schema`` per table, and the registry of tables.
+
+Each field carries its documentation in its metadata (``description``), so the docs in
+``docs/tables.md`` are generated from, and tested against, this module. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["TABLES", "Table", "arrow_to_pandas_dtype", "empty_frame", "table_names", "to_pandas"]
+
+STRING = pa.string()
+INT = pa.int64()
+BOOL = pa.bool_()
+UTC_TS = pa.timestamp("us", tz="UTC")
+STRING_LIST = pa.list_(pa.string())
+JSON = pa.string()  # JSON text, serialised canonically: sorted keys, compact separators
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the contract: its name, what one row is, and its pinned schema."""
+
+    name: str
+    row: str
+    schema: pa.Schema
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names, in order."""
+        return list(self.schema.names)
+
+    def describe(self, column: str) -> str:
+        """Return the documentation of ``column``."""
+        meta = self.schema.field(column).metadata or {}
+        return str(meta.get(b"description", b"").decode())
+
+
+def _col(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) -> pa.Field:
+    kind = "json" if type_ is JSON and doc.startswith("JSON") else ""
+    meta = {"description": doc, **({"format": kind} if kind else {})}
+    return pa.field(name, type_, nullable=nullable, metadata=meta)
+
+
+def _key(name: str, doc: str) -> pa.Field:
+    return _col(name, STRING, doc, nullable=False)
+
+
+def _int(name: str, doc: str) -> pa.Field:
+    return _col(name, INT, doc, nullable=False)
+
+
+def _table(name: str, row: str, *fields: pa.Field) -> Table:
+    return Table(name, row, pa.schema(list(fields), metadata={"table": name, "row": row}))
+
+
+CONSUMER_ID = _key("consumer_id", "Chift consumer id (`consumerid`), as given with the record.")
+SYNC_ID = _key("sync_id", "Chift sync id (`syncid` of the response).")
+MAPPING_INDEX = _int("mapping_index", "0-based position of the mapping in `link_mappings`.")
+FLOW_ID = _key("flow_id", "Flow id (`enabled_flows[].id`).")
+DATASTORE_INDEX = _int(
+    "datastore_index", "0-based position of the datastore in the flow's `config.datastores`."
+)
+
+_TABLES = [
+    _table(
+        "consumer_syncs",
+        "one consumer's setup of one sync, from one "
+        "`GET /consumers/{consumer_id}/syncs/{syncid}` response",
+        CONSUMER_ID,
+        SYNC_ID,
+        _col("sync_name", STRING, "Name of the sync (`sync_name`).", nullable=False),
+        _col(
+            "status",
+            STRING,
+            "`active` once the consumer completed the setup, else `inactive` (the spec default).",
+            nullable=False,
+        ),
+        _col("status_details", STRING, "Why the status is inactive, when Chift says."),
+        _col(
+            "enabled",
+            BOOL,
+            "True when the consumer enabled at least one default flow; null when the response "
+            "does not carry the field (older API versions).",
+        ),
+        _col(
+            "link_createdon",
+            UTC_TS,
+            "When the consumer first opened the setup link (UTC).",
+            nullable=False,
+        ),
+        _col(
+            "link_metadata",
+            JSON,
+            "JSON text of `link_metadata`, the metadata given at link creation.",
+        ),
+        _col("link_presync", JSON, "JSON text of `link_presync`, the consumer's presync answers."),
+        _int("mapping_count", "Rows in `mappings` for this pair (0 when `link_mappings` is null)."),
+        _int("value_count", "Rows in `mapping_values` for this pair."),
+        _int(
+            "unmapped_count", "Rows in `mapping_values` for this pair whose `is_mapped` is false."
+        ),
+        _int("skipped_mapping_count", "Rows in `skipped_mappings` for this pair."),
+        _int("enabled_flow_count", "Rows in `flows` for this pair."),
+        _col("fetched_at", UTC_TS, "When the response was fetched (UTC); null when not given."),
+    ),
+    _table(
+        "mappings",
+        "one mapping (a mapping and sub-mapping pair) of one consumer's sync, from `link_mappings`",
+        CONSUMER_ID,
+        SYNC_ID,
+        MAPPING_INDEX,
+        _col("name", STRING, "Mapping name (`name`).", nullable=False),
+        _col("sub_mapping_name", STRING, "Sub-mapping name (`sub_mapping_name`).", nullable=False),
+        _col("description", STRING, "Description of the mapping."),
+        _col("sub_mapping_description", STRING, "Sub-mapping description."),
+        _col("display_order", INT, "Display order in the setup screens (spec default 0)."),
+        _col("challenge_question", STRING, "Question asked to decide whether the mapping applies."),
+        _col("conditions", JSON, "JSON text of `conditions` (a `hideIf` rule), or null."),
+        _col(
+            "hidden_source_ids",
+            STRING_LIST,
+            "Source ids hidden from the consumer (`hidden_source_ids`), in payload order.",
+            nullable=False,
+        ),
+        _int("value_count", "Rows in `mapping_values` for this mapping."),
+        _int(
+            "unmapped_count",
+            "Rows in `mapping_values` for this mapping whose `is_mapped` is false.",
+        ),
+    ),
+    _table(
+        "mapping_values",
+        "one source value of one mapping and the target the consumer mapped it to",
+        CONSUMER_ID,
+        SYNC_ID,
+        MAPPING_INDEX,
+        _int("value_index", "0-based position of the value in the mapping's `values`."),
+        _col("mapping_name", STRING, "Name of the parent mapping.", nullable=False),
+        _col("sub_mapping_name", STRING, "Sub-mapping name of the parent mapping.", nullable=False),
+        _col("source_id", STRING, "Source value id (`source_id`)."),
+        _col("target_id", STRING, "Target value id the source is mapped to (`target_id`)."),
+        _col("is_mapped", BOOL, "True when `target_id` is neither null nor empty.", nullable=False),
+        _col(
+            "is_hidden",
+            BOOL,
+            "True when `source_id` is listed in the mapping's `hidden_source_ids`.",
+            nullable=False,
+        ),
+    ),
+    _table(
+        "skipped_mappings",
+        "one mapping Chift skips for this consumer's setup, from `skip_mappings`",
+        CONSUMER_ID,
+        SYNC_ID,
+        _col("name", STRING, "Name of the skipped mapping.", nullable=False),
+        _col(
+            "skip_reason",
+            STRING,
+            "Why it is skipped: `presync`, `connector_feature` or `challenge`.",
+            nullable=False,
+        ),
+    ),
+    _table(
+        "flows",
+        "one flow the consumer enabled, from `enabled_flows`",
+        CONSUMER_ID,
+        SYNC_ID,
+        FLOW_ID,
+        _col("name", STRING, "Name of the flow (`name`).", nullable=False),
+        _col("description", STRING, "Description of the flow."),
+        _col("enabled_on", UTC_TS, "When the consumer enabled the flow (UTC)."),
+        _col("trigger_id", STRING, "Trigger id (`trigger.id`).", nullable=False),
+        _col("trigger_type", STRING, "`timer` or `event` (`trigger.type`).", nullable=False),
+        _col(
+            "cronschedule", STRING, "Cron expression of a timer trigger (`trigger.cronschedule`)."
+        ),
+        _col(
+            "values", JSON, "JSON text of the consumer's answers to the flow settings (`values`)."
+        ),
+        _col("definition_fields", JSON, "JSON text of `config.definitionFields`, or null."),
+        _col("doorkey_fields", JSON, "JSON text of `config.doorkeyFields`, or null."),
+        _col("custom_fields", JSON, "JSON text of `config.customFields`, or null."),
+        _int("datastore_count", "Rows in `datastores` for this flow."),
+    ),
+    _table(
+        "datastores",
+        "one datastore a consumer's enabled flow writes to, from `config.datastores`",
+        CONSUMER_ID,
+        SYNC_ID,
+        FLOW_ID,
+        DATASTORE_INDEX,
+        _col("datastore_id", STRING, "Datastore id; null when Chift gives none."),
+        _col("name", STRING, "Name of the datastore.", nullable=False),
+        _col("status", STRING, "`active` or `inactive` (spec default `active`)."),
+        _col("search_column", STRING, "Name of the indexed search column, if any."),
+        _int("column_count", "Rows in `datastore_columns` for this datastore."),
+    ),
+    _table(
+        "datastore_columns",
+        "one column of one datastore definition (`definition.columns`)",
+        CONSUMER_ID,
+        SYNC_ID,
+        FLOW_ID,
+        DATASTORE_INDEX,
+        _col("datastore_id", STRING, "Id of the parent datastore; null when Chift gives none."),
+        _col("datastore_name", STRING, "Name of the parent datastore.", nullable=False),
+        _int("column_index", "0-based position of the column in `definition.columns`."),
+        _col("name", STRING, "Name of the column.", nullable=False),
+        _col("title", STRING, "Column title shown to users.", nullable=False),
+        _col(
+            "type",
+            STRING,
+            "Column type, a free string (`text`, `number`, `date`...).",
+            nullable=False,
+        ),
+        _col(
+            "optional", BOOL, "Whether the column may be empty (spec default false; may be null)."
+        ),
+        _col(
+            "is_search_column",
+            BOOL,
+            "True when this column is the datastore's `search_column`.",
+            nullable=False,
+        ),
+    ),
+    _table(
+        "payload_errors",
+        'one record left out because it breaks the spec (with `on_error="collect"`)',
+        _col("consumer_id", STRING, "Consumer id given with the record, when it is a string."),
+        _col("sync_id", STRING, "`syncid` of the payload, when it could be read."),
+        _col(
+            "path",
+            STRING,
+            "JSON path of the problem, such as `enabled_flows[2].trigger.type`.",
+            nullable=False,
+        ),
+        _col("message", STRING, "What is wrong there.", nullable=False),
+    ),
+]
+
+TABLES: Mapping[str, Table] = {table.name: table for table in _TABLES}
+"""The registry: every table of the contract, by name, in their canonical order."""
+
+
+def table_names() -> Iterator[str]:
+    """Yield the name of every table, in canonical order."""
+    yield from TABLES
+
+
+_PANDAS_DTYPES: dict[pa.DataType, object] = {
+    STRING: pd.StringDtype("pyarrow"),
+    INT: pd.Int64Dtype(),
+    BOOL: pd.BooleanDtype(),
+}
+
+
+def arrow_to_pandas_dtype(type_: pa.DataType) -> object | None:
+    """Return the pandas dtype a column of arrow type ``type_`` gets in a DataFrame.
+
+    Strings become ``string[pyarrow]``, integers ``Int64`` and booleans ``boolean`` (all
+    nullable); lists stay arrow lists (``pd.ArrowDtype``); timestamps become
+    ``datetime64[us, UTC]``.
+    """
+    if type_ in _PANDAS_DTYPES:
+        return _PANDAS_DTYPES[type_]
+    if pa.types.is_list(type_):
+        return pd.ArrowDtype(type_)
+    return None
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Convert an arrow table of the contract to a DataFrame with the contract's dtypes."""
+    df: pd.DataFrame = table.to_pandas(types_mapper=arrow_to_pandas_dtype)
+    return df
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """Return table ``name`` with no rows: every column, with its dtype."""
+    return to_pandas(TABLES[name].schema.empty_table())

@@ -1,0 +1,446 @@
+"""A deterministic, realistic world of Chift consumers and syncs, made up from a seed.
+
+It feeds the sandbox API, the sample data, the tests and the benchmarks. Every response it
+builds follows Chift's OpenAPI spec (``SyncConsumerItem``, ``ReadSyncItem``, ``ConsumerItem``)
+and shows what real setups look like: setups left incomplete, unmapped and hidden values,
+skipped mappings, inactive datastores, timer and event triggers, and nulls where the spec allows.
+Payloads are built on demand from ``(seed, consumer, sync)``, so a world of 20,000 pairs costs
+no memory until asked. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["World"]
+
+_EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+_SHOPS = [
+    "Bakery",
+    "Bistro",
+    "Coffee Bar",
+    "Wine Cellar",
+    "Book Shop",
+    "Bike Repair",
+    "Florist",
+    "Brasserie",
+    "Pharmacy",
+    "Deli",
+    "Surf Shop",
+    "Pizzeria",
+    "Hotel",
+    "Garden Centre",
+    "Gallery",
+]
+_TOWNS = [
+    "Ghent",
+    "Lyon",
+    "Namur",
+    "Utrecht",
+    "Lille",
+    "Bruges",
+    "Nantes",
+    "Leuven",
+    "Porto",
+    "Turin",
+    "Antwerp",
+    "Rennes",
+    "Delft",
+    "Liège",
+    "Bordeaux",
+    "Mons",
+]
+
+# (mapping name, sub-mapping name, source id prefix, target prefix, min values, max values)
+_Mapping = tuple[str, str, str, str, int, int]
+
+_SYNCS: list[dict[str, Any]] = [
+    {
+        "name": "POS → Accounting",
+        "mappings": [
+            ("Tax rates", "VAT codes", "VAT", "4510", 3, 8),
+            ("Payment methods", "Journals", "PM-", "JRN-", 3, 9),
+            ("Payment methods", "Accounts", "PM-", "5700", 3, 9),
+            ("Product categories", "Revenue accounts", "CAT-", "7000", 8, 60),
+        ],
+        "flows": [
+            ("Daily sales export", "timer", ["0 5 * * *", "30 4 * * *", "0 6 * * 1-5"]),
+            ("Close of day", "event", None),
+        ],
+    },
+    {
+        "name": "eCommerce → Accounting",
+        "mappings": [
+            ("Tax rates", "VAT codes", "TAX-", "4511", 2, 6),
+            ("Payment gateways", "Journals", "GW-", "JRN-", 2, 5),
+            ("Shipping methods", "Revenue accounts", "SHIP-", "7080", 1, 6),
+        ],
+        "flows": [
+            ("Orders to invoices", "timer", ["*/30 * * * *", "0 * * * *", "15 */2 * * *"]),
+            ("Refunds to credit notes", "event", None),
+        ],
+    },
+    {
+        "name": "Invoicing → Accounting",
+        "mappings": [
+            ("Journals", "Sales journals", "IJ-", "VEN", 1, 4),
+            ("Tax rates", "VAT codes", "VAT", "4512", 3, 7),
+            ("Analytic plans", "Cost centres", "AP-", "CC-", 0, 12),
+        ],
+        "flows": [
+            ("Customers sync", "timer", ["0 2 * * *", "0 3 * * 0"]),
+            ("Invoices sync", "timer", ["0 */4 * * *", "bad cron", "0 7 * * 1-5"]),
+        ],
+    },
+    {
+        "name": "PMS → Accounting",
+        "mappings": [
+            ("Room types", "Revenue accounts", "ROOM-", "7060", 2, 10),
+            ("Payment methods", "Journals", "PAY-", "JRN-", 2, 6),
+        ],
+        "flows": [
+            ("Night audit export", "timer", ["0 1 * * *"]),
+            ("Folio closed", "event", None),
+        ],
+    },
+]
+
+_DATASTORES = [
+    (
+        "Synced sales",
+        "order_id",
+        [
+            ("order_id", "POS order", "text"),
+            ("entry_id", "Accounting entry", "text"),
+            ("amount", "Amount", "number"),
+            ("booked_on", "Booked on", "date"),
+        ],
+    ),
+    (
+        "Synced errors",
+        None,
+        [
+            ("reference", "Reference", "text"),
+            ("error", "Error", "json"),
+            ("retried", "Retried", "bool"),
+        ],
+    ),
+]
+
+_INCOMPLETE = [
+    "Mapping incomplete",
+    "Configuration incomplete",
+    "No connection",
+    "Connection failed",
+]
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _iso(moment: datetime) -> str:
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+        if moment.microsecond == 0
+        else moment.isoformat()
+    )
+
+
+@dataclass
+class World:
+    """A made-up Chift account: consumers, syncs, which consumer is linked to which sync.
+
+    Parameters
+    ----------
+    consumers : int
+        How many consumers the account has.
+    syncs : int
+        How many syncs (1 to 4 templates, cycled beyond that).
+    seed : int
+        Everything follows from it: the same arguments give the same world.
+    link_share : float
+        Share of (consumer, sync) pairs that are linked.
+
+    Examples
+    --------
+    >>> world = World(consumers=3, syncs=2, seed=1)
+    >>> pair = next(world.pairs())
+    >>> world.consumer_sync(*pair)["syncid"] == pair[1]
+    True
+    """
+
+    consumers: int = 20
+    syncs: int = 3
+    seed: int = 0
+    link_share: float = 0.8
+    _consumer_items: list[dict[str, Any]] = field(init=False, repr=False)
+    _sync_ids: list[str] = field(init=False, repr=False)
+    _links: dict[str, list[str]] = field(init=False, repr=False)
+    _flow_ids: dict[tuple[int, int], str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.consumers < 0 or self.syncs < 1:
+            raise ValueError("a world needs consumers >= 0 and syncs >= 1")
+        rng = random.Random(f"world:{self.seed}")
+        self._sync_ids = [_uuid(rng) for _ in range(self.syncs)]
+        self._flow_ids = {
+            (s, f): _uuid(rng)
+            for s in range(self.syncs)
+            for f in range(len(_SYNCS[s % len(_SYNCS)]["flows"]))
+        }
+        self._consumer_items = [self._make_consumer(rng, i) for i in range(self.consumers)]
+        self._links = {sid: [] for sid in self._sync_ids}
+        for item in self._consumer_items:
+            for sid in self._sync_ids:
+                if rng.random() < self.link_share:
+                    self._links[sid].append(item["consumerid"])
+
+    # -- account-level lists ---------------------------------------------------------------
+    def _make_consumer(self, rng: random.Random, i: int) -> dict[str, Any]:
+        name = f"{rng.choice(_SHOPS)} {rng.choice(_TOWNS)} {i + 1}"
+        created = _EPOCH + timedelta(days=rng.randint(0, 300), minutes=rng.randint(0, 1439))
+        return {
+            "consumerid": _uuid(rng),
+            "name": name,
+            "email": f"ops{i + 1}@example.com" if rng.random() < 0.85 else None,
+            "created_on": _iso(created) if rng.random() < 0.95 else None,
+            "internal_reference": f"CUST-{i + 1:05d}" if rng.random() < 0.7 else None,
+            "redirect_url": "https://app.example.com/chift/done" if rng.random() < 0.3 else None,
+        }
+
+    def consumer_items(self) -> list[dict[str, Any]]:
+        """Return ``GET /consumers``: every ``ConsumerItem``."""
+        return list(self._consumer_items)
+
+    def consumer_item(self, consumer_id: str) -> dict[str, Any] | None:
+        """Return ``GET /consumers/{consumer_id}``, or None when there is no such consumer."""
+        return next((c for c in self._consumer_items if c["consumerid"] == consumer_id), None)
+
+    def sync_items(self) -> list[dict[str, Any]]:
+        """Return ``GET /syncs``: every ``ReadSyncItem`` with its linked consumers."""
+        return [self._sync_item(s) for s in range(self.syncs)]
+
+    def _sync_item(self, s: int) -> dict[str, Any]:
+        template = _SYNCS[s % len(_SYNCS)]
+        sync_id = self._sync_ids[s]
+        suffix = f" #{s // len(_SYNCS) + 1}" if s >= len(_SYNCS) else ""
+        return {
+            "syncid": sync_id,
+            "name": template["name"] + suffix,
+            "config": None,
+            "connections": [
+                {
+                    "one_api": 1,
+                    "connection_type": None,
+                    "display_order": 0,
+                    "display_hidden": False,
+                },
+                {
+                    "one_api": 2,
+                    "connection_type": None,
+                    "display_order": 1,
+                    "display_hidden": False,
+                },
+            ],
+            "mappings": [],
+            "consumers": list(self._links[sync_id]),
+            "flows": [
+                {
+                    "id": self._flow_ids[(s, f)],
+                    "name": name,
+                    "description": None,
+                    "triggers": [
+                        {"id": "trigger-1", "type": kind, "cronschedules": crons and crons[:1]}
+                    ],
+                }
+                for f, (name, kind, crons) in enumerate(template["flows"])
+            ],
+            "module": None,
+        }
+
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        """Yield every linked ``(consumer_id, sync_id)`` pair, sync by sync."""
+        for sync_id in self._sync_ids:
+            for consumer_id in self._links[sync_id]:
+                yield consumer_id, sync_id
+
+    @property
+    def pair_count(self) -> int:
+        """How many (consumer, sync) pairs are linked."""
+        return sum(len(v) for v in self._links.values())
+
+    # -- the consumer-sync response ------------------------------------------------------------
+    def consumer_sync(self, consumer_id: str, sync_id: str) -> dict[str, Any] | None:
+        """Return ``GET /consumers/{consumer_id}/syncs/{syncid}``, or None when not linked."""
+        if sync_id not in self._links or consumer_id not in self._linked_set(sync_id):
+            return None
+        s = self._sync_ids.index(sync_id)
+        return self._build_payload(consumer_id, s)
+
+    def _linked_set(self, sync_id: str) -> set[str]:
+        cache = self.__dict__.setdefault("_linked_sets", {})
+        if sync_id not in cache:
+            cache[sync_id] = set(self._links[sync_id])
+        linked: set[str] = cache[sync_id]
+        return linked
+
+    def _build_payload(self, consumer_id: str, s: int) -> dict[str, Any]:
+        template = _SYNCS[s % len(_SYNCS)]
+        rng = random.Random(f"pair:{self.seed}:{consumer_id}:{s}")
+        stage = rng.random()
+        # 0.00-0.12 only opened the link; 0.12-0.30 mappings incomplete; else set up.
+        opened_only, incomplete = stage < 0.12, 0.12 <= stage < 0.30
+        created = _EPOCH + timedelta(days=rng.randint(0, 320), seconds=rng.randint(0, 86399))
+        mapping_list: list[dict[str, Any]] = []
+        skip_list: list[dict[str, Any]] = []
+        for name, sub, src, tgt, low, high in template["mappings"]:
+            if not opened_only and rng.random() < 0.08:
+                skip_list.append(
+                    {
+                        "name": name,
+                        "skip_reason": rng.choice(["presync", "connector_feature", "challenge"]),
+                    }
+                )
+                continue
+            count = rng.randint(low, high)
+            values = []
+            for k in range(count):
+                source = f"{src}{k + 1:02d}"
+                if opened_only:
+                    target = None
+                elif incomplete and rng.random() < 0.35:
+                    target = rng.choice([None, ""])
+                else:
+                    # most consumers agree on a target; a few map elsewhere
+                    target = f"{tgt}{(k + (rng.random() < 0.07)) % 100:02d}"
+                values.append({"source_id": source, "target_id": target})
+            hidden = [v["source_id"] for v in values if rng.random() < 0.04]
+            mapping_list.append(
+                {
+                    "name": name,
+                    "description": f"Map your {name.lower()}" if rng.random() < 0.6 else None,
+                    "display_order": len(mapping_list),
+                    "challenge_question": "Do you sell abroad?" if name == "Tax rates" else None,
+                    "conditions": {"hideIf": {"==": [{"var": "presync.simple"}, True]}}
+                    if rng.random() < 0.1
+                    else None,
+                    "values": values,
+                    "hidden_source_ids": hidden,
+                    "sub_mapping_name": sub,
+                    "sub_mapping_description": None if rng.random() < 0.5 else f"{sub} to use",
+                }
+            )
+        # the spec lets every list be null as well as empty
+        mappings: list[dict[str, Any]] | None = mapping_list
+        skipped: list[dict[str, Any]] | None = skip_list
+        if opened_only and rng.random() < 0.5:
+            mappings, skipped = None, None
+        elif not skip_list and rng.random() < 0.5:
+            skipped = None
+
+        flow_list: list[dict[str, Any]] = []
+        if not (opened_only or incomplete):
+            for f, (name, kind, crons) in enumerate(template["flows"]):
+                if f > 0 and rng.random() < 0.45:
+                    continue
+                flow_list.append(self._flow(rng, s, f, name, kind, crons, created))
+        flows: list[dict[str, Any]] | None = flow_list
+        if not flow_list and rng.random() < 0.5:
+            flows = None
+        status = "active" if not (opened_only or incomplete) else "inactive"
+        details = None
+        if status == "inactive":
+            details = "Mapping incomplete" if incomplete else rng.choice(_INCOMPLETE)
+        presync = {"simple": rng.random() < 0.5, "country": rng.choice(["BE", "FR", "NL"])}
+        return {
+            "syncid": self._sync_ids[s],
+            "sync_name": self._sync_item_name(s),
+            "status": status,
+            "status_details": details,
+            "enabled": bool(flows),
+            "link_createdon": _iso(created),
+            "link_mappings": mappings,
+            "skip_mappings": skipped,
+            "link_metadata": {
+                "plan": rng.choice(["starter", "pro", "enterprise"]),
+                "source": "onboarding",
+            }
+            if rng.random() < 0.7
+            else None,
+            "link_presync": presync if rng.random() < 0.8 else {},
+            "enabled_flows": flows,
+        }
+
+    def _sync_item_name(self, s: int) -> str:
+        suffix = f" #{s // len(_SYNCS) + 1}" if s >= len(_SYNCS) else ""
+        return str(_SYNCS[s % len(_SYNCS)]["name"]) + suffix
+
+    def _flow(
+        self,
+        rng: random.Random,
+        s: int,
+        f: int,
+        name: str,
+        kind: str,
+        crons: list[str] | None,
+        created: datetime,
+    ) -> dict[str, Any]:
+        datastores = []
+        for d, (ds_name, search, columns) in enumerate(_DATASTORES):
+            if d > 0 and rng.random() < 0.5:
+                continue
+            datastores.append(
+                {
+                    "id": _uuid(rng) if rng.random() < 0.9 else None,
+                    "name": ds_name,
+                    "status": "inactive" if rng.random() < 0.12 else "active",
+                    "definition": {
+                        "columns": [
+                            {
+                                "name": c,
+                                "title": t,
+                                "type": (
+                                    "string" if typ == "text" and rng.random() < 0.05 else typ
+                                ),
+                                "optional": rng.choice([False, False, True, None]),
+                            }
+                            for c, t, typ in columns
+                        ],
+                        "search_column": search,
+                    },
+                }
+            )
+        enabled_on = created + timedelta(hours=rng.randint(1, 240))
+        return {
+            "id": self._flow_ids[(s, f)],
+            "name": name,
+            "description": None if rng.random() < 0.5 else f"{name} for your accountant",
+            "config": {
+                "definitionFields": [
+                    {"name": "from_date", "type": "date", "title": "Start date", "optional": False}
+                ],
+                "doorkeyFields": None,
+                "customFields": [
+                    {"type": "target_node_id", "value": rng.randint(1000, 9999)},
+                    {"type": "ERRORS", "value": "Synced errors"},
+                ],
+                "datastores": datastores,
+            },
+            "values": {
+                "from_date": enabled_on.strftime("%d/%m/%Y"),
+                "send_reports": rng.random() < 0.5,
+            },
+            "enabled_on": _iso(enabled_on) if rng.random() < 0.95 else None,
+            "trigger": {
+                "id": "trigger-1",
+                "type": kind,
+                "cronschedule": rng.choice(crons) if crons else None,
+            },
+        }

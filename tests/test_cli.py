@@ -1,0 +1,54 @@
+"""The chift-frames command, run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chift_frames import load
+from chift_frames.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--consumers", "30"]) == 0
+    return out
+
+
+def test_demo_writes_a_snapshot_and_prints_a_summary(demo_dir: Path, capsys) -> None:
+    frames = load(demo_dir)
+    assert len(frames.consumer_syncs) > 30
+    assert frames.consumer_syncs.fetched_at.notna().all()
+    main(["summary", str(demo_dir)])
+    out = capsys.readouterr().out
+    assert "Rows per table:" in out and "mapping_values" in out
+    assert f"{len(frames.mapping_values):>9,}" in out
+    incomplete = int((frames.consumer_syncs.status != "active").sum())
+    assert f"Setups incomplete (status not active): {incomplete:,} of" in out
+
+
+def test_query_formats(demo_dir: Path, capsys) -> None:
+    sql = "SELECT status, count(*) AS n FROM consumer_syncs GROUP BY ALL ORDER BY status"
+    assert main(["query", str(demo_dir), sql, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    frames = load(demo_dir)
+    assert {r["status"]: r["n"] for r in rows} == (
+        frames.consumer_syncs.status.value_counts().to_dict())
+    assert main(["query", str(demo_dir), sql, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "status,n"
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys) -> None:
+    assert main(["summary", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chift-frames: error:") and "not a chift_frames dataset" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_query_is_a_clear_error(demo_dir: Path, capsys) -> None:
+    assert main(["query", str(demo_dir), "SELECT nope FROM mapping_values"]) == 1
+    err = capsys.readouterr().err
+    assert "the query failed" in err and "nope" in err and "Traceback" not in err
