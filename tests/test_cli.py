@@ -36,7 +36,8 @@ def test_query_formats(demo_dir: Path, capsys) -> None:
     rows = json.loads(capsys.readouterr().out)
     frames = load(demo_dir)
     assert {r["status"]: r["n"] for r in rows} == (
-        frames.consumer_syncs.status.value_counts().to_dict())
+        frames.consumer_syncs.status.value_counts().to_dict()
+    )
     assert main(["query", str(demo_dir), sql, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "status,n"
 
