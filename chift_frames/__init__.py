@@ -6,12 +6,17 @@ The public surface::
     save(frames, root)        write one snapshot of a hive-partitioned Parquet dataset
     load(root, snapshot)      read a snapshot (or all) back as Frames
     query(root, sql)          DuckDB SQL over the dataset, every table a view
+    ChiftClient               the Chift API: auth, retries, errors (``from_env()``)
+    fetch_snapshot(client, root)   every (consumer, sync) pair into a new snapshot
+    rebuild_snapshot(root)    re-derive a snapshot's tables from its raw responses
+
+The sandbox, an offline stand-in for the Chift API, is ``chift_frames.sandbox.Sandbox``.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._version import __version__
+from .client import ChiftClient
 from .errors import (
     ApiError,
     AuthError,
@@ -24,22 +29,20 @@ from .errors import (
     TransportError,
     UnknownFieldsWarning,
 )
+from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
 from .schema import TABLES
 from .store import SnapshotWriter, connect, list_snapshots, load, query, save
 
-try:
-    __version__ = version("chift-frames")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
 __all__ = [
     "TABLES",
     "ApiError",
     "AuthError",
+    "ChiftClient",
     "ChiftError",
     "ChiftFramesError",
+    "FetchResult",
     "Frames",
     "NotFoundError",
     "PayloadError",
@@ -50,10 +53,12 @@ __all__ = [
     "UnknownFieldsWarning",
     "__version__",
     "connect",
+    "fetch_snapshot",
     "flatten",
     "list_snapshots",
     "load",
     "query",
+    "rebuild_snapshot",
     "save",
     "to_canonical_json",
 ]

@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
+from .client import ChiftClient
 from .errors import ChiftFramesError
+from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .reports import Summary, summarise
+from .sandbox import Faults, Sandbox
 from .store import load, query
+from .world import World
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
 def _print_summary(summary: Summary, root: Path, snapshot_id: str | None = None) -> None:
@@ -49,18 +53,105 @@ def _next_steps(root: Path) -> None:
     )
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Build a snapshot of a made-up account, save it, and print its summary."""
-    from .flatten import flatten
-    from .store import save
-    from .world import World
+def _report_fetch(result: FetchResult) -> int:
+    """Print how a fetch ended; return the exit status."""
+    frames = load(result.root, result.snapshot_id)
+    _print_summary(summarise(frames), result.root, result.snapshot_id)
+    if result.complete:
+        print(f"\nSnapshot {result.snapshot_id} is complete: {result.pairs_ok:,} pairs.")
+        return EXIT_OK
+    print(
+        f"\nSnapshot {result.snapshot_id} is partial: {result.pairs_failed:,} of "
+        f"{result.pairs:,} pairs failed:"
+    )
+    failed = frames.fetch_errors[["consumer_id", "sync_id", "http_status", "message"]]
+    print(failed.head(20).to_string(index=False))
+    if len(failed) > 20:
+        print(f"... and {len(failed) - 20:,} more (table fetch_errors)")
+    print(
+        f"Fetch them again with: chift-frames fetch --out {result.root} "
+        f"--resume {result.snapshot_id}"
+    )
+    return EXIT_PARTIAL
 
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Serve a made-up account from the sandbox, fetch it like the real API, and summarise it."""
     world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed)
-    records = ((c, world.consumer_sync(c, s)) for c, s in world.pairs())
-    frames = flatten(records, fetched_at=datetime.now(UTC))
-    snapshot_id = save(frames, args.out)
-    _print_summary(summarise(load(args.out, snapshot_id)), args.out, snapshot_id)
+    with Sandbox(world) as sandbox:
+        print(
+            f"Sandbox serving a made-up account ({args.consumers:,} consumers, "
+            f"{args.syncs} syncs, {world.pair_count:,} pairs) at {sandbox.url}"
+        )
+        with ChiftClient(
+            "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
+        ) as client:
+            result = fetch_snapshot(
+                client,
+                args.out,
+                concurrency=args.concurrency,
+                progress=None if not args.quiet else False,
+            )
+    status = _report_fetch(result)
     _next_steps(args.out)
+    return status
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch a snapshot from the Chift API, credentials from the environment."""
+    with ChiftClient.from_env(max_rps=args.max_rps, pool_size=args.concurrency) as client:
+        result = fetch_snapshot(
+            client,
+            args.out,
+            sync_ids=args.sync,
+            consumer_ids=args.consumer,
+            consumers_status=args.consumers_status,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            progress=False if args.quiet else None,
+        )
+    return _report_fetch(result)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Serve the sandbox API until interrupted."""
+    faults = Faults(
+        rate_429=args.rate_429,
+        rate_5xx=args.rate_5xx,
+        rate_drop=args.rate_drop,
+        latency=args.latency,
+        token_ttl=args.token_ttl,
+        revoke_every=args.revoke_every,
+    )
+    world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed)
+    sandbox = Sandbox(
+        world,
+        host=args.host,
+        port=args.port,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        faults=faults,
+    )
+    print(f"Sandbox serving {world.pair_count:,} pairs at {sandbox.url} (Ctrl-C to stop)")
+    print(
+        f"  export CHIFT_BASE_URL={sandbox.url} CHIFT_CLIENT_ID=any CHIFT_CLIENT_SECRET=any "
+        f"CHIFT_ACCOUNT_ID={DEMO_ACCOUNT}",
+        flush=True,
+    )
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return EXIT_OK
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Re-derive every table of a snapshot from its raw responses."""
+    snapshot_id = rebuild_snapshot(args.dir, args.snapshot)
+    print(f"Rebuilt {args.snapshot} of {args.dir} from its raw responses as {snapshot_id}")
+    _print_summary(summarise(load(args.dir, snapshot_id)), args.dir, snapshot_id)
     return EXIT_OK
 
 
@@ -88,6 +179,12 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _world_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--consumers", type=int, default=200, help="consumers in the account")
+    parser.add_argument("--syncs", type=int, default=3, help="syncs in the account")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``chift-frames``."""
     parser = argparse.ArgumentParser(
@@ -97,12 +194,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="build a snapshot of a made-up account and summarise it")
+    demo = sub.add_parser(
+        "demo", help="fetch a made-up account from the built-in sandbox and summarise it"
+    )
     demo.add_argument("--out", type=Path, default=Path("data/demo"), help="dataset folder")
-    demo.add_argument("--consumers", type=int, default=200, help="consumers in the account")
-    demo.add_argument("--syncs", type=int, default=3, help="syncs in the account")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
+    _world_arguments(demo)
+    demo.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
+
+    fetch = sub.add_parser(
+        "fetch",
+        help="fetch every consumer-sync pair from the Chift API into a snapshot",
+        description="Credentials come from CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET and "
+        "CHIFT_ACCOUNT_ID (optional: CHIFT_MARKETPLACE_ID, CHIFT_BASE_URL).",
+    )
+    fetch.add_argument("--out", type=Path, required=True, help="dataset folder")
+    fetch.add_argument(
+        "--sync", action="append", default=[], metavar="ID", help="only this sync (repeatable)"
+    )
+    fetch.add_argument(
+        "--consumer",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this consumer (repeatable)",
+    )
+    fetch.add_argument(
+        "--consumers-status",
+        choices=["all", "enabled", "not_enabled"],
+        help="which linked consumers GET /syncs lists",
+    )
+    fetch.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    fetch.add_argument("--max-rps", type=float, help="at most this many requests per second")
+    fetch.add_argument(
+        "--resume", metavar="SNAPSHOT_ID", help="finish an interrupted or partial snapshot"
+    )
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(func=cmd_fetch)
+
+    sandbox = sub.add_parser("sandbox", help="serve the offline stand-in for the Chift API")
+    sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    _world_arguments(sandbox)
+    sandbox.add_argument("--client-id", help="insist on this clientId")
+    sandbox.add_argument("--client-secret", help="insist on this clientSecret")
+    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    sandbox.add_argument("--rate-429", type=float, default=0.0, help="share answered 429")
+    sandbox.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
+    sandbox.add_argument("--rate-drop", type=float, default=0.0, help="share dropped")
+    sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
+    sandbox.add_argument(
+        "--revoke-every", type=int, default=0, help="revoke a token after this many requests"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    rebuild = sub.add_parser("rebuild", help="re-derive a snapshot's tables from its raw responses")
+    rebuild.add_argument("dir", type=Path, help="dataset folder")
+    rebuild.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
+    rebuild.set_defaults(func=cmd_rebuild)
 
     summary = sub.add_parser("summary", help="print the summary of a snapshot")
     summary.add_argument("dir", type=Path, help="dataset folder")

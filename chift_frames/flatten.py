@@ -23,6 +23,7 @@ from importlib.resources import files
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,7 +31,19 @@ from .errors import PayloadError, UnknownFieldsWarning
 from .frames import Frames
 from .schema import TABLES, to_pandas
 
-__all__ = ["flatten", "to_canonical_json"]
+__all__ = ["PAIR_TABLES", "flatten", "flatten_consumers", "flatten_syncs", "to_canonical_json"]
+
+PAIR_TABLES = (
+    "consumer_syncs",
+    "mappings",
+    "mapping_values",
+    "skipped_mappings",
+    "flows",
+    "datastores",
+    "datastore_columns",
+    "payload_errors",
+)
+"""The tables :func:`flatten` returns, in order."""
 
 OnError = Literal["raise", "collect"]
 
@@ -676,8 +689,9 @@ def flatten(
     Returns
     -------
     Frames
-        ``consumer_syncs``, ``mappings``, ``mapping_values``, ``skipped_mappings``, ``flows``,
-        ``datastores``, ``datastore_columns`` and ``payload_errors``, rows in payload order.
+        The tables of :data:`PAIR_TABLES`: ``consumer_syncs``, ``mappings``, ``mapping_values``,
+        ``skipped_mappings``, ``flows``, ``datastores``, ``datastore_columns`` and
+        ``payload_errors``, rows in payload order.
 
     Raises
     ------
@@ -746,7 +760,7 @@ def flatten(
         },
         schema=TABLES["payload_errors"].schema,
     )
-    return Frames({name: to_pandas(tables[name]) for name in TABLES})
+    return Frames({name: to_pandas(tables[name]) for name in PAIR_TABLES})
 
 
 def _walk(
@@ -794,3 +808,73 @@ def _walk(
         columns.unknown |= columns.pending_unknown
         accepted.append((consumer_id, payload, fetched))
     return columns
+
+
+def _items(items: Any, what: str) -> list[dict[str, Any]]:
+    if type(items) is not list:
+        raise PayloadError(f"expected an array of {what}, got {_kind(items)}")
+    for i, item in enumerate(items):
+        if type(item) is not dict:
+            raise PayloadError(f"expected an object, got {_kind(item)}", path=f"[{i}]")
+    return items
+
+
+def _field(item: dict[str, Any], i: int, key: str, kind: type, *, required: bool) -> Any:
+    value = item.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not kind:
+        problem = (
+            "required field is missing"
+            if key not in item
+            else (f"expected {_kind(kind())}, got {_kind(value)}")
+        )
+        raise PayloadError(problem, path=f"[{i}].{key}")
+    return value
+
+
+def flatten_consumers(items: Any) -> pd.DataFrame:
+    """Flatten the body of ``GET /consumers`` (an array of ``ConsumerItem``) into ``consumers``.
+
+    Raises
+    ------
+    PayloadError
+        When the body is not an array of objects with ``consumerid`` and ``name`` strings.
+
+    Examples
+    --------
+    >>> flatten_consumers([{"consumerid": "c1", "name": "Bakery"}])[["consumer_id", "name"]]
+      consumer_id    name
+    0          c1  Bakery
+    """
+    rows: dict[str, list[Any]] = {name: [] for name in TABLES["consumers"].columns}
+    for i, item in enumerate(_items(items, "consumers")):
+        rows["consumer_id"].append(_field(item, i, "consumerid", str, required=True))
+        rows["name"].append(_field(item, i, "name", str, required=True))
+        for key in ("email", "internal_reference", "redirect_url"):
+            rows[key].append(_field(item, i, key, str, required=False))
+        created = _field(item, i, "created_on", str, required=False)
+        try:
+            rows["created_on"].append(_datetime(created, f"[{i}].created_on", nullable=True))
+        except _CheckError as exc:
+            raise PayloadError(exc.message, path=exc.path) from None
+    return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["consumers"].schema))
+
+
+def flatten_syncs(items: Any) -> pd.DataFrame:
+    """Flatten the body of ``GET /syncs`` (an array of ``ReadSyncItem``) into ``syncs``.
+
+    Raises
+    ------
+    PayloadError
+        When the body is not an array of objects with ``syncid``, ``name``, ``consumers``
+        and ``flows``.
+    """
+    rows: dict[str, list[Any]] = {name: [] for name in TABLES["syncs"].columns}
+    for i, item in enumerate(_items(items, "syncs")):
+        rows["sync_id"].append(_field(item, i, "syncid", str, required=True))
+        rows["name"].append(_field(item, i, "name", str, required=True))
+        rows["module"].append(_field(item, i, "module", str, required=False))
+        rows["consumer_count"].append(len(_field(item, i, "consumers", list, required=True)))
+        rows["flow_count"].append(len(_field(item, i, "flows", list, required=True)))
+    return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["syncs"].schema))

@@ -24,11 +24,16 @@ JSON = pa.string()  # JSON text, serialised canonically: sorted keys, compact se
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the contract: its name, what one row is, and its pinned schema."""
+    """A table of the contract: its name, what one row is, and its pinned schema.
+
+    ``loaded_by_default`` is false for bulky tables (the raw responses) that
+    :func:`chift_frames.load` reads only when asked by name.
+    """
 
     name: str
     row: str
     schema: pa.Schema
+    loaded_by_default: bool = True
 
     @property
     def columns(self) -> list[str]:
@@ -55,8 +60,9 @@ def _int(name: str, doc: str) -> pa.Field:
     return _col(name, INT, doc, nullable=False)
 
 
-def _table(name: str, row: str, *fields: pa.Field) -> Table:
-    return Table(name, row, pa.schema(list(fields), metadata={"table": name, "row": row}))
+def _table(name: str, row: str, *fields: pa.Field, loaded_by_default: bool = True) -> Table:
+    schema = pa.schema(list(fields), metadata={"table": name, "row": row})
+    return Table(name, row, schema, loaded_by_default)
 
 
 CONSUMER_ID = _key("consumer_id", "Chift consumer id (`consumerid`), as given with the record.")
@@ -241,6 +247,58 @@ _TABLES = [
             nullable=False,
         ),
         _col("message", STRING, "What is wrong there.", nullable=False),
+    ),
+    _table(
+        "consumers",
+        "one consumer of the account, from `GET /consumers`",
+        _key("consumer_id", "Chift consumer id (`consumerid`)."),
+        _col("name", STRING, "Name of the consumer.", nullable=False),
+        _col("email", STRING, "Email address of the consumer, if given."),
+        _col("internal_reference", STRING, "Your own reference for the consumer, if given."),
+        _col("created_on", UTC_TS, "When the consumer was created (UTC), if Chift says."),
+        _col("redirect_url", STRING, "URL the consumer is sent to after the setup, if any."),
+    ),
+    _table(
+        "syncs",
+        "one sync of the account, from `GET /syncs`",
+        _key("sync_id", "Chift sync id (`syncid`)."),
+        _col("name", STRING, "Name of the sync.", nullable=False),
+        _col("module", STRING, "The agentic module of the sync; null for a flow-defined sync."),
+        _int("consumer_count", "Consumers linked to the sync (`consumers`), as listed by Chift."),
+        _int("flow_count", "Flows the sync defines (`flows`)."),
+    ),
+    _table(
+        "fetch_errors",
+        "one request that failed after its retries, or answered 404, during a fetch",
+        _col("consumer_id", STRING, "Consumer of the pair being fetched, when there is one."),
+        _col("sync_id", STRING, "Sync of the pair being fetched, when there is one."),
+        _col(
+            "endpoint",
+            STRING,
+            "Method and path, such as `GET /consumers/…/syncs/…`.",
+            nullable=False,
+        ),
+        _col("http_status", INT, "HTTP status of the last answer; null when none came back."),
+        _col("error_code", STRING, "Chift's `error_code`, when the answer had one."),
+        _col("message", STRING, "Chift's `message`, or what went wrong.", nullable=False),
+        _int("attempts", "How many times the request was sent."),
+        _col("occurred_at", UTC_TS, "When the last attempt failed (UTC).", nullable=False),
+    ),
+    _table(
+        "raw_responses",
+        "one response as received, kept so every table can be rebuilt without the network",
+        _col("endpoint", STRING, "Method and path that was requested.", nullable=False),
+        _col("consumer_id", STRING, "Consumer of a consumer-sync response; else null."),
+        _col("sync_id", STRING, "Sync of a consumer-sync response; else null."),
+        _col("http_status", INT, "HTTP status of the response."),
+        _col("fetched_at", UTC_TS, "When the response was received (UTC).", nullable=False),
+        _col(
+            "body",
+            pa.binary(),
+            "The response body, byte for byte (zstd-compressed on disk).",
+            nullable=False,
+        ),
+        loaded_by_default=False,
     ),
 ]
 

@@ -100,11 +100,15 @@ class SnapshotWriter:
         snapshot that was never committed continues it (its parts are kept).
     info : dict, optional
         Extra facts recorded in the manifest (kept as JSON).
+    resume : bool, default False
+        Also reopen a snapshot committed as ``partial``, to add the parts still missing. It
+        stays readable as it was until the next :meth:`commit`.
     """
 
     root: Path | str
     snapshot_id: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -112,7 +116,11 @@ class SnapshotWriter:
         (self.root / MANIFESTS).mkdir(parents=True, exist_ok=True)
         self._manifest_path = self.root / MANIFESTS / f"{self.snapshot_id}.json"
         previous = _read_manifest(self._manifest_path) if self._manifest_path.exists() else None
-        if previous is not None and previous["status"] in READABLE:
+        if self.resume and previous is None:
+            raise StoreError(f"no snapshot {self.snapshot_id!r} in {self.root} to resume")
+        if self.resume and previous is not None and previous["status"] == "complete":
+            raise StoreError(f"snapshot {self.snapshot_id!r} is complete: nothing to resume")
+        if previous is not None and previous["status"] in READABLE and not self.resume:
             raise StoreError(
                 f"snapshot {self.snapshot_id!r} already exists in {self.root}; "
                 "choose another id or leave it out to get a fresh one"
@@ -147,11 +155,27 @@ class SnapshotWriter:
             self._write_part(name, table)
         _write_json_atomic(self._manifest_path, self.manifest)
 
+    def replace(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` the whole content of table ``name`` in this snapshot."""
+        # the old parts stay on disk, unlisted, until the manifest no longer names them
+        self.manifest["files"][name] = []
+        self.manifest["rows"][name] = 0
+        self._write_part(name, table)
+        _write_json_atomic(self._manifest_path, self.manifest)
+
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Read what this snapshot holds of table ``name`` so far."""
+        table = _read_table(self.path, name, self.manifest["files"].get(name, []))
+        return table.select(columns) if columns else table
+
     def _write_part(self, name: str, table: pa.Table) -> None:
         folder = self.path / name / f"snapshot={self.snapshot_id}"
         folder.mkdir(parents=True, exist_ok=True)
         files: list[str] = self.manifest["files"].setdefault(name, [])
-        part = f"part-{len(files):05d}.parquet"
+        # part numbers only grow, so a file a reader may hold is never overwritten
+        numbers = self.manifest.setdefault("next_part", {})
+        part = f"part-{numbers.get(name, 0):05d}.parquet"
+        numbers[name] = numbers.get(name, 0) + 1
         tmp = folder / f".{part}.{uuid.uuid4().hex}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, folder / part)
@@ -306,7 +330,7 @@ def load(
         ``"latest"`` (the last one finished), a snapshot id, or ``"all"``: every snapshot
         stacked, with a leading ``snapshot_id`` column.
     tables : iterable of str, optional
-        Only these tables (all by default).
+        Only these tables; by default every table but ``raw_responses``.
 
     Returns
     -------
@@ -315,7 +339,11 @@ def load(
     """
     base = Path(root)
     chosen = _select(base, snapshot)
-    names = list(tables) if tables is not None else list(TABLES)
+    names = (
+        list(tables)
+        if tables is not None
+        else [name for name, table in TABLES.items() if table.loaded_by_default]
+    )
     for name in names:
         _schema(name)
     out = {}

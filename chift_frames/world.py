@@ -378,6 +378,62 @@ class World:
             "enabled_flows": flows,
         }
 
+    # -- executions ----------------------------------------------------------------------------
+    NOW = _EPOCH + timedelta(days=326)
+    """The world's "now": executions run over the 30 days before it."""
+
+    def executions(self, sync_id: str, days: int = 30) -> list[dict[str, Any]]:
+        """Return every ``SyncExecutionItem`` of a sync over ``days`` days, oldest first.
+
+        Each flow runs once a day (timers at their hour, events at a random time); a run is a
+        parent execution with one child per consumer who enabled the flow. Most children
+        succeed, some fail, and the newest may still be running (``end`` null).
+        """
+        if sync_id not in self._links:
+            return []
+        s = self._sync_ids.index(sync_id)
+        enabled: dict[str, list[str]] = {}
+        for consumer_id in self._links[sync_id]:
+            payload = self._build_payload(consumer_id, s)
+            for flow in payload["enabled_flows"] or []:
+                enabled.setdefault(flow["id"], []).append(consumer_id)
+        rng = random.Random(f"executions:{self.seed}:{s}")
+        items = []
+        for day in range(days, 0, -1):
+            for f in range(len(_SYNCS[s % len(_SYNCS)]["flows"])):
+                flow_id = self._flow_ids[(s, f)]
+                start = (
+                    self.NOW
+                    - timedelta(days=day)
+                    + timedelta(hours=rng.randint(0, 22), minutes=rng.randint(0, 59))
+                )
+                parent = _uuid(rng)
+                for consumer_id in enabled.get(flow_id, []):
+                    begin = start + timedelta(seconds=rng.randint(0, 90))
+                    roll = rng.random()
+                    running = day == 1 and roll < 0.1
+                    items.append(
+                        {
+                            "id": _uuid(rng),
+                            "parentexecutionid": parent,
+                            "start": _iso(begin),
+                            "end": None
+                            if running
+                            else _iso(begin + timedelta(seconds=rng.randint(5, 600))),
+                            "status": "running"
+                            if running
+                            else ("error" if roll < 0.12 else "success"),
+                            "consumer_id": consumer_id,
+                            "flow_id": flow_id,
+                        }
+                    )
+        return items
+
+    def consumer_enabled(self, consumer_id: str, sync_id: str) -> bool:
+        """Whether the consumer enabled at least one flow of the sync (``enabled``)."""
+        payload = self.consumer_sync(consumer_id, sync_id)
+        return bool(payload and payload["enabled"])
+
     def _sync_item_name(self, s: int) -> str:
         suffix = f" #{s // len(_SYNCS) + 1}" if s >= len(_SYNCS) else ""
         return str(_SYNCS[s % len(_SYNCS)]["name"]) + suffix

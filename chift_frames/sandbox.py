@@ -1,0 +1,430 @@
+"""The sandbox: an offline stand-in for the Chift API, serving a made-up :class:`World` on loopback.
+
+Endpoints (shapes from Chift's official OpenAPI spec)::
+
+    POST /token                                  Token
+    GET  /syncs[?consumers_status=…]             ReadSyncItem[]
+    GET  /syncs/{syncid}                         ReadSyncItem
+    GET  /syncs/{syncid}/executions?page&size    ChiftPage[SyncExecutionItem] (size <= 500)
+    GET  /consumers                              ConsumerItem[]
+    GET  /consumers/{consumer_id}                ConsumerItem
+    GET  /consumers/{consumer_id}/syncs/{syncid} SyncConsumerItem
+
+By default any non-empty clientId and clientSecret with a UUID accountId get a token; give
+``client_id``/``client_secret`` to make it strict. Optional latency and faults: 429 with
+``Retry-After``, 500/502/503, dropped connections, short-lived tokens and tokens revoked early.
+Faults are deterministic: a request is faulty by a seeded draw on (path, how many times that
+path was asked), and only its first ``fault_attempts`` asks can fail, so a client that retries
+enough always gets through. Sockets run with Nagle's algorithm off (``TCP_NODELAY``): without
+it Python's HTTP server stalls about 40 ms per keep-alive response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .world import World
+
+__all__ = ["Faults", "Sandbox"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often.
+
+    Parameters
+    ----------
+    rate_429, rate_5xx, rate_drop : float
+        Share of eligible GETs answered 429 (with ``Retry-After``), 500/502/503, or dropped
+        without an answer.
+    retry_after : int
+        Seconds in the ``Retry-After`` header of a 429.
+    fault_attempts : int
+        Only the first this-many asks of a given path can fail.
+    latency : float
+        Seconds added to every answer.
+    token_ttl : int
+        Lifetime of a token in seconds (Chift's is 1800).
+    revoke_every : int
+        Revoke a token after it served this many requests (0: never).
+    seed : int
+        Seed of the fault draws.
+    """
+
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    rate_drop: float = 0.0
+    retry_after: int = 1
+    fault_attempts: int = 2
+    latency: float = 0.0
+    token_ttl: int = 1800
+    revoke_every: int = 0
+    seed: int = 0
+
+
+@dataclass
+class _Stats:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    asks: dict[str, int] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def ask(self, key: str) -> int:
+        with self.lock:
+            self.asks[key] = self.asks.get(key, 0) + 1
+            return self.asks[key]
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.sent[what] = self.sent.get(what, 0) + 1
+
+
+def _error(message: str, error_code: str | None = None, detail: Any = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "status": "error", "detail": detail}
+    if error_code:
+        body["error_code"] = error_code
+    return body
+
+
+class Sandbox:
+    """Serve a :class:`World` as the Chift API on a loopback port, in a background thread.
+
+    Parameters
+    ----------
+    world : World, optional
+        The account to serve; by default ``World(consumers=50, syncs=3)``.
+    port : int, default 0
+        Port on 127.0.0.1; 0 picks a free one.
+    client_id, client_secret : str, optional
+        Credentials to insist on; without them any non-empty pair is accepted.
+    faults : Faults, optional
+        Latency and faults to inject.
+
+    Examples
+    --------
+    >>> with Sandbox(World(consumers=2, syncs=1)) as sandbox:
+    ...     sandbox.url.startswith("http://127.0.0.1:")
+    True
+    """
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        self.world = world or World(consumers=50, syncs=3)
+        self.faults = faults or Faults()
+        self.stats = _Stats()
+        self._strict = (client_id, client_secret) if client_id or client_secret else None
+        self._tokens: dict[str, list[float]] = {}  # token -> [expires_at, uses]
+        self._tokens_lock = threading.Lock()
+        self._executions: dict[str, list[dict[str, Any]]] = {}
+        self._server = _Server((host, port), _Handler)
+        self._server.sandbox = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL to give a client, such as ``http://127.0.0.1:54321``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Sandbox:
+        """Start serving in a daemon thread; return self."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="chift-sandbox", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def revoke_tokens(self) -> None:
+        """Revoke every token issued so far (the next request with one gets a 401)."""
+        with self._tokens_lock:
+            self._tokens.clear()
+
+    # -- the API ----------------------------------------------------------------------------
+    def issue_token(self, body: Any) -> tuple[int, Any]:
+        """Answer ``POST /token``: a status and a body."""
+        if not isinstance(body, dict):
+            return 422, _error(
+                "Validation error",
+                "ERROR_INVALID_BODY",
+                [
+                    {
+                        "loc": ["body"],
+                        "msg": "Input should be a valid dictionary",
+                        "type": "dict_type",
+                    }
+                ],
+            )
+        missing = [k for k in ("clientId", "clientSecret", "accountId") if not body.get(k)]
+        if missing:
+            return 422, _error(
+                "Validation error",
+                "ERROR_INVALID_BODY",
+                [{"loc": ["body", k], "msg": "Field required", "type": "missing"} for k in missing],
+            )
+        try:
+            uuid.UUID(str(body["accountId"]))
+        except ValueError:
+            return 422, _error(
+                "Validation error",
+                "ERROR_INVALID_BODY",
+                [
+                    {
+                        "loc": ["body", "accountId"],
+                        "msg": "Input should be a valid UUID",
+                        "type": "uuid_parsing",
+                    }
+                ],
+            )
+        if self._strict and (body["clientId"], body["clientSecret"]) != self._strict:
+            return 401, _error("Wrong credentials", "ERROR_CHIFT_AUTHENTICATION_ERROR")
+        token = secrets.token_urlsafe(24)
+        now = time.time()
+        ttl = self.faults.token_ttl
+        with self._tokens_lock:
+            self._tokens[token] = [now + ttl, 0]
+        self.stats.count("token")
+        return 200, {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": ttl,
+            "expires_on": int(now + ttl),
+        }
+
+    def check_token(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries a live token; counts its use."""
+        if not header or not header.startswith("Bearer "):
+            return False
+        token = header[len("Bearer ") :]
+        with self._tokens_lock:
+            entry = self._tokens.get(token)
+            if entry is None or time.time() >= entry[0]:
+                return False
+            entry[1] += 1
+            if self.faults.revoke_every and entry[1] > self.faults.revoke_every:
+                del self._tokens[token]
+                return False
+        return True
+
+    def fault_for(self, key: str) -> str | None:
+        """Draw the fault for this ask of ``key``: "429", "500"…, "drop", or None."""
+        f = self.faults
+        if not (f.rate_429 or f.rate_5xx or f.rate_drop):
+            return None
+        ask = self.stats.ask(key)
+        if ask > f.fault_attempts:
+            return None
+        draw = random.Random(f"{f.seed}:{key}:{ask}").random()
+        if draw < f.rate_429:
+            return "429"
+        if draw < f.rate_429 + f.rate_5xx:
+            return ("500", "502", "503")[ask % 3]
+        if draw < f.rate_429 + f.rate_5xx + f.rate_drop:
+            return "drop"
+        return None
+
+    def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Answer an authenticated GET: a status and a body."""
+        parts = [p for p in path.split("/") if p]
+        world = self.world
+        if parts == ["syncs"]:
+            status = (query.get("consumers_status") or ["all"])[0]
+            if status not in ("all", "enabled", "not_enabled"):
+                return 422, _error(
+                    "Validation error",
+                    "ERROR_INVALID_QUERY_PARAMETER",
+                    [
+                        {
+                            "loc": ["query", "consumers_status"],
+                            "msg": "Input should be 'all', 'enabled' or 'not_enabled'",
+                            "type": "enum",
+                        }
+                    ],
+                )
+            items = world.sync_items()
+            if status != "all":
+                want = status == "enabled"
+                for item in items:
+                    item["consumers"] = [
+                        c
+                        for c in item["consumers"]
+                        if world.consumer_enabled(c, item["syncid"]) == want
+                    ]
+            return 200, items
+        if len(parts) == 2 and parts[0] == "syncs":
+            found = [s for s in world.sync_items() if s["syncid"] == parts[1]]
+            return (200, found[0]) if found else (404, _error("The sync does not exist"))
+        if len(parts) == 3 and parts[0] == "syncs" and parts[2] == "executions":
+            return self._executions_page(parts[1], query)
+        if parts == ["consumers"]:
+            return 200, world.consumer_items()
+        if len(parts) == 2 and parts[0] == "consumers":
+            consumer = world.consumer_item(parts[1])
+            return (200, consumer) if consumer else (404, _error("The consumer does not exist"))
+        if len(parts) == 4 and parts[0] == "consumers" and parts[2] == "syncs":
+            payload = world.consumer_sync(parts[1], parts[3])
+            if payload is None:
+                return 404, _error("The consumer is not configured for this sync")
+            return 200, payload
+        return 404, _error("Not Found", "ERROR_API_RESOURCE_NOT_FOUND")
+
+    def _executions_page(self, sync_id: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        def one(name: str, default: str | None = None) -> str | None:
+            values = query.get(name)
+            return values[0] if values else default
+
+        try:
+            page, size = int(one("page", "1") or 1), int(one("size", "50") or 50)
+        except ValueError:
+            page, size = 0, 0
+        if page < 1 or not 1 <= size <= 500:
+            return 422, _error(
+                "Validation error",
+                "ERROR_INVALID_QUERY_PARAMETER",
+                [
+                    {
+                        "loc": ["query", "size" if page >= 1 else "page"],
+                        "msg": "page must be >= 1 and size between 1 and 500",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        if sync_id not in {s["syncid"] for s in self.world.sync_items()}:
+            return 404, _error("The sync does not exist")
+        if sync_id not in self._executions:
+            self._executions[sync_id] = self.world.executions(sync_id)
+        items = self._executions[sync_id]
+        flow_id, date_from, date_to = one("flowid"), one("date_from"), one("date_to")
+        if flow_id:
+            items = [i for i in items if i["flow_id"] == flow_id]
+        try:
+            if date_from:
+                start = datetime.fromisoformat(date_from)
+                items = [i for i in items if datetime.fromisoformat(i["start"]) >= start]
+            if date_to:
+                end = datetime.fromisoformat(date_to)
+                items = [i for i in items if datetime.fromisoformat(i["start"]) <= end]
+        except (TypeError, ValueError):
+            return 422, _error(
+                "Validation error",
+                "ERROR_INVALID_QUERY_PARAMETER",
+                [
+                    {
+                        "loc": ["query", "date_from"],
+                        "msg": "Input should be a valid datetime",
+                        "type": "datetime_parsing",
+                    }
+                ],
+            )
+        chunk = items[(page - 1) * size : page * size]
+        return 200, {"items": chunk, "total": len(items), "page": page, "size": size}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    sandbox: Sandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: no 40 ms stall per keep-alive response
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox: " + format, *args)
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def do_POST(self) -> None:
+        sandbox = self.server.sandbox
+        body = self._read_body()
+        if sandbox.faults.latency:
+            time.sleep(sandbox.faults.latency)
+        if urlsplit(self.path).path.rstrip("/") != "/token":
+            self._send(405, _error("Method Not Allowed"))
+            return
+        status, payload = sandbox.issue_token(body)
+        self._send(status, payload)
+
+    def do_GET(self) -> None:
+        sandbox = self.server.sandbox
+        parts = urlsplit(self.path)
+        if sandbox.faults.latency:
+            time.sleep(sandbox.faults.latency)
+        if not sandbox.check_token(self.headers.get("Authorization")):
+            sandbox.stats.count("401")
+            self._send(401, _error("Invalid or expired token", "ERROR_CHIFT_AUTHENTICATION_ERROR"))
+            return
+        fault = sandbox.fault_for(self.path)
+        if fault is not None:
+            sandbox.stats.count(fault)
+            if fault == "drop":
+                self.close_connection = True
+                return
+            if fault == "429":
+                self._send(
+                    429,
+                    _error("Too many requests"),
+                    {"Retry-After": str(sandbox.faults.retry_after)},
+                )
+                return
+            self._send(int(fault), _error("The connector is not available", "ERROR_UNKNOWN"))
+            return
+        status, payload = sandbox.route(parts.path, parse_qs(parts.query))
+        sandbox.stats.count(str(status))
+        self._send(status, payload)

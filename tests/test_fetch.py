@@ -1,0 +1,260 @@
+"""fetch_snapshot and the CLI against the sandbox: nothing lost despite faults; resume; rebuild."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from chift_frames import AuthError, flatten, list_snapshots, load
+from chift_frames.cli import main
+from chift_frames.client import ChiftClient
+from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
+from chift_frames.flatten import PAIR_TABLES, flatten_consumers, flatten_syncs
+from chift_frames.sandbox import Faults, Sandbox
+from chift_frames.world import World
+
+ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
+WORLD = World(consumers=60, syncs=3, seed=11)
+KEYS = {
+    "consumer_syncs": ["consumer_id", "sync_id"],
+    "mappings": ["consumer_id", "sync_id", "mapping_index"],
+    "mapping_values": ["consumer_id", "sync_id", "mapping_index", "value_index"],
+    "skipped_mappings": ["consumer_id", "sync_id", "name"],
+    "flows": ["consumer_id", "sync_id", "flow_id"],
+    "datastores": ["consumer_id", "sync_id", "flow_id", "datastore_index"],
+    "datastore_columns": ["consumer_id", "sync_id", "flow_id", "datastore_index", "column_index"],
+    "consumers": ["consumer_id"],
+    "syncs": ["sync_id"],
+}
+
+
+def ground_truth(world: World) -> dict[str, pd.DataFrame]:
+    frames = flatten((c, world.consumer_sync(c, s)) for c, s in world.pairs())
+    truth = dict(frames)
+    truth["consumers"] = flatten_consumers(world.consumer_items())
+    truth["syncs"] = flatten_syncs(world.sync_items())
+    return truth
+
+
+def canonical(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    df = df.drop(columns=[c for c in ("fetched_at",) if c in df])
+    return df.sort_values(KEYS[name]).reset_index(drop=True)
+
+
+def assert_matches_world(root: Path, world: World, snapshot: str = "latest") -> None:
+    got = load(root, snapshot)
+    truth = ground_truth(world)
+    for name in KEYS:
+        assert not got[name].duplicated(KEYS[name]).any(), name
+        pd.testing.assert_frame_equal(
+            canonical(got[name], name), canonical(truth[name], name), check_exact=True, obj=name
+        )
+    assert got.consumer_syncs.fetched_at.notna().all()
+
+
+def client_for(sandbox: Sandbox, **kwargs) -> ChiftClient:
+    return ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url, backoff=0.001, **kwargs)
+
+
+def test_a_faulty_sandbox_loses_nothing(tmp_path: Path) -> None:
+    faults = Faults(
+        rate_429=0.1,
+        rate_5xx=0.15,
+        rate_drop=0.1,
+        retry_after=0,
+        fault_attempts=3,
+        token_ttl=2,
+        revoke_every=40,
+    )
+    with Sandbox(WORLD, faults=faults) as sandbox:
+        result = fetch_snapshot(
+            client_for(sandbox, max_attempts=5), tmp_path, concurrency=8, batch_size=50
+        )
+        sent = dict(sandbox.stats.sent)
+    assert result.complete and result.pairs == WORLD.pair_count and result.pairs_failed == 0
+    # the faults really happened: throttling, 5xx, drops, refused tokens
+    assert sent.get("429", 0) > 0 and sent.get("drop", 0) > 0 and sent.get("401", 0) > 0
+    assert sum(sent.get(s, 0) for s in ("500", "502", "503")) > 0
+    assert_matches_world(tmp_path, WORLD)
+    snapshot = list_snapshots(tmp_path).iloc[-1]
+    assert snapshot.status == "complete"
+    assert snapshot.consumer_syncs_rows == WORLD.pair_count
+    # batches, not a file per pair
+    files = list((tmp_path / "mapping_values").rglob("*.parquet"))
+    assert 1 < len(files) <= WORLD.pair_count // 50 + 2
+
+
+def test_failed_and_missing_pairs_become_fetch_errors_then_resume(tmp_path: Path) -> None:
+    stubborn = Faults(rate_5xx=0.2, fault_attempts=100, seed=5)
+    with Sandbox(WORLD, faults=stubborn) as sandbox:
+        first = fetch_snapshot(client_for(sandbox, max_attempts=2), tmp_path, batch_size=40)
+    assert first.status == "partial" and first.pairs_failed > 0
+    errors = load(tmp_path, first.snapshot_id).fetch_errors
+    assert len(errors) == first.pairs_failed
+    assert set(errors.http_status) <= {500, 502, 503} and (errors.attempts == 2).all()
+    assert errors.endpoint.str.startswith("GET /consumers/").all()
+    with Sandbox(WORLD) as sandbox:
+        again = fetch_snapshot(client_for(sandbox), tmp_path, resume=first.snapshot_id)
+        assert sandbox.stats.sent["200"] == first.pairs_failed  # only the failed pairs
+    assert again.complete and again.snapshot_id == first.snapshot_id
+    assert load(tmp_path).fetch_errors.empty
+    assert_matches_world(tmp_path, WORLD)
+
+
+@pytest.mark.parametrize("how", ["interrupted", "crashed"])
+def test_an_interrupted_run_resumes_to_the_same_result(
+    tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def flaky_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 70:
+            raise KeyboardInterrupt
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", flaky_get)
+    if how == "crashed":  # the process dies before it can commit anything
+        monkeypatch.setattr(_Run, "finish", lambda self, done, interrupted=None: None)
+    with Sandbox(WORLD) as sandbox, pytest.raises(KeyboardInterrupt):
+        fetch_snapshot(client_for(sandbox), tmp_path, concurrency=2, batch_size=20)
+    monkeypatch.undo()
+    manifests = list((tmp_path / "_snapshots").glob("*.json"))
+    assert len(manifests) == 1
+    snapshot_id = manifests[0].stem
+    if how == "interrupted":
+        partial = load(tmp_path, snapshot_id)
+        assert 0 < len(partial.consumer_syncs) < WORLD.pair_count
+        assert list_snapshots(tmp_path).status.tolist() == ["partial"]
+    else:
+        assert list_snapshots(tmp_path).empty  # never committed: invisible
+    with Sandbox(WORLD) as sandbox:
+        result = fetch_snapshot(client_for(sandbox), tmp_path, resume=snapshot_id)
+        assert sandbox.stats.sent["200"] < WORLD.pair_count  # only what was missing
+    assert result.complete
+    assert_matches_world(tmp_path, WORLD, snapshot_id)
+
+
+def test_filters_and_404(tmp_path: Path) -> None:
+    consumer_id, sync_id = next(WORLD.pairs())
+    with Sandbox(WORLD) as sandbox:
+        result = fetch_snapshot(
+            client_for(sandbox), tmp_path, sync_ids=[sync_id], consumer_ids=[consumer_id]
+        )
+    assert result.pairs == 1
+    assert load(tmp_path).consumer_syncs[["consumer_id", "sync_id"]].values.tolist() == [
+        [consumer_id, sync_id]
+    ]
+    # a pair that /syncs lists but that answers 404 is a fetch error, and the run goes on
+    world = World(consumers=5, syncs=1, seed=2)
+    unlinked = world.consumer_items()[0]["consumerid"]
+    gone = world.consumer_sync
+    victim = next(world.pairs())
+    world.consumer_sync = lambda c, s: None if (c, s) == victim else gone(c, s)  # type: ignore[method-assign]
+    with Sandbox(world) as sandbox:
+        result = fetch_snapshot(client_for(sandbox), tmp_path)
+    assert result.status == "partial" and result.pairs_failed == 1
+    errors = load(tmp_path).fetch_errors
+    assert errors[["consumer_id", "http_status", "message"]].values.tolist() == [
+        [victim[0], 404, "The consumer is not configured for this sync"]
+    ]
+    assert unlinked  # the world still lists its consumers
+
+
+def test_rebuild_gives_the_same_tables_without_the_network(tmp_path: Path) -> None:
+    with Sandbox(WORLD) as sandbox:
+        original = fetch_snapshot(client_for(sandbox), tmp_path)
+    rebuilt = rebuild_snapshot(tmp_path, original.snapshot_id)
+    a, b = load(tmp_path, original.snapshot_id), load(tmp_path, rebuilt)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+    raw = load(tmp_path, original.snapshot_id, tables=["raw_responses"]).raw_responses
+    assert len(raw) == WORLD.pair_count + 2  # every pair, /syncs and /consumers
+    info = list_snapshots(tmp_path)["info"].iloc[-1]
+    assert original.snapshot_id in info
+
+
+def test_cli_fetch_bad_credentials_exit_1_without_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "wrong-secret-4c2d"
+    with Sandbox(WORLD, client_id="good", client_secret="right") as sandbox:
+        for key, value in {
+            "CHIFT_CLIENT_ID": "good",
+            "CHIFT_CLIENT_SECRET": secret,
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        status = main(["fetch", "--out", str(tmp_path), "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "Chift refused the credentials" in captured.err
+    assert secret not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_cli_fetch_missing_credential_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("CHIFT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CHIFT_CLIENT_ID", "x")
+    assert main(["fetch", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "chift-frames: error: CHIFT_CLIENT_SECRET is not set: export it with your Chift API key"
+    )
+
+
+def test_cli_fetch_partial_exits_2_and_lists_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(consumers=8, syncs=2, seed=4)
+    victim = next(world.pairs())
+    answer = world.consumer_sync
+    world.consumer_sync = lambda c, s: None if (c, s) == victim else answer(c, s)  # type: ignore[method-assign]
+    with Sandbox(world) as sandbox:
+        for key, value in {
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        status = main(["fetch", "--out", str(tmp_path), "--quiet", "--concurrency", "4"])
+    out = capsys.readouterr().out
+    assert status == 2
+    assert "is partial: 1 of" in out and "--resume" in out and victim[0] in out
+
+
+def test_auth_error_mid_run_keeps_what_was_fetched(tmp_path: Path) -> None:
+    with Sandbox(WORLD) as sandbox:
+        client = client_for(sandbox)
+        client.get("/syncs")
+        calls = {"n": 0}
+        original = client._renew
+
+        def refuse(stale):
+            calls["n"] += 1
+            if calls["n"] > 1:
+                sandbox._strict = ("nobody", "nothing")
+            return original(stale)
+
+        client._renew = refuse  # type: ignore[method-assign]
+        sandbox.faults.revoke_every = 30
+        with pytest.raises(AuthError):
+            fetch_snapshot(client, tmp_path, concurrency=1, batch_size=10)
+    snapshots = list_snapshots(tmp_path)
+    assert snapshots.status.tolist() == ["partial"]
+    assert 0 < snapshots.consumer_syncs_rows.iloc[0] < WORLD.pair_count
+
+
+def test_every_pair_table_is_compared() -> None:
+    assert set(PAIR_TABLES) - {"payload_errors"} <= set(KEYS)
