@@ -255,11 +255,12 @@ class _Columns:
     def __init__(self) -> None:
         for name in self.LISTS:
             setattr(self, name, [])
+        self._lists = tuple(getattr(self, name) for name in self.LISTS)
         self.unknown: set[str] = set()  # field paths the spec does not name, of accepted records
         self.pending_unknown: set[str] = set()  # the same, for the record being walked
 
     def lengths(self) -> list[int]:
-        return [len(getattr(self, name)) for name in self.LISTS]
+        return list(map(len, self._lists))
 
     def truncate(self, lengths: list[int]) -> None:
         for name, length in zip(self.LISTS, lengths, strict=True):
