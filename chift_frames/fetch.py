@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import sys
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ import pyarrow as pa
 from ._version import __version__
 from .client import ChiftClient, Response
 from .errors import AuthError, ChiftError, StoreError
-from .flatten import flatten, flatten_consumers, flatten_syncs
+from .flatten import flatten_consumers, flatten_syncs, flatten_to_arrow
 from .schema import TABLES, to_pandas
 from .store import SnapshotWriter, Status, _manifests, load
 
@@ -321,32 +322,48 @@ class _Run:
             return response, bad
 
     def fetch(self, todo: list[tuple[str, str]], concurrency: int, bar: Any) -> None:
-        pending: dict[Future[tuple[Response | None, Any]], tuple[str, str]] = {}
-        queue: Iterator[tuple[str, str]] = iter(todo)
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chift-fetch") as pool:
-            try:
-                while True:
-                    # keep a bounded number of pairs in flight: memory stays flat
-                    while len(pending) < concurrency * 2:
-                        pair = next(queue, None)
-                        if pair is None:
-                            break
-                        pending[pool.submit(self._get, *pair)] = pair
-                    if not pending:
-                        break
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        consumer_id, sync_id = pending.pop(future)
-                        response, result = future.result()
-                        self._collect(consumer_id, sync_id, response, result)
-                        bar.update(1)
-                    if len(self.records) + len(self.fetch_errors) >= self.batch_size:
-                        self.flush()
-                        bar.set_postfix(failed=self.failed_count, refresh=False)
-            finally:
-                for future in pending:
-                    future.cancel()
-                bar.close()
+        """Fetch ``todo`` with ``concurrency`` worker threads; collect and write in this one."""
+        jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        for pair in todo:
+            jobs.put(pair)
+        # A bounded hand-over: memory stays flat however many pairs there are, and a whole
+        # batch fits, so workers keep fetching while this thread flattens and writes one.
+        results: queue.Queue[tuple[str, str, Response | None, Any, BaseException | None]] = (
+            queue.Queue(maxsize=max(concurrency * 4, self.batch_size))
+        )
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                pair = jobs.get()
+                if pair is None:
+                    return
+                try:
+                    results.put((*pair, *self._get(*pair), None))
+                except BaseException as exc:  # an AuthError, or an interrupt: the run stops
+                    results.put((*pair, None, None, exc))
+                    return
+
+        workers = [
+            threading.Thread(target=work, name=f"chift-fetch-{i}", daemon=True)
+            for i in range(min(concurrency, len(todo)))
+        ]
+        for worker in workers:
+            jobs.put(None)
+            worker.start()
+        try:
+            for _ in range(len(todo)):
+                consumer_id, sync_id, response, result, fatal = results.get()
+                if fatal is not None:
+                    raise fatal
+                self._collect(consumer_id, sync_id, response, result)
+                bar.update(1)
+                if len(self.raw) >= self.batch_size:
+                    self.flush()
+                    bar.set_postfix(failed=self.failed_count, refresh=False)
+        finally:
+            stop.set()
+            bar.close()
 
     def _collect(
         self, consumer_id: str, sync_id: str, response: Response | None, result: Any
@@ -374,14 +391,12 @@ class _Run:
     def flush(self) -> None:
         if not self.records and not len(self.raw):
             return
-        frames = flatten(self.records, on_error="collect")
-        bad = frames.payload_errors
-        if len(bad):
-            self.payload_errors.append(bad)
-            self.failed_count += len(bad)
-        accepted = frames.consumer_syncs
-        self.ok.update(zip(accepted.consumer_id, accepted.sync_id, strict=True))
-        tables: dict[str, Any] = {n: df for n, df in frames.items() if n != "payload_errors"}
+        tables: dict[str, Any] = flatten_to_arrow(self.records, on_error="collect")
+        bad = tables.pop("payload_errors")
+        if bad.num_rows:
+            self.payload_errors.append(to_pandas(bad))
+            self.failed_count += bad.num_rows
+        self.ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
         tables["raw_responses"] = self.raw.to_table()
         self.writer.write(tables)
         self.records, self.raw = [], _Raw()
@@ -489,7 +504,8 @@ def rebuild_snapshot(
 def _write_pairs(
     writer: SnapshotWriter, records: list[tuple[str, Any, Any]], ok: set[tuple[str, str]]
 ) -> pd.DataFrame:
-    frames = flatten(records, on_error="collect")
-    ok.update(zip(frames.consumer_syncs.consumer_id, frames.consumer_syncs.sync_id, strict=True))
-    writer.write({n: df for n, df in frames.items() if n != "payload_errors"})
-    return frames.payload_errors
+    tables = flatten_to_arrow(records, on_error="collect")
+    bad = tables.pop("payload_errors")
+    ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
+    writer.write(tables)
+    return to_pandas(bad)

@@ -31,7 +31,14 @@ from .errors import PayloadError, UnknownFieldsWarning
 from .frames import Frames
 from .schema import TABLES, to_pandas
 
-__all__ = ["PAIR_TABLES", "flatten", "flatten_consumers", "flatten_syncs", "to_canonical_json"]
+__all__ = [
+    "PAIR_TABLES",
+    "flatten",
+    "flatten_consumers",
+    "flatten_syncs",
+    "flatten_to_arrow",
+    "to_canonical_json",
+]
 
 PAIR_TABLES = (
     "consumer_syncs",
@@ -718,6 +725,21 @@ def flatten(
     >>> int(frames.consumer_syncs.unmapped_count[0])
     1
     """
+    tables = flatten_to_arrow(records, fetched_at=fetched_at, on_error=on_error, stacklevel=3)
+    return Frames({name: to_pandas(tables[name]) for name in PAIR_TABLES})
+
+
+def flatten_to_arrow(
+    records: Iterable[tuple[str, Any] | tuple[str, Any, Any]],
+    *,
+    fetched_at: datetime | str | None = None,
+    on_error: OnError = "raise",
+    stacklevel: int = 2,
+) -> dict[str, pa.Table]:
+    """Like :func:`flatten`, but return arrow tables with the pinned schemas.
+
+    The fetch writes these straight to Parquet, without a round trip through pandas.
+    """
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
     default_fetched = _to_utc(fetched_at, "flatten")
@@ -748,7 +770,7 @@ def flatten(
                 "fields that Chift's OpenAPI spec does not name were left out of the tables: "
                 + ", ".join(sorted(columns.unknown))
             ),
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     tables["payload_errors"] = pa.Table.from_pydict(
         {
@@ -761,7 +783,7 @@ def flatten(
         },
         schema=TABLES["payload_errors"].schema,
     )
-    return Frames({name: to_pandas(tables[name]) for name in PAIR_TABLES})
+    return tables
 
 
 def _walk(

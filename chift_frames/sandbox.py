@@ -363,6 +363,10 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     sandbox: Sandbox
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hangs up (a timeout, a closed pool) is routine, not a traceback
+        log.debug("sandbox: connection from %s ended with an error", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
