@@ -19,17 +19,18 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._version import __version__
 from .client import ChiftClient, Response
-from .errors import AuthError, ChiftError, StoreError
-from .flatten import flatten_consumers, flatten_syncs, flatten_to_arrow
+from .errors import AuthError, ChiftError, PayloadError, StoreError
+from .flatten import flatten_consumers, flatten_executions, flatten_syncs, flatten_to_arrow
 from .schema import TABLES, to_pandas
 from .store import SnapshotWriter, Status, _manifests, load
 
@@ -38,6 +39,7 @@ __all__ = ["FetchResult", "fetch_snapshot", "rebuild_snapshot"]
 log = logging.getLogger(__name__)
 
 SYNCS, CONSUMERS = "GET /syncs", "GET /consumers"
+EXECUTIONS_PAGE = 500  # the largest page Chift serves
 
 
 @dataclass
@@ -140,15 +142,15 @@ def list_pairs(
     return pairs
 
 
-def _progress(total: int, enabled: bool | None) -> Any:
+def _progress(total: int, enabled: bool | None, what: str) -> Any:
     from tqdm.auto import tqdm
 
     if enabled is None:  # on only for an interactive terminal
         enabled = sys.stderr.isatty()
     return tqdm(
         total=total,
-        desc="fetching pairs",
-        unit="pair",
+        desc=f"fetching {what}",
+        unit="",
         disable=not enabled,
         dynamic_ncols=True,
         leave=False,
@@ -166,6 +168,8 @@ def fetch_snapshot(
     batch_size: int = 500,
     resume: str | None = None,
     progress: bool | None = None,
+    executions_since: datetime | None = None,
+    executions: bool = True,
 ) -> FetchResult:
     """Fetch every (consumer, sync) pair into a new snapshot of the dataset at ``root``.
 
@@ -188,6 +192,11 @@ def fetch_snapshot(
         with the filters of the first run.
     progress : bool, optional
         Show a progress bar; by default only when standard error is a terminal.
+    executions_since : datetime, optional
+        Fetch the executions of every sync in scope that started since then, through the
+        paged ``GET /syncs/{syncid}/executions`` (default: the last 30 days).
+    executions : bool, default True
+        Whether to fetch executions at all.
 
     Returns
     -------
@@ -235,8 +244,23 @@ def fetch_snapshot(
     log.info("snapshot %s: %d pairs, %d to fetch", writer.snapshot_id, len(pairs), len(todo))
 
     run = _Run(client, writer, batch_size)
+    info = writer.manifest["info"]
+    executions = info.setdefault("executions", executions)  # a resume keeps the first choice
+    if executions and "executions_since" not in info:
+        since = executions_since or (_now() - timedelta(days=30))
+        info["executions_since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run.executions_done = set(info.get("executions_done", []))
+    in_scope = sorted({s for _, s in pairs})
     try:
-        run.fetch(todo, concurrency, _progress(len(todo), progress))
+        run.fetch(todo, concurrency, _progress(len(todo), progress, "pairs"))
+        if "executions_since" in info:
+            wanted = [s for s in in_scope if s not in run.executions_done]
+            run.fetch_executions(
+                wanted,
+                info["executions_since"],
+                set(filters["consumer_ids"]),
+                _progress(len(wanted), progress, "syncs' executions"),
+            )
     except BaseException as exc:
         run.finish(done, interrupted=type(exc).__name__)
         raise
@@ -264,10 +288,15 @@ def _stored_syncs(writer: SnapshotWriter) -> list[dict[str, Any]] | None:
     for endpoint, body in zip(
         *(raw.column(c).to_pylist() for c in ("endpoint", "body")), strict=True
     ):
-        if endpoint.startswith(SYNCS):
+        if _is_syncs_list(endpoint):
             data: list[dict[str, Any]] = json.loads(body)
             return data
     return None
+
+
+def _is_syncs_list(endpoint: str) -> bool:
+    """Whether a raw response's endpoint is ``GET /syncs`` (with or without its query)."""
+    return endpoint == SYNCS or endpoint.startswith(SYNCS + "?")
 
 
 def _fetch_lists(
@@ -302,6 +331,7 @@ class _Run:
         self.fetch_errors: list[dict[str, Any]] = []
         self.payload_errors: list[pd.DataFrame] = []
         self.failed_count = 0
+        self.executions_done: set[str] = set()
 
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
@@ -365,6 +395,63 @@ class _Run:
             stop.set()
             bar.close()
 
+    def fetch_executions(
+        self, sync_ids: list[str], since: str, consumers: set[str], bar: Any
+    ) -> None:
+        """Fetch every page of each sync's executions since ``since``; write them per sync."""
+        try:
+            for sync_id in sync_ids:
+                self._fetch_sync_executions(sync_id, since, consumers)
+                bar.update(1)
+        finally:
+            bar.close()
+
+    def _fetch_sync_executions(self, sync_id: str, since: str, consumers: set[str]) -> None:
+        raw, items, page = _Raw(), [], 1
+        path = f"/syncs/{sync_id}/executions"
+        while True:
+            endpoint = f"GET {path}?page={page}&size={EXECUTIONS_PAGE}&date_from={since}"
+            try:
+                response = self.client.get(
+                    path, {"page": page, "size": EXECUTIONS_PAGE, "date_from": since}
+                )
+                raw.add(endpoint, None, sync_id, response.status, _now(), response.body)
+                body = response.json()
+                page_items, total = body["items"], int(body["total"])
+                if not isinstance(page_items, list):
+                    raise TypeError("items is not an array")
+            except AuthError:
+                raise
+            except ChiftError as error:
+                self._execution_error(sync_id, endpoint, error)
+                return
+            except (ValueError, KeyError, TypeError) as exc:
+                bad = ChiftError(
+                    f"the executions page does not follow the spec ({exc})", endpoint=endpoint
+                )
+                self._execution_error(sync_id, endpoint, bad)
+                return
+            items.extend(page_items)
+            if not page_items or page * EXECUTIONS_PAGE >= total:
+                break
+            page += 1
+        try:
+            table = flatten_executions(sync_id, items)
+        except PayloadError as exc:
+            self._execution_error(sync_id, f"GET {path}", ChiftError(str(exc)))
+            return
+        if consumers:
+            table = table.filter(
+                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
+            )
+        self.writer.write({"executions": table, "raw_responses": raw.to_table()})
+        self.executions_done.add(sync_id)
+        self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
+
+    def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
+        self.fetch_errors.append(_error_row(None, sync_id, endpoint, error, _now()))
+        self.failed_count += 1
+
     def _collect(
         self, consumer_id: str, sync_id: str, response: Response | None, result: Any
     ) -> None:
@@ -408,11 +495,13 @@ class _Run:
         """
         self.flush()
         ok = done | self.ok
+        done_keys = ok | {(None, sync_id) for sync_id in self.executions_done}
         # errors of an earlier pass are kept unless their pair has come back since
         old_fetch = to_pandas(self.writer.read("fetch_errors"))
         old_payload = to_pandas(self.writer.read("payload_errors"))
         fetch_errors = _still_failing(
-            [old_fetch, pd.DataFrame(self.fetch_errors, columns=TABLES["fetch_errors"].columns)], ok
+            [old_fetch, pd.DataFrame(self.fetch_errors, columns=TABLES["fetch_errors"].columns)],
+            done_keys,
         )
         payload_errors = _still_failing([old_payload, *self.payload_errors], ok)
         self.writer.replace("fetch_errors", _to_table("fetch_errors", fetch_errors))
@@ -429,11 +518,16 @@ class _Run:
         return status
 
 
-def _still_failing(parts: list[pd.DataFrame], ok: set[tuple[str, str]]) -> pd.DataFrame:
+def _still_failing(parts: list[pd.DataFrame], ok: set[tuple[Any, Any]]) -> pd.DataFrame:
+    """Keep the errors whose (consumer, sync) is not in ``ok``, the latest one per pair.
+
+    A consumer of None marks a sync's executions rather than a pair.
+    """
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame()
-    errors = pd.concat(parts, ignore_index=True)
+    errors = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    errors = errors.where(errors.notna(), None)
     keep = [(c, s) not in ok for c, s in zip(errors.consumer_id, errors.sync_id, strict=True)]
     errors = errors[keep]
     # one row per pair: its latest failure
@@ -460,8 +554,19 @@ def rebuild_snapshot(
     raw = source.raw_responses
     if raw.empty:
         raise StoreError(f"snapshot {snapshot!r} in {base} has no raw responses to rebuild from")
-    source_id = snapshot if snapshot != "latest" else _manifests(base)[-1]["snapshot_id"]
-    writer = SnapshotWriter(base, info={"package_version": __version__, "rebuilt_from": source_id})
+    manifests = _manifests(base)
+    manifest = (
+        manifests[-1]
+        if snapshot == "latest"
+        else next(m for m in manifests if m["snapshot_id"] == snapshot)
+    )
+    source_id = manifest["snapshot_id"]
+    consumers = set(manifest["info"].get("filters", {}).get("consumer_ids") or [])
+    writer = SnapshotWriter(
+        base,
+        info={**manifest["info"], "package_version": __version__, "rebuilt_from": source_id},
+    )
+    executions: dict[str, list[Any]] = {}
     lists: dict[str, Any] = {}
     records: list[tuple[str, Any, Any]] = []
     payload_errors = []
@@ -476,8 +581,11 @@ def rebuild_snapshot(
         strict=True,
     )
     for endpoint, consumer_id, status, body, fetched_at in columns:
-        if endpoint.startswith(SYNCS):
+        if _is_syncs_list(endpoint):
             lists["syncs"] = flatten_syncs(json.loads(body))
+        elif "/executions?" in endpoint:
+            sync_id = endpoint.split("/")[2]
+            executions.setdefault(sync_id, []).extend(json.loads(body)["items"])
         elif endpoint == CONSUMERS:
             lists["consumers"] = flatten_consumers(json.loads(body))
         elif status == 200 and isinstance(consumer_id, str):
@@ -486,6 +594,13 @@ def rebuild_snapshot(
             payload_errors.append(_write_pairs(writer, records, ok))
             records = []
     payload_errors.append(_write_pairs(writer, records, ok))
+    for sync_id, items in executions.items():
+        table = flatten_executions(sync_id, items)
+        if consumers:
+            table = table.filter(
+                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
+            )
+        writer.write({"executions": table})
     writer.write(lists)
     writer.replace("fetch_errors", _to_table("fetch_errors", source.fetch_errors))
     writer.replace(

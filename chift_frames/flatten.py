@@ -35,6 +35,7 @@ __all__ = [
     "PAIR_TABLES",
     "flatten",
     "flatten_consumers",
+    "flatten_executions",
     "flatten_syncs",
     "flatten_to_arrow",
     "to_canonical_json",
@@ -901,3 +902,36 @@ def flatten_syncs(items: Any) -> pd.DataFrame:
         rows["consumer_count"].append(len(_field(item, i, "consumers", list, required=True)))
         rows["flow_count"].append(len(_field(item, i, "flows", list, required=True)))
     return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["syncs"].schema))
+
+
+def flatten_executions(sync_id: str, items: Any) -> pa.Table:
+    """Flatten the ``items`` of ``GET /syncs/{syncid}/executions`` pages into ``executions``.
+
+    ``status`` is kept as Chift sends it (a free string); ``duration_s`` is ``end - start``.
+
+    Raises
+    ------
+    PayloadError
+        When an item lacks a required field or has a date that is not ISO 8601.
+    """
+    rows: dict[str, list[Any]] = {name: [] for name in TABLES["executions"].columns}
+    for i, item in enumerate(_items(items, "executions")):
+        try:
+            start = _datetime(item.get("start"), f"[{i}].start", nullable=False)
+            end = _datetime(item.get("end"), f"[{i}].end", nullable=True)
+        except _CheckError as exc:
+            raise PayloadError(exc.message, sync_id=sync_id, path=exc.path) from None
+        rows["sync_id"].append(sync_id)
+        rows["execution_id"].append(_field(item, i, "id", str, required=True))
+        rows["parent_execution_id"].append(
+            _field(item, i, "parentexecutionid", str, required=False)
+        )
+        rows["consumer_id"].append(_field(item, i, "consumer_id", str, required=True))
+        rows["flow_id"].append(_field(item, i, "flow_id", str, required=True))
+        rows["start"].append(start)
+        rows["end"].append(end)
+        rows["duration_s"].append(
+            None if end is None or start is None else (end - start).total_seconds()
+        )
+        rows["status"].append(_field(item, i, "status", str, required=True))
+    return pa.Table.from_pydict(rows, schema=TABLES["executions"].schema)

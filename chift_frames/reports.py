@@ -36,16 +36,20 @@ __all__ = [
     "ONBOARDING_STEPS",
     "REFERENCE_WEEK_START",
     "REPORTS",
+    "SUCCESS_STATUSES",
     "Summary",
     "consensus_targets",
+    "consumer_flow_runs",
     "consumer_health",
     "cron_problems",
     "datastore_inventory",
     "flow_adoption",
+    "flow_runs",
     "mapping_completeness",
     "onboarding_funnel",
     "onboarding_steps",
     "schedule_heatmap",
+    "stale_flows",
     "summarise",
     "unmapped_by_consumer",
     "unmapped_by_mapping",
@@ -952,6 +956,144 @@ def datastore_inventory(frames: Frames) -> pd.DataFrame:
 
 # -- the registry --------------------------------------------------------------------------------
 
+# -- executions ----------------------------------------------------------------------------------
+
+SUCCESS_STATUSES = ("success",)
+"""Execution statuses counted as a success. Chift documents no list of statuses: every report
+below takes ``success_statuses`` to change it."""
+
+
+def _executions(frames: Frames) -> pd.DataFrame:
+    """Return the snapshot's executions, or an empty table of the right shape when it has none."""
+    if "executions" in frames:
+        return frames["executions"]
+    from .schema import empty_frame
+
+    return empty_frame("executions")
+
+
+def _run_counts(ex: pd.DataFrame, keys: list[str], success: tuple[str, ...]) -> pd.DataFrame:
+    marked = ex.assign(
+        ok=ex.status.isin(success).astype(bool),
+        running=ex.end.isna(),
+        ok_start=ex.start.where(ex.status.isin(success)),
+    )
+    grouped = marked.groupby(keys, dropna=False)
+    out = grouped.agg(
+        run_count=("execution_id", "size"),
+        success_count=("ok", "sum"),
+        running_count=("running", "sum"),
+        last_started_at=("start", "max"),
+        last_success_at=("ok_start", "max"),
+    ).reset_index()
+    finished = out.run_count - out.running_count
+    out["failure_count"] = finished - out.success_count
+    out["success_share"] = _share(out.success_count, finished)
+    return out
+
+
+_FLOW_RUN_COLUMNS = {
+    "sync_id": _STRING, "sync_name": _STRING, "flow_id": _STRING, "flow_name": _STRING,
+    "run_count": _INT, "success_count": _INT, "failure_count": _INT, "running_count": _INT,
+    "success_share": _FLOAT, "duration_p50_s": _FLOAT, "duration_p90_s": _FLOAT,
+    "duration_p99_s": _FLOAT, "last_started_at": _UTC,
+}  # fmt: skip
+
+
+def flow_runs(frames: Frames, success_statuses: tuple[str, ...] = SUCCESS_STATUSES) -> pd.DataFrame:
+    """How often does each flow run, how often does it succeed, and how long does it take?
+
+    One row per (sync, flow) with executions: runs, successes, failures (finished runs that
+    did not succeed), runs still going, the success rate among finished runs, the 50th, 90th
+    and 99th percentiles of the duration in seconds, and the last start. Rows by sync name,
+    then flow name.
+    """
+    ex = _executions(frames)
+    keys = ["sync_id", "flow_id"]
+    out = _run_counts(ex, keys, success_statuses)
+    durations = ex.dropna(subset=["duration_s"]).groupby(keys).duration_s
+    for q in (50, 90, 99):
+        quantile = durations.quantile(q / 100).rename(f"duration_p{q}_s").reset_index()
+        out = out.merge(quantile, on=keys, how="left")
+        out[f"duration_p{q}_s"] = out[f"duration_p{q}_s"].astype(_FLOAT)
+    out = _with_sync_name(out, frames).merge(_flow_names(frames), on=keys, how="left")
+    out = out.sort_values(["sync_name", "flow_name", "flow_id"], na_position="last")
+    return _shape(out, _FLOW_RUN_COLUMNS)
+
+
+_CONSUMER_RUN_COLUMNS = {
+    "consumer_id": _STRING, "consumer_name": _STRING, "sync_id": _STRING, "sync_name": _STRING,
+    "flow_id": _STRING, "flow_name": _STRING, "run_count": _INT, "success_count": _INT,
+    "failure_count": _INT, "running_count": _INT, "success_share": _FLOAT,
+    "last_started_at": _UTC, "last_success_at": _UTC,
+}  # fmt: skip
+
+
+def consumer_flow_runs(
+    frames: Frames, success_statuses: tuple[str, ...] = SUCCESS_STATUSES
+) -> pd.DataFrame:
+    """For each consumer and flow: how many runs, how many succeeded, and when was the last success?
+
+    One row per (consumer, sync, flow) with executions; lowest success rate first.
+    """
+    ex = _executions(frames)
+    keys = ["consumer_id", "sync_id", "flow_id"]
+    out = _run_counts(ex, keys, success_statuses)
+    out = _with_consumer_name(_with_sync_name(out, frames), frames)
+    out = out.merge(_flow_names(frames), on=["sync_id", "flow_id"], how="left")
+    out = out.sort_values(
+        ["success_share", "consumer_id", "sync_id", "flow_id"], na_position="last"
+    )
+    return _shape(out, _CONSUMER_RUN_COLUMNS)
+
+
+_STALE_COLUMNS = {
+    "consumer_id": _STRING, "consumer_name": _STRING, "sync_id": _STRING, "sync_name": _STRING,
+    "flow_id": _STRING, "flow_name": _STRING, "trigger_type": _STRING, "enabled_on": _UTC,
+    "last_success_at": _UTC, "hours_since_success": _FLOAT,
+}  # fmt: skip
+
+
+def stale_flows(
+    frames: Frames,
+    window: pd.Timedelta | str = "2D",
+    now: pd.Timestamp | str | None = None,
+    success_statuses: tuple[str, ...] = SUCCESS_STATUSES,
+) -> pd.DataFrame:
+    """Which consumers' enabled flows have not succeeded within the window?
+
+    One row per enabled flow (from ``flows``) whose last successful execution is older than
+    ``window`` before ``now``, or that has none among the fetched executions. ``now`` is, by
+    default, the latest ``fetched_at`` of the snapshot (no clock is read). Longest without a
+    success first.
+    """
+    flows = frames.flows
+    reference = pd.Timestamp(now) if now is not None else frames.consumer_syncs.fetched_at.max()
+    if pd.isna(reference):
+        reference = pd.Timestamp(0, tz="UTC")
+    reference = reference.tz_localize("UTC") if reference.tzinfo is None else reference
+    ex = _executions(frames)
+    last = (
+        ex[ex.status.isin(success_statuses)]
+        .groupby(["consumer_id", "sync_id", "flow_id"])
+        .start.max()
+        .rename("last_success_at")
+        .reset_index()
+    )
+    out = flows.merge(last, on=["consumer_id", "sync_id", "flow_id"], how="left")
+    cutoff = reference - pd.Timedelta(window)
+    out = out[out.last_success_at.isna() | (out.last_success_at < cutoff)]
+    hours = (reference - out.last_success_at).dt.total_seconds() / 3600
+    out = out.assign(hours_since_success=hours, flow_name=out["name"])
+    out = _with_consumer_name(_with_sync_name(out, frames), frames)
+    out = out.sort_values(
+        ["hours_since_success", "consumer_id", "flow_id"],
+        ascending=[False, True, True],
+        na_position="first",
+    )
+    return _shape(out, _STALE_COLUMNS)
+
+
 REPORTS: dict[str, Callable[[Frames], pd.DataFrame]] = {
     "onboarding_funnel": onboarding_funnel,
     "onboarding_steps": onboarding_steps,
@@ -965,5 +1107,8 @@ REPORTS: dict[str, Callable[[Frames], pd.DataFrame]] = {
     "datastore_inventory": datastore_inventory,
     "unmapped_by_consumer": unmapped_by_consumer,
     "unmapped_by_mapping": unmapped_by_mapping,
+    "flow_runs": flow_runs,
+    "consumer_flow_runs": consumer_flow_runs,
+    "stale_flows": stale_flows,
 }
 """Every report, by the file name it is saved under (snake_case), in canonical order."""

@@ -285,6 +285,34 @@ _TABLES = [
         _col("occurred_at", UTC_TS, "When the last attempt failed (UTC).", nullable=False),
     ),
     _table(
+        "executions",
+        "one run of a flow for one consumer, from `GET /syncs/{syncid}/executions`",
+        _key("sync_id", "Sync the flow belongs to."),
+        _key("execution_id", "Execution id (`id`)."),
+        _col(
+            "parent_execution_id",
+            STRING,
+            "The parent run that started one child execution per consumer; null for a parent.",
+        ),
+        _col(
+            "consumer_id", STRING, "Consumer the execution ran for (`consumer_id`).", nullable=False
+        ),
+        _col("flow_id", STRING, "Flow that ran (`flow_id`).", nullable=False),
+        _col("start", UTC_TS, "When the execution started (UTC).", nullable=False),
+        _col("end", UTC_TS, "When it ended (UTC); null while it is still running."),
+        _col(
+            "duration_s",
+            pa.float64(),
+            "Seconds from `start` to `end`; null while it is still running.",
+        ),
+        _col(
+            "status",
+            STRING,
+            "Chift's status of the run, a free string (`success`, `error`...).",
+            nullable=False,
+        ),
+    ),
+    _table(
         "raw_responses",
         "one response as received, kept so every table can be rebuilt without the network",
         _col("endpoint", STRING, "Method and path that was requested.", nullable=False),
@@ -315,14 +343,15 @@ _PANDAS_DTYPES: dict[pa.DataType, object] = {
     STRING: pd.StringDtype("pyarrow"),
     INT: pd.Int64Dtype(),
     BOOL: pd.BooleanDtype(),
+    pa.float64(): pd.Float64Dtype(),
 }
 
 
 def arrow_to_pandas_dtype(type_: pa.DataType) -> object | None:
     """Return the pandas dtype a column of arrow type ``type_`` gets in a DataFrame.
 
-    Strings become ``string[pyarrow]``, integers ``Int64`` and booleans ``boolean`` (all
-    nullable); lists stay arrow lists (``pd.ArrowDtype``); timestamps become
+    Strings become ``string[pyarrow]``, integers ``Int64``, floats ``Float64`` and booleans
+    ``boolean`` (all nullable); lists stay arrow lists (``pd.ArrowDtype``); timestamps become
     ``datetime64[us, UTC]``.
     """
     if type_ in _PANDAS_DTYPES:

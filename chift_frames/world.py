@@ -167,6 +167,10 @@ class World:
         Everything follows from it: the same arguments give the same world.
     link_share : float
         Share of (consumer, sync) pairs that are linked.
+    now : datetime
+        The world's "now": executions run over the days before it.
+    generation : int
+        How many times the world has evolved (see :meth:`evolve`).
 
     Examples
     --------
@@ -180,6 +184,8 @@ class World:
     syncs: int = 3
     seed: int = 0
     link_share: float = 0.8
+    now: datetime = _EPOCH + timedelta(days=326)
+    generation: int = 0
     _consumer_items: list[dict[str, Any]] = field(init=False, repr=False)
     _sync_ids: list[str] = field(init=False, repr=False)
     _links: dict[str, list[str]] = field(init=False, repr=False)
@@ -201,6 +207,9 @@ class World:
             for sid in self._sync_ids:
                 if rng.random() < self.link_share:
                     self._links[sid].append(item["consumerid"])
+        generations, self.generation = self.generation, 0
+        for _ in range(generations):
+            self.evolve()
 
     # -- account-level lists ---------------------------------------------------------------
     def _make_consumer(self, rng: random.Random, i: int) -> dict[str, Any]:
@@ -359,7 +368,7 @@ class World:
         if status == "inactive":
             details = "Mapping incomplete" if incomplete else rng.choice(_INCOMPLETE)
         presync = {"simple": rng.random() < 0.5, "country": rng.choice(["BE", "FR", "NL"])}
-        return {
+        payload = {
             "syncid": self._sync_ids[s],
             "sync_name": self._sync_item_name(s),
             "status": status,
@@ -377,11 +386,98 @@ class World:
             "link_presync": presync if rng.random() < 0.8 else {},
             "enabled_flows": flows,
         }
+        for generation in range(1, self.generation + 1):
+            self._evolve_payload(payload, consumer_id, s, generation)
+        return payload
+
+    # -- evolution -----------------------------------------------------------------------------
+    def evolve(self) -> None:
+        """Advance the world one generation: some setups change, some links come and go.
+
+        What changes follows from the seed: a few setups get completed, values get mapped,
+        retargeted, unmapped, added or removed, flows get enabled or disabled, schedules and
+        settings change, datastore columns get added or retyped; about 3 % of links are
+        removed and as many added.
+        """
+        self.generation += 1
+        rng = random.Random(f"links:{self.seed}:{self.generation}")
+        for sync_id in self._sync_ids:
+            linked = self._links[sync_id]
+            kept = [c for c in linked if rng.random() >= 0.03]
+            linked_set = set(linked)
+            added = [
+                c["consumerid"]
+                for c in self._consumer_items
+                if c["consumerid"] not in linked_set and rng.random() < 0.15
+            ]
+            self._links[sync_id] = kept + added
+        self.__dict__.pop("_linked_sets", None)
+
+    def _evolve_payload(
+        self, payload: dict[str, Any], consumer_id: str, s: int, generation: int
+    ) -> None:
+        """Apply one generation's changes to a pair's payload, in place."""
+        rng = random.Random(f"evolve:{self.seed}:{consumer_id}:{s}:{generation}")
+        mappings = payload["link_mappings"] or []
+        values = [(m, v) for m in mappings for v in m["values"]]
+        if payload["status"] == "inactive" and mappings and rng.random() < 0.15:
+            payload["status"], payload["status_details"] = "active", None
+            for _, v in values:
+                if not v["target_id"]:
+                    v["target_id"] = "AUTO-" + str(v["source_id"])
+        if values and rng.random() < 0.10:
+            _, v = rng.choice(values)
+            v["target_id"] = f"RE-{generation}-{v['source_id']}"
+        if values and rng.random() < 0.06:
+            _, v = rng.choice(values)
+            v["target_id"] = None
+        if mappings and rng.random() < 0.06:
+            m = rng.choice(mappings)
+            m["values"].append(
+                {"source_id": f"NEW-{generation}-{len(m['values'])}", "target_id": None}
+            )
+        if mappings and rng.random() < 0.04:
+            m = rng.choice(mappings)
+            if m["values"]:
+                m["values"].pop()
+        flows = payload["enabled_flows"]
+        if flows and rng.random() < 0.08:
+            flows.pop(rng.randrange(len(flows)))
+        elif payload["status"] == "active" and rng.random() < 0.06:
+            template = _SYNCS[s % len(_SYNCS)]
+            present = {f["id"] for f in flows or []}
+            for f, (name, kind, crons) in enumerate(template["flows"]):
+                if self._flow_ids[(s, f)] not in present:
+                    created = datetime.fromisoformat(payload["link_createdon"])
+                    new = self._flow(rng, s, f, name, kind, crons, created)
+                    payload["enabled_flows"] = flows = [*(flows or []), new]
+                    break
+        for flow in flows or []:
+            trigger = flow["trigger"]
+            if trigger["type"] == "timer" and rng.random() < 0.05:
+                trigger["cronschedule"] = f"{generation * 7 % 60} {generation % 24} * * *"
+            if rng.random() < 0.05:
+                flow["values"] = {
+                    **flow["values"],
+                    "send_reports": not flow["values"].get("send_reports", False),
+                }
+            for datastore in (flow["config"] or {}).get("datastores") or []:
+                columns = datastore["definition"]["columns"]
+                if columns and rng.random() < 0.04:
+                    column = rng.choice(columns)
+                    column["type"] = "string" if column["type"] != "string" else "text"
+                if rng.random() < 0.03:
+                    columns.append(
+                        {
+                            "name": f"note_{generation}",
+                            "title": "Note",
+                            "type": "text",
+                            "optional": True,
+                        }
+                    )
+        payload["enabled"] = bool(payload["enabled_flows"])
 
     # -- executions ----------------------------------------------------------------------------
-    NOW = _EPOCH + timedelta(days=326)
-    """The world's "now": executions run over the 30 days before it."""
-
     def executions(self, sync_id: str, days: int = 30) -> list[dict[str, Any]]:
         """Return every ``SyncExecutionItem`` of a sync over ``days`` days, oldest first.
 
@@ -403,7 +499,7 @@ class World:
             for f in range(len(_SYNCS[s % len(_SYNCS)]["flows"])):
                 flow_id = self._flow_ids[(s, f)]
                 start = (
-                    self.NOW
+                    self.now
                     - timedelta(days=day)
                     + timedelta(hours=rng.randint(0, 22), minutes=rng.randint(0, 59))
                 )

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from chift_frames import AuthError, flatten, list_snapshots, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
 from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
-from chift_frames.flatten import PAIR_TABLES, flatten_consumers, flatten_syncs
+from chift_frames.flatten import (
+    PAIR_TABLES,
+    flatten_consumers,
+    flatten_executions,
+    flatten_syncs,
+)
 from chift_frames.sandbox import Faults, Sandbox
+from chift_frames.schema import to_pandas
 from chift_frames.world import World
 
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
@@ -90,7 +98,9 @@ def test_a_faulty_sandbox_loses_nothing(tmp_path: Path) -> None:
 def test_failed_and_missing_pairs_become_fetch_errors_then_resume(tmp_path: Path) -> None:
     stubborn = Faults(rate_5xx=0.2, fault_attempts=100, seed=5)
     with Sandbox(WORLD, faults=stubborn) as sandbox:
-        first = fetch_snapshot(client_for(sandbox, max_attempts=2), tmp_path, batch_size=40)
+        first = fetch_snapshot(
+            client_for(sandbox, max_attempts=2), tmp_path, batch_size=40, executions=False
+        )
     assert first.status == "partial" and first.pairs_failed > 0
     errors = load(tmp_path, first.snapshot_id).fetch_errors
     assert len(errors) == first.pairs_failed
@@ -173,7 +183,9 @@ def test_rebuild_gives_the_same_tables_without_the_network(tmp_path: Path) -> No
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
     raw = load(tmp_path, original.snapshot_id, tables=["raw_responses"]).raw_responses
-    assert len(raw) == WORLD.pair_count + 2  # every pair, /syncs and /consumers
+    pair_answers = raw.endpoint.str.contains("/consumers/").sum()
+    assert pair_answers == WORLD.pair_count  # every pair, as well as /syncs, /consumers, executions
+    assert len(a.executions) > 0
     info = list_snapshots(tmp_path)["info"].iloc[-1]
     assert original.snapshot_id in info
 
@@ -258,3 +270,87 @@ def test_auth_error_mid_run_keeps_what_was_fetched(tmp_path: Path) -> None:
 
 def test_every_pair_table_is_compared() -> None:
     assert set(PAIR_TABLES) - {"payload_errors"} <= set(KEYS)
+
+
+def test_no_secret_or_token_in_the_dataset(tmp_path: Path) -> None:
+    secret = "very-secret-value-77aa"
+    with Sandbox(WORLD, client_id="id", client_secret=secret) as sandbox:
+        client = ChiftClient("id", secret, ACCOUNT, base_url=sandbox.url)
+        fetch_snapshot(client, tmp_path, progress=False)
+        token = client._token
+    assert token
+    frames = load(tmp_path, tables=None)
+    raw = load(tmp_path, tables=["raw_responses"]).raw_responses
+    texts = [df.astype(str).to_csv() for df in frames.values()]
+    texts += [body.decode() for body in raw.body] + list(raw.endpoint)
+    texts += [p.read_text() for p in (tmp_path / "_snapshots").glob("*.json")]
+    blob = "\n".join(texts)
+    assert secret not in blob and token not in blob
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert secret.encode() not in data and token.encode() not in data
+
+
+def expected_executions(world: World, since: datetime) -> pd.DataFrame:
+    tables = [
+        flatten_executions(
+            s["syncid"],
+            [
+                i
+                for i in world.executions(s["syncid"])
+                if datetime.fromisoformat(i["start"]) >= since
+            ],
+        )
+        for s in world.sync_items()
+    ]
+    return to_pandas(pa.concat_tables(tables))
+
+
+def test_executions_match_the_sandbox_despite_faults(tmp_path: Path) -> None:
+    since = WORLD.now - timedelta(days=10)
+    faults = Faults(rate_429=0.2, rate_5xx=0.2, rate_drop=0.1, retry_after=0, fault_attempts=2)
+    with Sandbox(WORLD, faults=faults) as sandbox:
+        result = fetch_snapshot(
+            client_for(sandbox), tmp_path, executions_since=since, concurrency=4
+        )
+    assert result.complete
+    got = load(tmp_path).executions
+    expected = expected_executions(WORLD, since)
+    assert len(got) > 500  # several pages of 500
+    keys = ["sync_id", "execution_id"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(keys).reset_index(drop=True),
+        expected.sort_values(keys).reset_index(drop=True),
+        check_exact=True,
+    )
+    assert {"success", "error", "running"} <= set(got.status)
+    running = got[got.status == "running"]
+    assert running.end.isna().all() and running.duration_s.isna().all()
+    done = got[got.end.notna()]
+    assert ((done.end - done.start).dt.total_seconds() == done.duration_s).all()
+
+
+def test_executions_that_fail_are_a_fetch_error_then_resume(tmp_path: Path) -> None:
+    since = WORLD.now - timedelta(days=3)
+    stubborn = Faults(rate_5xx=1.0, fault_attempts=100)
+    with Sandbox(WORLD, faults=stubborn) as sandbox:
+        # only the executions pages fail: every pair path is asked once and succeeds first
+        sandbox.fault_for = lambda key, f=sandbox.fault_for: (  # type: ignore[method-assign]
+            f(key) if "/executions" in key else None
+        )
+        first = fetch_snapshot(
+            client_for(sandbox, max_attempts=2), tmp_path, executions_since=since
+        )
+    assert first.status == "partial"
+    errors = load(tmp_path).fetch_errors
+    assert errors.consumer_id.isna().all()
+    assert sorted(errors.sync_id) == sorted(s["syncid"] for s in WORLD.sync_items())
+    assert errors.endpoint.str.contains("/executions").all()
+    with Sandbox(WORLD) as sandbox:
+        again = fetch_snapshot(client_for(sandbox), tmp_path, resume=first.snapshot_id)
+    assert again.complete
+    frames = load(tmp_path)
+    assert frames.fetch_errors.empty
+    assert len(frames.executions) == len(expected_executions(WORLD, since))
+    assert len(frames.consumer_syncs) == WORLD.pair_count

@@ -521,14 +521,14 @@ def test_report_dtypes_follow_the_house_rules(
         column = str(column)
         if column.endswith(("_count", "_index", "_status")) or column in ("hour", "day_of_week"):
             assert dtype == "Int64", column
-        elif column.endswith("_share"):
+        elif column.endswith(("_share", "_s")) or column.startswith("hours_"):
             assert dtype == "Float64", column
         elif column.endswith(("_ids", "types")):
             assert pd.api.types.is_object_dtype(dtype), column
             assert all(v == sorted(v) for v in world_reports[name][column]), column
         elif column in ("enabled", "type_disagrees"):
             assert dtype == "boolean", column
-        elif column.endswith("_at"):
+        elif column.endswith(("_at", "_on")):
             assert dtype == "datetime64[us, UTC]", column
         else:
             assert dtype == pd.StringDtype("pyarrow"), column
@@ -729,6 +729,9 @@ def test_registry_lists_every_report() -> None:
         "datastore_inventory",
         "unmapped_by_consumer",
         "unmapped_by_mapping",
+        "flow_runs",
+        "consumer_flow_runs",
+        "stale_flows",
     ]
 
 

@@ -1,0 +1,129 @@
+"""Execution reports on a small hand-made snapshot, checked row by row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from chift_frames import Frames, flatten
+from chift_frames.flatten import flatten_executions
+from chift_frames.reports import consumer_flow_runs, flow_runs, stale_flows
+from chift_frames.schema import to_pandas
+
+S, F1, F2 = "sync-1", "flow-1", "flow-2"
+
+
+def payload(flows: list[str]) -> dict[str, Any]:
+    return {
+        "syncid": S,
+        "sync_name": "POS",
+        "status": "active",
+        "link_createdon": "2026-01-01T00:00:00Z",
+        "enabled_flows": [
+            {
+                "id": f,
+                "name": f"Flow {f[-1]}",
+                "values": {},
+                "trigger": {"id": "trigger-1", "type": "timer", "cronschedule": "0 5 * * *"},
+            }
+            for f in flows
+        ],
+    }
+
+
+def run(i: int, consumer: str, flow: str, start: str, end: str | None, status: str) -> dict:
+    return {
+        "id": f"e{i}",
+        "parentexecutionid": "p",
+        "start": start,
+        "end": end,
+        "status": status,
+        "consumer_id": consumer,
+        "flow_id": flow,
+    }
+
+
+def snapshot() -> Frames:
+    frames = flatten(
+        [("c1", payload([F1, F2])), ("c2", payload([F1]))], fetched_at="2026-03-10T12:00:00Z"
+    )
+    runs = [
+        run(1, "c1", F1, "2026-03-10T05:00:00Z", "2026-03-10T05:01:40Z", "success"),
+        run(2, "c1", F1, "2026-03-09T05:00:00Z", "2026-03-09T05:00:10Z", "error"),
+        run(3, "c2", F1, "2026-03-05T05:00:00Z", "2026-03-05T05:00:30Z", "success"),
+        run(4, "c2", F1, "2026-03-10T05:00:00Z", None, "running"),
+        run(5, "c1", F2, "2026-03-10T06:00:00Z", "2026-03-10T06:00:20Z", "failed"),
+    ]
+    tables = dict(frames)
+    tables["executions"] = to_pandas(flatten_executions(S, runs))
+    return Frames(tables)
+
+
+def records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    clean = df[columns].astype(object)
+    return clean.where(clean.notna(), None).to_dict("records")
+
+
+def test_flow_runs() -> None:
+    out = flow_runs(snapshot())
+    assert records(
+        out,
+        [
+            "flow_id",
+            "run_count",
+            "success_count",
+            "failure_count",
+            "running_count",
+            "success_share",
+            "duration_p50_s",
+        ],
+    ) == [
+        {
+            "flow_id": F1,
+            "run_count": 4,
+            "success_count": 2,
+            "failure_count": 1,
+            "running_count": 1,
+            "success_share": 2 / 3,
+            "duration_p50_s": 30.0,
+        },
+        {
+            "flow_id": F2,
+            "run_count": 1,
+            "success_count": 0,
+            "failure_count": 1,
+            "running_count": 0,
+            "success_share": 0.0,
+            "duration_p50_s": 20.0,
+        },
+    ]
+    assert out.flow_name.tolist() == ["Flow 1", "Flow 2"]
+
+
+def test_consumer_flow_runs_and_a_custom_success_status() -> None:
+    out = consumer_flow_runs(snapshot())
+    assert records(out, ["consumer_id", "flow_id", "success_share"]) == [
+        {"consumer_id": "c1", "flow_id": F2, "success_share": 0.0},
+        {"consumer_id": "c1", "flow_id": F1, "success_share": 0.5},
+        {"consumer_id": "c2", "flow_id": F1, "success_share": 1.0},
+    ]
+    lenient = consumer_flow_runs(snapshot(), success_statuses=("success", "failed"))
+    assert lenient.set_index("flow_id").loc[F2, "success_share"] == 1.0
+
+
+def test_stale_flows_uses_the_snapshot_time_not_the_clock() -> None:
+    out = stale_flows(snapshot(), window="2D")
+    assert records(out, ["consumer_id", "flow_id", "hours_since_success"]) == [
+        {"consumer_id": "c1", "flow_id": F2, "hours_since_success": None},
+        {"consumer_id": "c2", "flow_id": F1, "hours_since_success": 5 * 24 + 7.0},
+    ]
+    assert stale_flows(snapshot(), window="6D").consumer_id.tolist() == ["c1"]
+
+
+def test_execution_reports_without_executions() -> None:
+    frames = flatten([("c1", payload([F1]))])
+    assert flow_runs(frames).empty and consumer_flow_runs(frames).empty
+    assert stale_flows(frames).flow_id.tolist() == [F1]
+    assert pa.Table.from_pandas(flow_runs(frames)).num_rows == 0

@@ -1,0 +1,163 @@
+"""diff: two snapshots fetched from an evolving sandbox, checked against the world itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chift_frames import StoreError, to_canonical_json
+from chift_frames.client import ChiftClient
+from chift_frames.fetch import fetch_snapshot
+from chift_frames.history import CHANGE_TABLES, diff
+from chift_frames.sandbox import Sandbox
+from chift_frames.world import World
+
+ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
+
+
+def payloads(world: World) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c, s): world.consumer_sync(c, s) for c, s in world.pairs()}
+
+
+def first_by_key(items: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, value in items:
+        out.setdefault(key, value)
+    return out
+
+
+def value_map(p: dict[str, Any]) -> dict[tuple[str, str, str], Any]:
+    return first_by_key(
+        [
+            ((m["name"], m["sub_mapping_name"], v["source_id"]), v.get("target_id"))
+            for m in p["link_mappings"] or []
+            for v in m["values"]
+            if v.get("source_id") is not None
+        ]
+    )
+
+
+def flow_map(p: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for f in p["enabled_flows"] or []:
+        t = f["trigger"]
+        trigger = f"{t['type']} {t['id']} {t.get('cronschedule') or ''}".strip()
+        out.setdefault(f["id"], (trigger, to_canonical_json(f["values"])))
+    return out
+
+
+def column_map(p: dict[str, Any], flows: set[str]) -> dict[tuple[str, str, str], str]:
+    return first_by_key(
+        [
+            ((f["id"], d["name"], c["name"]), c["type"])
+            for f in p["enabled_flows"] or []
+            if f["id"] in flows
+            for d in (f["config"] or {}).get("datastores") or []
+            for c in d["definition"]["columns"]
+        ]
+    )
+
+
+def expected_changes(a: dict, b: dict) -> dict[str, set[tuple]]:
+    out: dict[str, set[tuple]] = {name: set() for name in CHANGE_TABLES}
+    out["pair_changes"] = {(*k, "added") for k in b.keys() - a.keys()} | {
+        (*k, "removed") for k in a.keys() - b.keys()
+    }
+    for key in a.keys() & b.keys():
+        pa_, pb = a[key], b[key]
+        for field in ("status", "enabled", "status_details"):
+            old, new = pa_.get(field), pb.get(field)
+            if old != new:
+                text = [
+                    None if x is None else str(x).lower() if isinstance(x, bool) else x
+                    for x in (old, new)
+                ]
+                kind = "set" if old is None else "cleared" if new is None else "changed"
+                out["status_changes"].add((*key, field, kind, *text))
+        va, vb = value_map(pa_), value_map(pb)
+        for k in va.keys() - vb.keys():
+            out["value_changes"].add((*key, *k, "removed", va[k], None))
+        for k in vb.keys() - va.keys():
+            out["value_changes"].add((*key, *k, "added", None, vb[k]))
+        for k in va.keys() & vb.keys():
+            if va[k] != vb[k]:
+                out["value_changes"].add((*key, *k, "retargeted", va[k], vb[k]))
+        fa, fb = flow_map(pa_), flow_map(pb)
+        for k in fb.keys() - fa.keys():
+            out["flow_changes"].add((*key, k, "enabled", None, None))
+        for k in fa.keys() - fb.keys():
+            out["flow_changes"].add((*key, k, "disabled", None, None))
+        for k in fa.keys() & fb.keys():
+            for i, what in enumerate(("trigger_changed", "settings_changed")):
+                if fa[k][i] != fb[k][i]:
+                    out["flow_changes"].add((*key, k, what, fa[k][i], fb[k][i]))
+        both = fa.keys() & fb.keys()
+        ca, cb = column_map(pa_, both), column_map(pb, both)
+        for k in ca.keys() - cb.keys():
+            out["column_changes"].add((*key, *k, "removed", ca[k], None))
+        for k in cb.keys() - ca.keys():
+            out["column_changes"].add((*key, *k, "added", None, cb[k]))
+        for k in ca.keys() & cb.keys():
+            if ca[k] != cb[k]:
+                out["column_changes"].add((*key, *k, "retyped", ca[k], cb[k]))
+    return out
+
+
+def rows(df) -> set[tuple]:
+    clean = df.astype(object).where(df.notna(), None)
+    return set(clean.itertuples(index=False, name=None))
+
+
+def test_diff_reports_every_change_and_nothing_else(tmp_path: Path) -> None:
+    world = World(consumers=80, syncs=3, seed=21)
+    before = payloads(world)
+    with Sandbox(world) as sandbox:
+        client = ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url)
+        first = fetch_snapshot(client, tmp_path, executions=False)
+        world.evolve()
+        second = fetch_snapshot(client, tmp_path, executions=False)
+    after = payloads(world)
+    changes = diff(tmp_path)
+    assert diff(tmp_path, first.snapshot_id, second.snapshot_id).row_counts() == (
+        changes.row_counts()
+    )
+    expected = expected_changes(before, after)
+    for name, columns in CHANGE_TABLES.items():
+        assert list(changes[name].columns) == columns
+        assert rows(changes[name]) == expected[name], name
+    # the evolution really changed every kind of thing
+    kinds = {name: set(changes[name].change) for name in CHANGE_TABLES}
+    assert kinds["pair_changes"] == {"added", "removed"}
+    assert kinds["value_changes"] == {"added", "removed", "retargeted"}
+    assert kinds["flow_changes"] >= {"enabled", "disabled", "trigger_changed", "settings_changed"}
+    assert kinds["column_changes"] >= {"added", "retyped"}
+    assert {"status", "enabled"} <= set(changes.status_changes.field)
+
+
+def test_a_snapshot_compared_with_itself_has_no_changes(tmp_path: Path) -> None:
+    world = World(consumers=20, syncs=2, seed=5)
+    with Sandbox(world) as sandbox:
+        client = ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url)
+        fetch_snapshot(client, tmp_path, executions=False)
+        fetch_snapshot(client, tmp_path, executions=False)
+    assert all(n == 0 for n in diff(tmp_path).row_counts().values())
+
+
+def test_diff_needs_two_snapshots(tmp_path: Path) -> None:
+    world = World(consumers=5, syncs=1, seed=5)
+    with Sandbox(world) as sandbox:
+        fetch_snapshot(
+            ChiftClient("id", "s", ACCOUNT, base_url=sandbox.url), tmp_path, executions=False
+        )
+    with pytest.raises(StoreError, match="no complete snapshot before"):
+        diff(tmp_path)
+
+
+def test_evolution_is_deterministic() -> None:
+    a, b = World(consumers=30, seed=3), World(consumers=30, seed=3, generation=2)
+    a.evolve()
+    a.evolve()
+    assert list(a.pairs()) == list(b.pairs())
+    assert payloads(a) == payloads(b)
