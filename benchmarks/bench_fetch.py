@@ -33,9 +33,23 @@ def free_port() -> int:
 def start_sandbox(consumers: int, latency: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chift_frames", "sandbox", "--port", str(port),
-         "--consumers", str(consumers), "--syncs", "3", "--latency", str(latency)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "chift_frames",
+            "sandbox",
+            "--port",
+            str(port),
+            "--consumers",
+            str(consumers),
+            "--syncs",
+            "3",
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -52,8 +66,10 @@ def child(url: str, concurrency: int, pairs: int) -> None:
     from chift_frames import ChiftClient, fetch_snapshot
     from chift_frames.fetch import list_pairs
 
-    with tempfile.TemporaryDirectory() as root, ChiftClient(
-            "bench", "bench", ACCOUNT, base_url=url, pool_size=concurrency) as client:
+    with (
+        tempfile.TemporaryDirectory() as root,
+        ChiftClient("bench", "bench", ACCOUNT, base_url=url, pool_size=concurrency) as client,
+    ):
         # whole consumers, in order, until their pairs reach the count asked for
         per_consumer: dict[str, int] = {}
         for consumer_id, _ in list_pairs(client.get_json("/syncs")):
@@ -65,19 +81,40 @@ def child(url: str, concurrency: int, pairs: int) -> None:
             consumers.append(consumer_id)
             total += count
         start = time.perf_counter()
-        result = fetch_snapshot(client, root, consumer_ids=consumers, concurrency=concurrency,
-                                progress=False)
+        result = fetch_snapshot(
+            client, root, consumer_ids=consumers, concurrency=concurrency, progress=False
+        )
         elapsed = time.perf_counter() - start
         status = Path("/proc/self/status").read_text()
         peak_kib = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])
-        print(json.dumps({"pairs": result.pairs_ok, "failed": result.pairs_failed,
-                          "seconds": elapsed, "peak_mib": peak_kib / 1024}))
+        print(
+            json.dumps(
+                {
+                    "pairs": result.pairs_ok,
+                    "failed": result.pairs_failed,
+                    "seconds": elapsed,
+                    "peak_mib": peak_kib / 1024,
+                }
+            )
+        )
 
 
 def measure(url: str, concurrency: int, pairs: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", url, "--concurrency", str(concurrency),
-         "--pairs", str(pairs)], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            url,
+            "--concurrency",
+            str(concurrency),
+            "--pairs",
+            str(pairs),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -94,8 +131,10 @@ def main() -> None:
         return
 
     small, large, serial = (500, 5000, 100) if args.quick else (2000, 20000, 400)
-    print(f"Python {platform.python_version()}, {platform.machine()}; sandbox latency "
-          f"{args.latency * 1000:.0f} ms per request, in its own process")
+    print(
+        f"Python {platform.python_version()}, {platform.machine()}; sandbox latency "
+        f"{args.latency * 1000:.0f} ms per request, in its own process"
+    )
     proc, url = start_sandbox(consumers=large // 2 + 100, latency=args.latency)
     try:
         print(f"\n{'concurrency':>11} {'pairs':>7} {'pairs/s':>9} {'ideal':>7} {'of ideal':>9}")
@@ -103,8 +142,10 @@ def main() -> None:
             r = measure(url, concurrency, pairs)
             ideal = concurrency / args.latency
             rate = r["pairs"] / r["seconds"]
-            print(f"{concurrency:>11} {r['pairs']:>7,.0f} {rate:>9.1f} {ideal:>7.0f} "
-                  f"{rate / ideal:>8.0%}")
+            print(
+                f"{concurrency:>11} {r['pairs']:>7,.0f} {rate:>9.1f} {ideal:>7.0f} "
+                f"{rate / ideal:>8.0%}"
+            )
         print(f"\n{'pairs':>7} {'peak memory':>12}   (concurrency 32)")
         peaks = []
         for pairs in (small, large):

@@ -9,6 +9,7 @@ The public surface::
     ChiftClient               the Chift API: auth, retries, errors (``from_env()``)
     fetch_snapshot(client, root)   every (consumer, sync) pair into a new snapshot
     rebuild_snapshot(root)    re-derive a snapshot's tables from its raw responses
+    diff(root)                what changed between two snapshots
 
 The sandbox, an offline stand-in for the Chift API, is ``chift_frames.sandbox.Sandbox``.
 """
@@ -32,6 +33,7 @@ from .errors import (
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
+from .history import diff
 from .schema import TABLES
 from .store import SnapshotWriter, connect, list_snapshots, load, query, save
 
@@ -53,6 +55,7 @@ __all__ = [
     "UnknownFieldsWarning",
     "__version__",
     "connect",
+    "diff",
     "fetch_snapshot",
     "flatten",
     "list_snapshots",

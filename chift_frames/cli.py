@@ -12,10 +12,11 @@ import pandas as pd
 from ._version import __version__
 from .client import ChiftClient
 from .errors import ChiftFramesError
+from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .reports import Summary, summarise
 from .sandbox import Faults, Sandbox
-from .store import load, query
+from .store import list_snapshots, load, query
 from .world import World
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
@@ -179,6 +180,28 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write every report of a snapshot as files, and optionally as one HTML page."""
+    if args.snapshot == "all":
+        raise ChiftFramesError("report takes one snapshot: give its id, or leave --snapshot out")
+    snapshot_id = args.snapshot
+    if snapshot_id == "latest":  # resolved first, so the files and the page name the snapshot
+        ids = list_snapshots(args.dir).snapshot_id
+        snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
+    frames = load(args.dir, snapshot_id)
+    reports = compute_reports(frames)
+    out = args.out or args.dir / "reports" / snapshot_id
+    paths = save_reports(frames, out, args.format, reports=reports)
+    print(f"Reports of snapshot {snapshot_id} in {out}:")
+    width = max(len(p.name) for p in paths)
+    for path, report in zip(paths, reports.values(), strict=True):
+        print(f"  {path.name:<{width}}  {len(report):>9,} rows")
+    if args.html:
+        page = save_html(frames, args.html, snapshot_id=snapshot_id, reports=reports)
+        print(f"HTML page: {page}")
+    return EXIT_OK
+
+
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumers", type=int, default=200, help="consumers in the account")
     parser.add_argument("--syncs", type=int, default=3, help="syncs in the account")
@@ -266,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--snapshot", default="latest", help="snapshot id, latest or all")
     q.add_argument("--max-rows", type=int, default=50, help="rows shown in table format")
     q.set_defaults(func=cmd_query)
+
+    report = sub.add_parser("report", help="write every report of a snapshot, and an HTML page")
+    report.add_argument("dir", type=Path, help="dataset folder")
+    report.add_argument(
+        "--out", type=Path, help="folder for the report files (default: DIR/reports/SNAPSHOT_ID)"
+    )
+    report.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write this HTML page")
+    report.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

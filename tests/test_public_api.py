@@ -25,6 +25,7 @@ def test_public_api_is_pinned() -> None:
             "UnknownFieldsWarning",
             "__version__",
             "connect",
+            "diff",
             "fetch_snapshot",
             "flatten",
             "list_snapshots",

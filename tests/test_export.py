@@ -1,0 +1,347 @@
+"""Report files and the HTML page: written whole, read back alike, self-contained, escaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from chift_frames import Frames, flatten, list_snapshots, load
+from chift_frames.cli import main
+from chift_frames.export import (
+    CHARTS,
+    FORMATS,
+    compute_reports,
+    render_html,
+    save_html,
+    save_reports,
+    to_png,
+)
+from chift_frames.reports import REPORTS
+
+HOSTILE_CONSUMER = "<script>alert('x')</script> & Sons"
+HOSTILE_SYNC = "<b>Caisse</b> $5 $ 日本 → Compta"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--consumers", "40", "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def frames(demo_dir: Path) -> Frames:
+    return load(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def reports(frames: Frames) -> dict[str, pd.DataFrame]:
+    return compute_reports(frames)
+
+
+@pytest.fixture(scope="module")
+def hostile_frames(frames: Frames) -> Frames:
+    """The demo snapshot with a consumer and a sync whose names try to inject HTML."""
+    tables = dict(frames)
+    victim = frames.consumer_syncs.sort_values(["sync_name", "consumer_id"]).iloc[0]
+    consumers = tables["consumers"].copy()
+    consumers.loc[consumers.consumer_id == victim.consumer_id, "name"] = HOSTILE_CONSUMER
+    tables["consumers"] = consumers
+    syncs = tables["consumer_syncs"].copy()
+    syncs.loc[syncs.sync_id == victim.sync_id, "sync_name"] = HOSTILE_SYNC
+    tables["consumer_syncs"] = syncs
+    listed = tables["syncs"].copy()
+    listed.loc[listed.sync_id == victim.sync_id, "name"] = HOSTILE_SYNC
+    tables["syncs"] = listed
+    return Frames(tables)
+
+
+@pytest.fixture(scope="module")
+def hostile_page(hostile_frames: Frames) -> str:
+    return render_html(hostile_frames, snapshot_id="s<1>", title="A & <i>B</i>")
+
+
+@pytest.fixture(scope="module")
+def page(frames: Frames, reports: dict[str, pd.DataFrame]) -> str:
+    return render_html(frames, snapshot_id="snap-1", reports=reports)
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page, with its attributes, and the text of each <section>."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+
+def _list_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if df[c].dtype == object]
+
+
+# -- report files --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_every_report_is_written_and_reads_back_whole(
+    frames: Frames, reports: dict[str, pd.DataFrame], tmp_path: Path, format: str
+) -> None:
+    paths = save_reports(frames, tmp_path / "out", format, reports=reports)  # type: ignore[arg-type]
+    assert paths == [tmp_path / "out" / f"{name}.{format}" for name in REPORTS]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
+    for name, path in zip(REPORTS, paths, strict=True):
+        back = pd.read_parquet(path) if format == "parquet" else pd.read_csv(path)
+        assert len(back) == len(reports[name]), name
+        assert list(back.columns) == list(reports[name].columns), name
+
+
+def test_parquet_keeps_dtypes_and_lists_of_ids(
+    frames: Frames, reports: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    paths = save_reports(frames, tmp_path, reports=reports)
+    lists_seen = 0
+    for name, path in zip(REPORTS, paths, strict=True):
+        df = reports[name]
+        back = pd.read_parquet(path)
+        lists = _list_columns(df)
+        pd.testing.assert_frame_equal(back.drop(columns=lists), df.drop(columns=lists))
+        schema = pq.read_schema(path)
+        for column in lists:
+            type_ = schema.field(column).type
+            assert pa.types.is_list(type_) and type_.value_type == pa.string(), (name, column)
+            assert [list(ids) for ids in back[column]] == df[column].tolist(), (name, column)
+            lists_seen += len(df)
+    assert lists_seen > 0, "the demo should have lists of ids to round-trip"
+
+
+def test_csv_writes_lists_of_ids_as_json(
+    frames: Frames, reports: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    save_reports(frames, tmp_path, "csv", reports=reports)
+    inventory = reports["datastore_inventory"]
+    back = pd.read_csv(tmp_path / "datastore_inventory.csv")
+    for column in _list_columns(inventory):
+        assert back[column].map(json.loads).tolist() == inventory[column].tolist()
+
+
+def test_an_empty_snapshot_still_types_its_lists(tmp_path: Path) -> None:
+    paths = save_reports(flatten([]), tmp_path)
+    inventory = pq.read_schema(tmp_path / "datastore_inventory.parquet")
+    assert pa.types.is_list(inventory.field("outlier_consumer_ids").type)
+    assert len(paths) == len(REPORTS)
+
+
+def test_reports_are_computed_when_not_given(frames: Frames, tmp_path: Path) -> None:
+    (path, *_) = save_reports(frames, tmp_path, "csv")
+    assert len(pd.read_csv(path)) == len(REPORTS["onboarding_funnel"](frames))
+
+
+def test_an_unknown_format_is_refused(frames: Frames, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="format must be one of"):
+        save_reports(frames, tmp_path, "xlsx")  # type: ignore[arg-type]
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_report_command_writes_every_report_and_the_page(
+    demo_dir: Path, reports: dict[str, pd.DataFrame], tmp_path: Path, capsys
+) -> None:
+    html = tmp_path / "page" / "report.html"
+    assert main(["report", str(demo_dir), "--html", str(html)]) == 0
+    out = capsys.readouterr().out
+    snapshot_id = list_snapshots(demo_dir).snapshot_id.iloc[-1]
+    folder = demo_dir / "reports" / snapshot_id
+    assert f"Reports of snapshot {snapshot_id} in {folder}:" in out
+    for name, df in reports.items():
+        assert (folder / f"{name}.parquet").is_file()
+        line = next(ln for ln in out.splitlines() if f" {name}.parquet " in ln)
+        assert line.split()[-2:] == [f"{len(df):,}", "rows"]
+    assert f"HTML page: {html}" in out
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_command_takes_a_format_an_out_folder_and_a_snapshot(
+    demo_dir: Path, tmp_path: Path, capsys
+) -> None:
+    snapshot_id = list_snapshots(demo_dir).snapshot_id.iloc[-1]
+    args = ["report", str(demo_dir), "--format", "csv", "--out", str(tmp_path)]
+    assert main([*args, "--snapshot", snapshot_id]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.csv" for n in REPORTS)
+    assert "onboarding_funnel.csv" in capsys.readouterr().out
+
+
+def test_report_command_errors_exit_1(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["report", str(tmp_path)]) == 1
+    assert "not a chift_frames dataset" in capsys.readouterr().err
+    assert main(["report", str(demo_dir), "--snapshot", "nope"]) == 1
+    assert "no snapshot 'nope'" in capsys.readouterr().err
+    assert main(["report", str(demo_dir), "--snapshot", "all"]) == 1
+    assert "one snapshot" in capsys.readouterr().err
+
+
+# -- the HTML page -------------------------------------------------------------------------------
+
+
+def test_page_is_self_contained(page: str) -> None:
+    elements = Elements(page)
+    assert not elements.all("script") and not elements.all("link")
+    for tag, attrs in elements.tags:
+        for attr in ("src", "href", "srcset", "action", "poster"):
+            value = attrs.get(attr)
+            if value is not None:
+                assert value.startswith(("data:image/png;base64,", "#")), (tag, attr, value[:60])
+    images = elements.all("img")
+    assert images and all(str(img["src"]).startswith("data:image/png;base64,") for img in images)
+    assert all(img.get("alt") for img in images)
+    assert "url(" not in page and "@import" not in page
+
+
+def test_page_has_one_section_per_report(
+    page: str, reports: dict[str, pd.DataFrame], frames: Frames
+) -> None:
+    elements = Elements(page)
+    assert [attrs["id"] for attrs in elements.all("section")] == list(REPORTS)
+    assert len(elements.all("table")) == 1 + len(REPORTS)
+    assert len(elements.all("img")) == len(CHARTS)  # the demo has something for every chart
+    assert "snap-1" in page
+    for name, df in reports.items():
+        question = (REPORTS[name].__doc__ or "").strip().splitlines()[0]
+        assert question.replace("'", "&#x27;") in page, name
+        if len(df) > 50:
+            assert f"Showing 50 of {len(df):,} rows." in page
+    for table, count in frames.row_counts().items():
+        assert f"<td>{table}</td>\n      <td>{count:,}</td>" in page
+
+
+def test_every_chart_is_for_a_report() -> None:
+    assert set(CHARTS) <= set(REPORTS)
+
+
+def test_page_escapes_the_data(hostile_page: str) -> None:
+    page = hostile_page
+    assert "<script" not in page and "<b>Caisse" not in page and "<i>B" not in page
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; Sons" in page  # a table cell
+    assert "&lt;b&gt;Caisse&lt;/b&gt;" in page and "s&lt;1&gt;" in page
+    assert not Elements(page).all("script")
+
+
+def test_an_empty_snapshot_has_tables_and_no_charts() -> None:
+    elements = Elements(render_html(flatten([])))
+    assert not elements.all("img")
+    assert len(elements.all("table")) == 1 + len(REPORTS)
+
+
+def test_save_html_writes_the_page(tmp_path: Path) -> None:
+    empty = flatten([])
+    path = save_html(empty, tmp_path / "new" / "r.html", snapshot_id="s1", max_rows=5)
+    assert path.read_text(encoding="utf-8") == render_html(empty, snapshot_id="s1", max_rows=5)
+    assert [p.name for p in path.parent.iterdir()] == ["r.html"]
+
+
+def test_charts_render_alike_across_threads_and_leave_no_pyplot_figure(
+    reports: dict[str, pd.DataFrame],
+) -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    before = pyplot.get_fignums() if pyplot else None
+
+    def draw(name: str) -> bytes:
+        chart = CHARTS[name](reports[name])
+        assert chart is not None
+        return to_png(chart[0])
+
+    alone = {name: draw(name) for name in CHARTS}
+    names = list(CHARTS) * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = list(pool.map(draw, names))
+    assert drawn == [alone[name] for name in names]
+    assert all(png.startswith(b"\x89PNG") for png in drawn)
+    if pyplot is None:
+        assert "matplotlib.pyplot" not in sys.modules
+    else:
+        assert pyplot.get_fignums() == before
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail("chromium is not installed: CI must install it (apt-get install chromium)")
+    pytest.skip("chromium not installed (apt-get install chromium); CI installs it")
+
+
+def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    return subprocess.run(
+        [chromium, *flags, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+
+
+def test_page_renders_in_headless_chromium(hostile_page: str, tmp_path: Path) -> None:
+    chromium = _chromium()
+    html = tmp_path / "report.html"
+    html.write_text(hostile_page, encoding="utf-8")
+    url = html.resolve().as_uri()
+
+    dom = _run_chromium(chromium, tmp_path, "--dump-dom", url).stdout
+    elements = Elements(dom)
+    assert [attrs["id"] for attrs in elements.all("section")] == list(REPORTS)
+    assert len(elements.all("img")) == len(CHARTS)
+    assert len(elements.all("table")) == 1 + len(REPORTS)
+    assert not elements.all("script")
+    assert "&lt;script&gt;alert" in dom
+
+    shot = tmp_path / "shot.png"
+    _run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", url)
+    assert shot.stat().st_size > 100_000
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (4000, 1280)
+    rgb = (pixels[..., :3] * 255).round().astype(np.uint32)
+    colours = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+    # drawn top to bottom (text, tables, charts), not one flat colour or a blank tail
+    for top in range(0, 4000, 400):
+        assert len(np.unique(colours[top : top + 400])) > 16, f"rows {top}-{top + 400} look blank"
+    assert pixels.std() > 0.05
