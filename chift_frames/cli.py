@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +16,8 @@ from .client import ChiftClient
 from .errors import ChiftFramesError
 from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
+from .frames import Frames
+from .history import diff
 from .reports import Summary, summarise
 from .sandbox import Faults, Sandbox
 from .store import list_snapshots, load, query
@@ -77,8 +81,9 @@ def _report_fetch(result: FetchResult) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Serve a made-up account from the sandbox, fetch it like the real API, and summarise it."""
-    world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed)
+    """Fetch a made-up account from the sandbox twice, with changes between, and summarise."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now)
     with Sandbox(world) as sandbox:
         print(
             f"Sandbox serving a made-up account ({args.consumers:,} consumers, "
@@ -87,15 +92,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with ChiftClient(
             "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
         ) as client:
+            progress = None if not args.quiet else False
+            first = fetch_snapshot(
+                client, args.out, concurrency=args.concurrency, progress=progress
+            )
+            print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
+            world.evolve()
             result = fetch_snapshot(
-                client,
-                args.out,
-                concurrency=args.concurrency,
-                progress=None if not args.quiet else False,
+                client, args.out, concurrency=args.concurrency, progress=progress
             )
     status = _report_fetch(result)
+    _print_changes(
+        diff(args.out, first.snapshot_id, result.snapshot_id), first.snapshot_id, result.snapshot_id
+    )
     _next_steps(args.out)
     return status
+
+
+def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> None:
+    print(f"\nWhat changed from {before} to {after}:")
+    for name, table in changes.items():
+        counts = table.change.value_counts().sort_index()
+        detail = ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "none"
+        print(f"  {name:<15} {detail}")
+    with pd.option_context("display.width", 160, "display.max_colwidth", 36):
+        for name in ("value_changes", "flow_changes"):
+            table = changes[name]
+            if len(table):
+                print(f"\n{name} (first {min(rows, len(table))} of {len(table):,}):")
+                print(table.head(rows).to_string(index=False))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print what changed between two snapshots."""
+    changes = diff(args.dir, args.from_id, args.to_id)
+    ids = list_snapshots(args.dir)
+    complete = ids[ids.status == "complete"].snapshot_id.tolist()
+    after = args.to_id or complete[-1]
+    before = args.from_id or complete[complete.index(after) - 1]
+    _print_changes(changes, before, after, rows=args.rows)
+    return EXIT_OK
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -110,6 +146,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             resume=args.resume,
             progress=False if args.quiet else None,
+            executions_since=args.executions_since,
+            executions=not args.no_executions,
         )
     return _report_fetch(result)
 
@@ -124,7 +162,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         token_ttl=args.token_ttl,
         revoke_every=args.revoke_every,
     )
-    world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed)
+    world = World(
+        consumers=args.consumers, syncs=args.syncs, seed=args.seed, generation=args.generation
+    )
     sandbox = Sandbox(
         world,
         host=args.host,
@@ -202,6 +242,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _utc_date(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date such as 2026-11-01"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumers", type=int, default=200, help="consumers in the account")
     parser.add_argument("--syncs", type=int, default=3, help="syncs in the account")
@@ -253,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--resume", metavar="SNAPSHOT_ID", help="finish an interrupted or partial snapshot"
     )
+    fetch.add_argument(
+        "--executions-since",
+        type=_utc_date,
+        metavar="DATE",
+        help="fetch executions that started since then (ISO date; default: 30 days ago)",
+    )
+    fetch.add_argument("--no-executions", action="store_true", help="do not fetch executions")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
@@ -269,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
     sandbox.add_argument(
         "--revoke-every", type=int, default=0, help="revoke a token after this many requests"
+    )
+    sandbox.add_argument(
+        "--generation",
+        type=int,
+        default=0,
+        help="start the world this many evolutions ahead (POST /sandbox/evolve adds one)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
 
@@ -289,6 +352,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--snapshot", default="latest", help="snapshot id, latest or all")
     q.add_argument("--max-rows", type=int, default=50, help="rows shown in table format")
     q.set_defaults(func=cmd_query)
+
+    changes = sub.add_parser("diff", help="what changed between two snapshots")
+    changes.add_argument("dir", type=Path, help="dataset folder")
+    changes.add_argument(
+        "--from",
+        dest="from_id",
+        metavar="ID",
+        help="the earlier snapshot (default: the one before --to)",
+    )
+    changes.add_argument(
+        "--to",
+        dest="to_id",
+        metavar="ID",
+        help="the later snapshot (default: the latest complete one)",
+    )
+    changes.add_argument("--rows", type=int, default=10, help="example rows to show")
+    changes.set_defaults(func=cmd_diff)
 
     report = sub.add_parser("report", help="write every report of a snapshot, and an HTML page")
     report.add_argument("dir", type=Path, help="dataset folder")
@@ -313,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chift-frames: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`chift-frames query ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return status
 
 

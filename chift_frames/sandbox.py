@@ -9,6 +9,7 @@ Endpoints (shapes from Chift's official OpenAPI spec)::
     GET  /consumers                              ConsumerItem[]
     GET  /consumers/{consumer_id}                ConsumerItem
     GET  /consumers/{consumer_id}/syncs/{syncid} SyncConsumerItem
+    POST /sandbox/evolve                         not Chift's: advance the world one generation
 
 By default any non-empty clientId and clientSecret with a UUID accountId get a token; give
 ``client_id``/``client_secret`` to make it strict. Optional latency and faults: 429 with
@@ -172,6 +173,10 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def clear_caches(self) -> None:
+        """Forget cached answers, after the world changed (see :meth:`World.evolve`)."""
+        self._executions.clear()
 
     def revoke_tokens(self) -> None:
         """Revoke every token issued so far (the next request with one gets a 401)."""
@@ -399,7 +404,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if sandbox.faults.latency:
             time.sleep(sandbox.faults.latency)
-        if urlsplit(self.path).path.rstrip("/") != "/token":
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/sandbox/evolve":  # not Chift's: lets a test or a demo change the world
+            sandbox.world.evolve()
+            sandbox.clear_caches()
+            self._send(200, {"generation": sandbox.world.generation})
+            return
+        if path != "/token":
             self._send(405, _error("Method Not Allowed"))
             return
         status, payload = sandbox.issue_token(body)

@@ -53,3 +53,25 @@ def test_a_bad_query_is_a_clear_error(demo_dir: Path, capsys) -> None:
     assert main(["query", str(demo_dir), "SELECT nope FROM mapping_values"]) == 1
     err = capsys.readouterr().err
     assert "the query failed" in err and "nope" in err and "Traceback" not in err
+
+
+def test_demo_fetches_twice_and_diff_prints_the_changes(demo_dir: Path, capsys) -> None:
+    from chift_frames import diff, list_snapshots
+
+    snapshots = list_snapshots(demo_dir)
+    assert snapshots.status.tolist() == ["complete", "complete"]
+    assert main(["diff", str(demo_dir), "--rows", "3"]) == 0
+    out = capsys.readouterr().out
+    changes = diff(demo_dir)
+    assert f"What changed from {snapshots.snapshot_id[0]} to {snapshots.snapshot_id[1]}" in out
+    for name, table in changes.items():
+        assert name in out
+        for kind, n in table.change.value_counts().items():
+            assert f"{n:,} {kind}" in out
+    assert len(load(demo_dir).executions) > 0
+
+
+def test_executions_since_must_be_a_date(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["fetch", "--out", str(tmp_path), "--executions-since", "last week"])
+    assert "is not an ISO date" in capsys.readouterr().err
