@@ -82,7 +82,12 @@ def child(url: str, concurrency: int, pairs: int) -> None:
             total += count
         start = time.perf_counter()
         result = fetch_snapshot(
-            client, root, consumer_ids=consumers, concurrency=concurrency, progress=False
+            client,
+            root,
+            consumer_ids=consumers,
+            concurrency=concurrency,
+            progress=False,
+            executions=False,  # pairs only: the rate is compared with concurrency / latency
         )
         elapsed = time.perf_counter() - start
         status = Path("/proc/self/status").read_text()
