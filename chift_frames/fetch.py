@@ -143,10 +143,12 @@ def list_pairs(
 
 
 def _progress(total: int, enabled: bool | None, what: str) -> Any:
-    from tqdm.auto import tqdm
-
     if enabled is None:  # on only for an interactive terminal
         enabled = sys.stderr.isatty()
+    if enabled:  # a widget in Jupyter, text in a terminal
+        from tqdm.auto import tqdm
+    else:  # plain tqdm: tqdm.auto would warn in a notebook without ipywidgets
+        from tqdm import tqdm
     return tqdm(
         total=total,
         desc=f"fetching {what}",

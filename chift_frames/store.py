@@ -375,12 +375,15 @@ def connect(root: str | os.PathLike[str], snapshot: SnapshotSpec = "latest") -> 
     base = Path(root).resolve()
     chosen = _select(base, snapshot)
     con = duckdb.connect()
-    for name in TABLES:
+    for name, table in TABLES.items():
+        # a snapshot written before a table existed has no file for it: an empty stand-in
+        con.register(f"_empty_{name}", table.schema.empty_table())
         selects = []
         for m in chosen:
             files = ", ".join(_sql_str(str(base / f)) for f in m["files"].get(name, []))
+            source = f"read_parquet([{files}])" if files else f'"_empty_{name}"'
             prefix = f"{_sql_str(m['snapshot_id'])} AS snapshot_id, " if snapshot == "all" else ""
-            selects.append(f"SELECT {prefix}* FROM read_parquet([{files}])")
+            selects.append(f"SELECT {prefix}* FROM {source}")
         con.execute(f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects))
     con.register("snapshots", list_snapshots(base))
     return con

@@ -360,6 +360,10 @@ class World:
                 if f > 0 and rng.random() < 0.45:
                     continue
                 flow_list.append(self._flow(rng, s, f, name, kind, crons, created))
+        # some consumers complete the setup but switch no flow on (a draw of its own, so the
+        # rest of the world stays as it was)
+        if flow_list and random.Random(f"idle:{self.seed}:{consumer_id}:{s}").random() < 0.1:
+            flow_list = []
         flows: list[dict[str, Any]] | None = flow_list
         if not flow_list and rng.random() < 0.5:
             flows = None

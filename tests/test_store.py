@@ -125,3 +125,15 @@ def test_errors_say_what_to_do(tmp_path: Path, frames) -> None:
         save({"flows": frames.flows.assign(datastore_count="many")}, tmp_path)
     with pytest.raises(StoreError, match="unknown table"):
         load(tmp_path, tables=["nope"])
+
+
+def test_a_snapshot_without_a_table_still_queries(tmp_path: Path, frames) -> None:
+    import json
+
+    sid = save(frames, tmp_path)
+    manifest_path = tmp_path / "_snapshots" / f"{sid}.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["files"]["fetch_errors"]  # as written before that table existed
+    manifest_path.write_text(json.dumps(manifest))
+    assert query(tmp_path, "SELECT count(*) AS n FROM fetch_errors").n[0] == 0
+    assert load(tmp_path).fetch_errors.empty
