@@ -32,7 +32,7 @@ from .client import ChiftClient, Response
 from .errors import AuthError, ChiftError, PayloadError, StoreError
 from .flatten import flatten_consumers, flatten_executions, flatten_syncs, flatten_to_arrow
 from .schema import TABLES, to_pandas
-from .store import SnapshotWriter, Status, _manifests, load
+from .store import SnapshotWriter, Status, load, snapshot_manifest, to_arrow
 
 __all__ = ["FetchResult", "fetch_snapshot", "rebuild_snapshot"]
 
@@ -537,10 +537,10 @@ def _still_failing(parts: list[pd.DataFrame], ok: set[tuple[Any, Any]]) -> pd.Da
 
 
 def _to_table(name: str, df: pd.DataFrame) -> pa.Table:
-    schema = TABLES[name].schema
+    """Convert an error table to arrow, in its schema's column order (the store checks types)."""
     if df.empty:
-        return schema.empty_table()
-    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+        return TABLES[name].schema.empty_table()
+    return to_arrow(name, df[TABLES[name].columns])
 
 
 def rebuild_snapshot(
@@ -556,12 +556,7 @@ def rebuild_snapshot(
     raw = source.raw_responses
     if raw.empty:
         raise StoreError(f"snapshot {snapshot!r} in {base} has no raw responses to rebuild from")
-    manifests = _manifests(base)
-    manifest = (
-        manifests[-1]
-        if snapshot == "latest"
-        else next(m for m in manifests if m["snapshot_id"] == snapshot)
-    )
+    manifest = snapshot_manifest(base, snapshot)
     source_id = manifest["snapshot_id"]
     consumers = set(manifest["info"].get("filters", {}).get("consumer_ids") or [])
     writer = SnapshotWriter(

@@ -32,7 +32,15 @@ from .errors import StoreError
 from .frames import Frames
 from .schema import TABLES, arrow_to_pandas_dtype, to_pandas
 
-__all__ = ["SnapshotWriter", "connect", "list_snapshots", "load", "query", "save"]
+__all__ = [
+    "SnapshotWriter",
+    "connect",
+    "list_snapshots",
+    "load",
+    "query",
+    "save",
+    "snapshot_manifest",
+]
 
 MANIFESTS = "_snapshots"
 _SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -306,6 +314,11 @@ def _select(root: Path, snapshot: SnapshotSpec) -> list[dict[str, Any]]:
         known = ", ".join(m["snapshot_id"] for m in manifests[-5:])
         raise StoreError(f"no snapshot {snapshot!r} in {root}; latest ones: {known}")
     return chosen
+
+
+def snapshot_manifest(root: str | os.PathLike[str], snapshot: str = "latest") -> dict[str, Any]:
+    """Return the manifest of a readable snapshot: its status, times, files and fetch facts."""
+    return _select(Path(root), snapshot)[0]
 
 
 def _read_table(root: Path, name: str, files: Iterable[str]) -> pa.Table:
