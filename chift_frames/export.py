@@ -415,6 +415,32 @@ def _chart_datastore_inventory(df: pd.DataFrame) -> tuple[Figure, str] | None:
     return fig, "Stacked bar chart: consumers using the common type or another, per column"
 
 
+def _chart_flow_runs(df: pd.DataFrame) -> tuple[Figure, str] | None:
+    df = df[df.run_count.fillna(0) > 0]
+    if df.empty:
+        return None
+    df, more = _limit(df.sort_values("success_share", kind="stable"), "least successful")
+    labels = [
+        f"{_label(f, 30)} ({_label(s, 26)})"
+        for f, s in zip(df.flow_name, df.sync_name, strict=True)
+    ]
+    notes = [
+        f"{share:.0%} of {ok + bad:,}"
+        for share, ok, bad in zip(
+            _floats(df.success_share), df.success_count, df.failure_count, strict=True
+        )
+    ]
+    fig = _hbars(
+        labels,
+        _floats(df.success_share),
+        title=f"Share of each flow's finished runs that succeeded{more}",
+        xlabel="successful runs / finished runs",
+        share=True,
+        notes=notes,
+    )
+    return fig, "Horizontal bar chart: share of each flow's finished runs that succeeded"
+
+
 CHARTS: dict[str, Callable[[pd.DataFrame], tuple[Figure, str] | None]] = {
     "onboarding_funnel": _chart_onboarding_funnel,
     "mapping_completeness": _chart_mapping_completeness,
@@ -422,6 +448,7 @@ CHARTS: dict[str, Callable[[pd.DataFrame], tuple[Figure, str] | None]] = {
     "flow_adoption": _chart_flow_adoption,
     "schedule_heatmap": _chart_schedule_heatmap,
     "datastore_inventory": _chart_datastore_inventory,
+    "flow_runs": _chart_flow_runs,
 }
 """The reports drawn as a chart on the HTML page, by report name.
 

@@ -267,32 +267,37 @@ def _manifests(root: Path) -> list[dict[str, Any]]:
 def list_snapshots(root: str | os.PathLike[str]) -> pd.DataFrame:
     """Return one row per readable snapshot at ``root``, oldest first.
 
-    Columns: ``snapshot_id``, ``status``, ``started_at``, ``finished_at``, one ``*_rows``
-    column per table, and the facts the writer recorded (``info``) as JSON text.
+    Columns: ``snapshot_id``, ``status`` (complete or partial), ``started_at``,
+    ``finished_at``, ``pairs_ok`` and ``pairs_failed`` (for a fetch), ``package_version``,
+    one ``*_rows`` column per table, and every fact the writer recorded (``info``) as JSON.
     """
+    facts = ["pairs_ok", "pairs_failed", "package_version"]
     rows = []
     for m in _manifests(Path(root)):
+        info = m.get("info", {})
         rows.append(
             {
                 "snapshot_id": m["snapshot_id"],
                 "status": m["status"],
                 "started_at": m["started_at"],
                 "finished_at": m["finished_at"],
+                **{fact: info.get(fact) for fact in facts},
                 **{f"{name}_rows": m["rows"].get(name, 0) for name in TABLES},
-                "info": json.dumps(m.get("info", {}), sort_keys=True),
+                "info": json.dumps(info, sort_keys=True),
             }
         )
-    df = pd.DataFrame(
-        rows,
-        columns=[
-            "snapshot_id",
-            "status",
-            "started_at",
-            "finished_at",
-            *[f"{n}_rows" for n in TABLES],
-            "info",
-        ],
-    )
+    columns = [
+        "snapshot_id",
+        "status",
+        "started_at",
+        "finished_at",
+        *facts,
+        *[f"{n}_rows" for n in TABLES],
+        "info",
+    ]
+    df = pd.DataFrame(rows, columns=columns)
+    for fact in ("pairs_ok", "pairs_failed"):
+        df[fact] = df[fact].astype("Int64")
     for col in ("started_at", "finished_at"):
         df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     return df

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import chift_frames
 from chift_frames import AuthError, flatten, list_snapshots, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
@@ -90,6 +91,8 @@ def test_a_faulty_sandbox_loses_nothing(tmp_path: Path) -> None:
     snapshot = list_snapshots(tmp_path).iloc[-1]
     assert snapshot.status == "complete"
     assert snapshot.consumer_syncs_rows == WORLD.pair_count
+    assert (snapshot.pairs_ok, snapshot.pairs_failed) == (WORLD.pair_count, 0)
+    assert snapshot.package_version == chift_frames.__version__
     # batches, not a file per pair
     files = list((tmp_path / "mapping_values").rglob("*.parquet"))
     assert 1 < len(files) <= WORLD.pair_count // 50 + 2
