@@ -17,7 +17,7 @@ from .errors import ChiftFramesError
 from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .frames import Frames
-from .history import diff
+from .history import diff, pick_snapshots
 from .reports import Summary, summarise
 from .sandbox import Faults, Sandbox
 from .store import list_snapshots, load, query
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 client, args.out, concurrency=args.concurrency, progress=progress
             )
             print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
-            world.evolve()
+            sandbox.evolve()
             result = fetch_snapshot(
                 client, args.out, concurrency=args.concurrency, progress=progress
             )
@@ -125,12 +125,8 @@ def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> N
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Print what changed between two snapshots."""
-    changes = diff(args.dir, args.from_id, args.to_id)
-    ids = list_snapshots(args.dir)
-    complete = ids[ids.status == "complete"].snapshot_id.tolist()
-    after = args.to_id or complete[-1]
-    before = args.from_id or complete[complete.index(after) - 1]
-    _print_changes(changes, before, after, rows=args.rows)
+    before, after = pick_snapshots(args.dir, args.from_id, args.to_id)
+    _print_changes(diff(args.dir, before, after), before, after, rows=args.rows)
     return EXIT_OK
 
 

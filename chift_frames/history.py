@@ -17,7 +17,7 @@ from .errors import StoreError
 from .frames import Frames
 from .store import list_snapshots, load
 
-__all__ = ["CHANGE_TABLES", "diff", "diff_frames"]
+__all__ = ["CHANGE_TABLES", "diff", "diff_frames", "pick_snapshots"]
 
 PAIR = ["consumer_id", "sync_id"]
 _STRING = pd.StringDtype("pyarrow")
@@ -206,6 +206,40 @@ def _trigger(flows: pd.DataFrame) -> pd.Series:
     ).str.strip()
 
 
+def pick_snapshots(
+    root: str | os.PathLike[str], before: str | None = None, after: str | None = None
+) -> tuple[str, str]:
+    """Return the (before, after) snapshot ids that :func:`diff` compares.
+
+    ``after`` defaults to the latest complete snapshot, ``before`` to the latest complete
+    snapshot finished before ``after`` (a partial snapshot is compared only when named).
+
+    Raises
+    ------
+    StoreError
+        When a named snapshot does not exist, or there is nothing to compare with.
+    """
+    snapshots = list_snapshots(root)  # oldest first
+    ids = snapshots.snapshot_id.tolist()
+    complete = snapshots[snapshots.status == "complete"].snapshot_id.tolist()
+    for given in (before, after):
+        if given is not None and given not in ids:
+            raise StoreError(f"no snapshot {given!r} in {root}")
+    if after is None:
+        if not complete:
+            raise StoreError(f"{root} holds no complete snapshot to compare")
+        after = complete[-1]
+    if before is None:
+        earlier = [s for s in ids[: ids.index(after)] if s in complete]
+        if not earlier:
+            raise StoreError(
+                f"{root} holds no complete snapshot before {after!r} to compare it with; "
+                "fetch again, or name one with before="
+            )
+        before = earlier[-1]
+    return before, after
+
+
 def diff(
     root: str | os.PathLike[str], before: str | None = None, after: str | None = None
 ) -> Frames:
@@ -216,8 +250,8 @@ def diff(
     root : str or path
         The dataset folder.
     before, after : str, optional
-        Snapshot ids; by default the two latest complete snapshots (``after`` alone: the
-        complete snapshot before it).
+        Snapshot ids; by default the two latest complete snapshots (see
+        :func:`pick_snapshots`).
 
     Returns
     -------
@@ -230,21 +264,6 @@ def diff(
         When there are not two snapshots to compare.
     """
     base = Path(root)
-    snapshots = list_snapshots(base)
-    complete = snapshots[snapshots.status == "complete"].snapshot_id.tolist()
-    if after is None:
-        if len(complete) < 1:
-            raise StoreError(f"{base} holds no complete snapshot to compare")
-        after = complete[-1]
-    if before is None:
-        earlier = [s for s in complete if s != after]
-        if after in complete:
-            earlier = complete[: complete.index(after)]
-        if not earlier:
-            raise StoreError(
-                f"{base} holds no complete snapshot before {after!r} to compare it with; "
-                "fetch again, or name one with before="
-            )
-        before = earlier[-1]
+    before, after = pick_snapshots(base, before, after)
     names = ["consumer_syncs", "mapping_values", "flows", "datastore_columns"]
     return diff_frames(load(base, before, tables=names), load(base, after, tables=names))

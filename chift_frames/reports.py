@@ -1064,15 +1064,18 @@ def stale_flows(
 
     One row per enabled flow (from ``flows``) whose last successful execution is older than
     ``window`` before ``now``, or that has none among the fetched executions. ``now`` is, by
-    default, the latest ``fetched_at`` of the snapshot (no clock is read). Longest without a
-    success first.
+    default, the latest ``fetched_at`` of the snapshot, else the latest execution start (no
+    clock is read); with neither, only the flows without any success are listed. Longest
+    without a success first. A snapshot fetched without executions lists every enabled flow:
+    it cannot tell runs it did not fetch from runs that never happened.
     """
     flows = frames.flows
+    ex = _executions(frames)
     reference = pd.Timestamp(now) if now is not None else frames.consumer_syncs.fetched_at.max()
     if pd.isna(reference):
-        reference = pd.Timestamp(0, tz="UTC")
-    reference = reference.tz_localize("UTC") if reference.tzinfo is None else reference
-    ex = _executions(frames)
+        reference = ex.start.max()
+    if not pd.isna(reference) and reference.tzinfo is None:
+        reference = reference.tz_localize("UTC")
     last = (
         ex[ex.status.isin(success_statuses)]
         .groupby(["consumer_id", "sync_id", "flow_id"])
@@ -1081,9 +1084,13 @@ def stale_flows(
         .reset_index()
     )
     out = flows.merge(last, on=["consumer_id", "sync_id", "flow_id"], how="left")
-    cutoff = reference - pd.Timedelta(window)
-    out = out[out.last_success_at.isna() | (out.last_success_at < cutoff)]
-    hours = (reference - out.last_success_at).dt.total_seconds() / 3600
+    if pd.isna(reference):  # no time to measure against: only flows that never succeeded
+        out = out[out.last_success_at.isna()]
+        hours = pd.Series(pd.NA, index=out.index, dtype=_FLOAT)
+    else:
+        cutoff = reference - pd.Timedelta(window)
+        out = out[out.last_success_at.isna() | (out.last_success_at < cutoff)]
+        hours = (reference - out.last_success_at).dt.total_seconds() / 3600
     out = out.assign(hours_since_success=hours, flow_name=out["name"])
     out = _with_consumer_name(_with_sync_name(out, frames), frames)
     out = out.sort_values(

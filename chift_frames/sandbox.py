@@ -174,9 +174,11 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def clear_caches(self) -> None:
-        """Forget cached answers, after the world changed (see :meth:`World.evolve`)."""
-        self._executions.clear()
+    def evolve(self) -> int:
+        """Advance the served world one generation (see :meth:`World.evolve`); return it."""
+        self.world.evolve()
+        self._executions.clear()  # cached answers belong to the world as it was
+        return self.world.generation
 
     def revoke_tokens(self) -> None:
         """Revoke every token issued so far (the next request with one gets a 401)."""
@@ -406,9 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(sandbox.faults.latency)
         path = urlsplit(self.path).path.rstrip("/")
         if path == "/sandbox/evolve":  # not Chift's: lets a test or a demo change the world
-            sandbox.world.evolve()
-            sandbox.clear_caches()
-            self._send(200, {"generation": sandbox.world.generation})
+            self._send(200, {"generation": sandbox.evolve()})
             return
         if path != "/token":
             self._send(405, _error("Method Not Allowed"))

@@ -269,7 +269,7 @@ def list_snapshots(root: str | os.PathLike[str]) -> pd.DataFrame:
 
     Columns: ``snapshot_id``, ``status`` (complete or partial), ``started_at``,
     ``finished_at``, ``pairs_ok`` and ``pairs_failed`` (for a fetch), ``package_version``,
-    one ``*_rows`` column per table, and every fact the writer recorded (``info``) as JSON.
+    one ``*_rows`` column per table, and every fact the writer recorded as JSON (``info_json``).
     """
     facts = ["pairs_ok", "pairs_failed", "package_version"]
     rows = []
@@ -283,7 +283,7 @@ def list_snapshots(root: str | os.PathLike[str]) -> pd.DataFrame:
                 "finished_at": m["finished_at"],
                 **{fact: info.get(fact) for fact in facts},
                 **{f"{name}_rows": m["rows"].get(name, 0) for name in TABLES},
-                "info": json.dumps(info, sort_keys=True),
+                "info_json": json.dumps(info, sort_keys=True),
             }
         )
     columns = [
@@ -293,7 +293,7 @@ def list_snapshots(root: str | os.PathLike[str]) -> pd.DataFrame:
         "finished_at",
         *facts,
         *[f"{n}_rows" for n in TABLES],
-        "info",
+        "info_json",
     ]
     df = pd.DataFrame(rows, columns=columns)
     for fact in ("pairs_ok", "pairs_failed"):

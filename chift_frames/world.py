@@ -452,7 +452,7 @@ class World:
             present = {f["id"] for f in flows or []}
             for f, (name, kind, crons) in enumerate(template["flows"]):
                 if self._flow_ids[(s, f)] not in present:
-                    created = datetime.fromisoformat(payload["link_createdon"])
+                    created = self.now - timedelta(days=11)  # enabled in the last days
                     new = self._flow(rng, s, f, name, kind, crons, created)
                     payload["enabled_flows"] = flows = [*(flows or []), new]
                     break
@@ -485,8 +485,8 @@ class World:
     def executions(self, sync_id: str, days: int = 30) -> list[dict[str, Any]]:
         """Return every ``SyncExecutionItem`` of a sync over ``days`` days, oldest first.
 
-        Each flow runs once a day (timers at their hour, events at a random time); a run is a
-        parent execution with one child per consumer who enabled the flow. Most children
+        Each flow runs once a day, at a random time; a run is a parent execution with one child
+        per consumer who enabled the flow. Most children
         succeed, some fail, and the newest may still be running (``end`` null).
         """
         if sync_id not in self._links:
@@ -511,7 +511,7 @@ class World:
                 for consumer_id in enabled.get(flow_id, []):
                     begin = start + timedelta(seconds=rng.randint(0, 90))
                     roll = rng.random()
-                    running = day == 1 and roll < 0.1
+                    running = day == 1 and rng.random() < 0.1
                     items.append(
                         {
                             "id": _uuid(rng),

@@ -122,8 +122,20 @@ def test_stale_flows_uses_the_snapshot_time_not_the_clock() -> None:
     assert stale_flows(snapshot(), window="6D").consumer_id.tolist() == ["c1"]
 
 
+def test_stale_flows_without_any_time() -> None:
+    frames = dict(snapshot())
+    frames["consumer_syncs"] = frames["consumer_syncs"].assign(fetched_at=pd.NaT)
+    # now falls back to the latest execution start, 2026-03-10T06:00Z
+    assert stale_flows(Frames(frames)).hours_since_success.tolist()[1] == 5 * 24 + 1.0
+    frames["executions"] = frames["executions"].iloc[0:0]
+    # nothing to measure against: the flows that never succeeded, without hours
+    out = stale_flows(Frames(frames))
+    assert out.flow_id.tolist() == [F1, F2, F1] and out.hours_since_success.isna().all()
+    assert stale_flows(flatten([("c1", payload([F1]))]), now="2026-03-10").flow_id.tolist() == [F1]
+
+
 def test_execution_reports_without_executions() -> None:
-    frames = flatten([("c1", payload([F1]))])
+    frames = flatten([("c1", payload([F1]))], fetched_at="2026-03-10T12:00:00Z")
     assert flow_runs(frames).empty and consumer_flow_runs(frames).empty
     assert stale_flows(frames).flow_id.tolist() == [F1]
     assert pa.Table.from_pandas(flow_runs(frames)).num_rows == 0

@@ -189,7 +189,7 @@ def test_rebuild_gives_the_same_tables_without_the_network(tmp_path: Path) -> No
     pair_answers = raw.endpoint.str.contains("/consumers/").sum()
     assert pair_answers == WORLD.pair_count  # every pair, as well as /syncs, /consumers, executions
     assert len(a.executions) > 0
-    info = list_snapshots(tmp_path)["info"].iloc[-1]
+    info = list_snapshots(tmp_path).info_json.iloc[-1]
     assert original.snapshot_id in info
 
 

@@ -161,3 +161,21 @@ def test_evolution_is_deterministic() -> None:
     a.evolve()
     assert list(a.pairs()) == list(b.pairs())
     assert payloads(a) == payloads(b)
+
+
+def test_pick_snapshots_skips_partial_ones(tmp_path: Path) -> None:
+    from chift_frames import SnapshotWriter, flatten, save
+    from chift_frames.history import pick_snapshots
+
+    frames = flatten([])
+    save(frames, tmp_path, snapshot_id="a")
+    save(frames, tmp_path, snapshot_id="b")
+    partial = SnapshotWriter(tmp_path, "c")
+    partial.commit("partial")
+    assert pick_snapshots(tmp_path) == ("a", "b")
+    assert pick_snapshots(tmp_path, after="c") == ("b", "c")
+    assert pick_snapshots(tmp_path, before="a", after="c") == ("a", "c")
+    with pytest.raises(StoreError, match="no snapshot 'zz'"):
+        pick_snapshots(tmp_path, after="zz")
+    with pytest.raises(StoreError, match="no complete snapshot before 'a'"):
+        pick_snapshots(tmp_path, after="a")
