@@ -18,6 +18,7 @@ import queue
 import sys
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SYNCS, CONSUMERS = "GET /syncs", "GET /consumers"
 EXECUTIONS_PAGE = 500  # the largest page Chift serves
+PAGES_PER_PART = 40  # executions pages flattened and written together
 
 
 @dataclass
@@ -261,6 +263,7 @@ def fetch_snapshot(
                 wanted,
                 info["executions_since"],
                 set(filters["consumer_ids"]),
+                concurrency,
                 _progress(len(wanted), progress, "syncs' executions"),
             )
     except BaseException as exc:
@@ -398,57 +401,76 @@ class _Run:
             bar.close()
 
     def fetch_executions(
-        self, sync_ids: list[str], since: str, consumers: set[str], bar: Any
+        self, sync_ids: list[str], since: str, consumers: set[str], concurrency: int, bar: Any
     ) -> None:
-        """Fetch every page of each sync's executions since ``since``; write them per sync."""
+        """Fetch every page of each sync's executions since ``since``; write them per sync.
+
+        The first page says how many there are; the others are then fetched by
+        ``concurrency`` workers at once.
+        """
         try:
-            for sync_id in sync_ids:
-                self._fetch_sync_executions(sync_id, since, consumers)
-                bar.update(1)
+            with ThreadPoolExecutor(concurrency, thread_name_prefix="chift-pages") as pool:
+                for sync_id in sync_ids:
+                    self._fetch_sync_executions(sync_id, since, consumers, pool)
+                    bar.update(1)
         finally:
             bar.close()
 
-    def _fetch_sync_executions(self, sync_id: str, since: str, consumers: set[str]) -> None:
-        raw, items, page = _Raw(), [], 1
+    def _fetch_sync_executions(
+        self, sync_id: str, since: str, consumers: set[str], pool: ThreadPoolExecutor
+    ) -> None:
         path = f"/syncs/{sync_id}/executions"
-        while True:
+
+        def get_page(page: int) -> tuple[str, Response, list[Any], int]:
+            response = self.client.get(
+                path, {"page": page, "size": EXECUTIONS_PAGE, "date_from": since}
+            )
+            body = response.json()
+            items, total = body["items"], int(body["total"])
+            if not isinstance(items, list):
+                raise TypeError("items is not an array")
             endpoint = f"GET {path}?page={page}&size={EXECUTIONS_PAGE}&date_from={since}"
-            try:
-                response = self.client.get(
-                    path, {"page": page, "size": EXECUTIONS_PAGE, "date_from": since}
-                )
-                raw.add(endpoint, None, sync_id, response.status, _now(), response.body)
-                body = response.json()
-                page_items, total = body["items"], int(body["total"])
-                if not isinstance(page_items, list):
-                    raise TypeError("items is not an array")
-            except AuthError:
-                raise
-            except ChiftError as error:
-                self._execution_error(sync_id, endpoint, error)
-                return
-            except (ValueError, KeyError, TypeError) as exc:
-                bad = ChiftError(
-                    f"the executions page does not follow the spec ({exc})", endpoint=endpoint
-                )
-                self._execution_error(sync_id, endpoint, bad)
-                return
-            items.extend(page_items)
-            if not page_items or page * EXECUTIONS_PAGE >= total:
-                break
-            page += 1
+            return endpoint, response, items, total
+
+        # Pages are flattened and staged in groups, so memory stays flat however many
+        # executions a sync has; the sync's parts are listed together once every page came.
+        staged: list[tuple[str, str, int]] = []
         try:
-            table = flatten_executions(sync_id, items)
+            first = get_page(1)  # it says how many pages there are
+            pages = -(-first[3] // EXECUTIONS_PAGE) if first[2] else 1
+            staged += self._stage_executions(sync_id, [first], consumers)
+            for start in range(2, pages + 1, PAGES_PER_PART):
+                numbers = range(start, min(pages, start + PAGES_PER_PART - 1) + 1)
+                group = list(pool.map(get_page, numbers))
+                staged += self._stage_executions(sync_id, group, consumers)
+        except AuthError:
+            raise
+        except ChiftError as error:
+            self._execution_error(sync_id, error.endpoint or f"GET {path}", error)
+            return
+        except (ValueError, KeyError, TypeError) as exc:
+            message = f"the executions page does not follow the spec ({exc})"
+            self._execution_error(sync_id, f"GET {path}", ChiftError(message))
+            return
         except PayloadError as exc:
             self._execution_error(sync_id, f"GET {path}", ChiftError(str(exc)))
             return
+        self.executions_done.add(sync_id)
+        self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
+        self.writer.attach(staged)
+
+    def _stage_executions(
+        self, sync_id: str, answers: list[tuple[str, Response, list[Any], int]], consumers: set[str]
+    ) -> list[tuple[str, str, int]]:
+        raw = _Raw()
+        for endpoint, response, _, _ in answers:
+            raw.add(endpoint, None, sync_id, response.status, _now(), response.body)
+        table = flatten_executions(sync_id, [i for _, _, items, _ in answers for i in items])
         if consumers:
             table = table.filter(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
             )
-        self.writer.write({"executions": table, "raw_responses": raw.to_table()})
-        self.executions_done.add(sync_id)
-        self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
+        return self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
 
     def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
         self.fetch_errors.append(_error_row(None, sync_id, endpoint, error, _now()))

@@ -156,11 +156,26 @@ class SnapshotWriter:
 
     def write(self, tables: Mapping[str, pd.DataFrame | pa.Table]) -> None:
         """Append one part of each table given; DataFrames are checked against the schema."""
+        self.attach(self.stage(tables))
+
+    def stage(self, tables: Mapping[str, pd.DataFrame | pa.Table]) -> list[tuple[str, str, int]]:
+        """Write one part of each table given, but list none yet: see :meth:`attach`.
+
+        Parts staged and never attached (a group that failed half way) stay invisible.
+        """
+        staged = []
         for name, data in tables.items():
             table = data if isinstance(data, pa.Table) else to_arrow(name, data)
             if not table.schema.equals(_schema(name), check_metadata=False):
                 raise StoreError(f"table {name!r} does not have its pinned schema")
-            self._write_part(name, table)
+            staged.append((name, self._write_part(name, table), table.num_rows))
+        return staged
+
+    def attach(self, staged: Iterable[tuple[str, str, int]]) -> None:
+        """List staged parts in the manifest, all at once."""
+        for name, path, rows in staged:
+            self.manifest["files"].setdefault(name, []).append(path)
+            self.manifest["rows"][name] = self.manifest["rows"].get(name, 0) + rows
         _write_json_atomic(self._manifest_path, self.manifest)
 
     def replace(self, name: str, table: pa.Table) -> None:
@@ -168,18 +183,17 @@ class SnapshotWriter:
         # the old parts stay on disk, unlisted, until the manifest no longer names them
         self.manifest["files"][name] = []
         self.manifest["rows"][name] = 0
-        self._write_part(name, table)
-        _write_json_atomic(self._manifest_path, self.manifest)
+        self.attach([(name, self._write_part(name, table), table.num_rows)])
 
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Read what this snapshot holds of table ``name`` so far."""
         table = _read_table(self.path, name, self.manifest["files"].get(name, []))
         return table.select(columns) if columns else table
 
-    def _write_part(self, name: str, table: pa.Table) -> None:
+    def _write_part(self, name: str, table: pa.Table) -> str:
+        """Write a part file and return its path under the root (not listed)."""
         folder = self.path / name / f"snapshot={self.snapshot_id}"
         folder.mkdir(parents=True, exist_ok=True)
-        files: list[str] = self.manifest["files"].setdefault(name, [])
         # part numbers only grow, so a file a reader may hold is never overwritten
         numbers = self.manifest.setdefault("next_part", {})
         part = f"part-{numbers.get(name, 0):05d}.parquet"
@@ -187,8 +201,7 @@ class SnapshotWriter:
         tmp = folder / f".{part}.{uuid.uuid4().hex}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, folder / part)
-        files.append(f"{name}/snapshot={self.snapshot_id}/{part}")
-        self.manifest["rows"][name] = self.manifest["rows"].get(name, 0) + table.num_rows
+        return f"{name}/snapshot={self.snapshot_id}/{part}"
 
     def commit(self, status: Status = "complete", **info: Any) -> dict[str, Any]:
         """Make the snapshot visible to readers; every table without a part gets an empty one.
@@ -200,9 +213,11 @@ class SnapshotWriter:
         """
         if status not in READABLE:
             raise StoreError(f"status must be one of {READABLE}, not {status!r}")
-        for name in TABLES:
-            if not self.manifest["files"].get(name):
-                self._write_part(name, TABLES[name].schema.empty_table())
+        self.attach(
+            (name, self._write_part(name, TABLES[name].schema.empty_table()), 0)
+            for name in TABLES
+            if not self.manifest["files"].get(name)
+        )
         self.manifest["status"] = status
         self.manifest["finished_at"] = datetime.now(UTC).isoformat()
         self.manifest["info"] = {**self.manifest.get("info", {}), **info}
