@@ -261,6 +261,14 @@ def _hbars(
     return fig
 
 
+def _flow_labels(df: pd.DataFrame) -> list[str]:
+    """``flow name (sync name)`` for each row of a per-flow report."""
+    return [
+        f"{_label(f, 30)} ({_label(s, 26)})"
+        for f, s in zip(df.flow_name, df.sync_name, strict=True)
+    ]
+
+
 def _limit(df: pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
     """At most :data:`_MAX_BARS` rows of ``df``, and a title suffix saying so."""
     if len(df) <= _MAX_BARS:
@@ -351,10 +359,7 @@ def _chart_flow_adoption(df: pd.DataFrame) -> tuple[Figure, str] | None:
     if df.empty:
         return None
     df, more = _limit(df.sort_values("enabled_share", ascending=False, kind="stable"), "most")
-    labels = [
-        f"{_label(f, 30)} ({_label(s, 26)})"
-        for f, s in zip(df.flow_name, df.sync_name, strict=True)
-    ]
+    labels = _flow_labels(df)
     notes = [f"{e:,} of {n:,}" for e, n in zip(df.enabled_count, df.linked_count, strict=True)]
     fig = _hbars(
         labels,
@@ -420,10 +425,7 @@ def _chart_flow_runs(df: pd.DataFrame) -> tuple[Figure, str] | None:
     if df.empty:
         return None
     df, more = _limit(df.sort_values("success_share", kind="stable"), "least successful")
-    labels = [
-        f"{_label(f, 30)} ({_label(s, 26)})"
-        for f, s in zip(df.flow_name, df.sync_name, strict=True)
-    ]
+    labels = _flow_labels(df)
     notes = [
         f"{share:.0%} of {ok + bad:,}"
         for share, ok, bad in zip(

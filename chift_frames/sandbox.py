@@ -99,6 +99,13 @@ def _error(message: str, error_code: str | None = None, detail: Any = "") -> dic
     return body
 
 
+def _invalid(*problems: tuple[list[str], str, str]) -> tuple[int, dict[str, Any]]:
+    """Answer 422 as Chift does: ``detail`` lists each problem's (loc, msg, type)."""
+    code = "ERROR_INVALID_BODY" if problems[0][0][0] == "body" else "ERROR_INVALID_QUERY_PARAMETER"
+    detail = [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in problems]
+    return 422, _error("Validation error", code, detail)
+
+
 class Sandbox:
     """Serve a :class:`World` as the Chift API on a loopback port, in a background thread.
 
@@ -189,38 +196,14 @@ class Sandbox:
     def issue_token(self, body: Any) -> tuple[int, Any]:
         """Answer ``POST /token``: a status and a body."""
         if not isinstance(body, dict):
-            return 422, _error(
-                "Validation error",
-                "ERROR_INVALID_BODY",
-                [
-                    {
-                        "loc": ["body"],
-                        "msg": "Input should be a valid dictionary",
-                        "type": "dict_type",
-                    }
-                ],
-            )
+            return _invalid((["body"], "Input should be a valid dictionary", "dict_type"))
         missing = [k for k in ("clientId", "clientSecret", "accountId") if not body.get(k)]
         if missing:
-            return 422, _error(
-                "Validation error",
-                "ERROR_INVALID_BODY",
-                [{"loc": ["body", k], "msg": "Field required", "type": "missing"} for k in missing],
-            )
+            return _invalid(*((["body", k], "Field required", "missing") for k in missing))
         try:
             uuid.UUID(str(body["accountId"]))
         except ValueError:
-            return 422, _error(
-                "Validation error",
-                "ERROR_INVALID_BODY",
-                [
-                    {
-                        "loc": ["body", "accountId"],
-                        "msg": "Input should be a valid UUID",
-                        "type": "uuid_parsing",
-                    }
-                ],
-            )
+            return _invalid((["body", "accountId"], "Input should be a valid UUID", "uuid_parsing"))
         if self._strict and (body["clientId"], body["clientSecret"]) != self._strict:
             return 401, _error("Wrong credentials", "ERROR_CHIFT_AUTHENTICATION_ERROR")
         token = secrets.token_urlsafe(24)
@@ -275,16 +258,12 @@ class Sandbox:
         if parts == ["syncs"]:
             status = (query.get("consumers_status") or ["all"])[0]
             if status not in ("all", "enabled", "not_enabled"):
-                return 422, _error(
-                    "Validation error",
-                    "ERROR_INVALID_QUERY_PARAMETER",
-                    [
-                        {
-                            "loc": ["query", "consumers_status"],
-                            "msg": "Input should be 'all', 'enabled' or 'not_enabled'",
-                            "type": "enum",
-                        }
-                    ],
+                return _invalid(
+                    (
+                        ["query", "consumers_status"],
+                        "Input should be 'all', 'enabled' or 'not_enabled'",
+                        "enum",
+                    )
                 )
             items = world.sync_items()
             if status != "all":
@@ -323,16 +302,12 @@ class Sandbox:
         except ValueError:
             page, size = 0, 0
         if page < 1 or not 1 <= size <= 500:
-            return 422, _error(
-                "Validation error",
-                "ERROR_INVALID_QUERY_PARAMETER",
-                [
-                    {
-                        "loc": ["query", "size" if page >= 1 else "page"],
-                        "msg": "page must be >= 1 and size between 1 and 500",
-                        "type": "value_error",
-                    }
-                ],
+            return _invalid(
+                (
+                    ["query", "size" if page >= 1 else "page"],
+                    "page must be >= 1 and size between 1 and 500",
+                    "value_error",
+                )
             )
         if sync_id not in {s["syncid"] for s in self.world.sync_items()}:
             return 404, _error("The sync does not exist")
@@ -350,16 +325,8 @@ class Sandbox:
                 end = datetime.fromisoformat(date_to)
                 items = [i for i in items if datetime.fromisoformat(i["start"]) <= end]
         except (TypeError, ValueError):
-            return 422, _error(
-                "Validation error",
-                "ERROR_INVALID_QUERY_PARAMETER",
-                [
-                    {
-                        "loc": ["query", "date_from"],
-                        "msg": "Input should be a valid datetime",
-                        "type": "datetime_parsing",
-                    }
-                ],
+            return _invalid(
+                (["query", "date_from"], "Input should be a valid datetime", "datetime_parsing")
             )
         chunk = items[(page - 1) * size : page * size]
         return 200, {"items": chunk, "total": len(items), "page": page, "size": size}
