@@ -888,20 +888,18 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
 def flatten_syncs(items: Any) -> pd.DataFrame:
     """Flatten the body of ``GET /syncs`` (an array of ``ReadSyncItem``) into ``syncs``.
 
+    The flows, triggers, mapping definitions and connections of each sync become tables of
+    their own with :func:`chift_frames.flatten_account.flatten_sync_definitions`.
+
     Raises
     ------
     PayloadError
         When the body is not an array of objects with ``syncid``, ``name``, ``consumers``
-        and ``flows``.
+        and ``flows``, or breaks the spec elsewhere.
     """
-    rows: dict[str, list[Any]] = {name: [] for name in TABLES["syncs"].columns}
-    for i, item in enumerate(_items(items, "syncs")):
-        rows["sync_id"].append(_field(item, i, "syncid", str, required=True))
-        rows["name"].append(_field(item, i, "name", str, required=True))
-        rows["module"].append(_field(item, i, "module", str, required=False))
-        rows["consumer_count"].append(len(_field(item, i, "consumers", list, required=True)))
-        rows["flow_count"].append(len(_field(item, i, "flows", list, required=True)))
-    return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["syncs"].schema))
+    from .flatten_account import flatten_sync_definitions  # it builds on this module
+
+    return to_pandas(flatten_sync_definitions(items)["syncs"])
 
 
 def flatten_executions(sync_id: str, items: Any) -> pa.Table:

@@ -8,6 +8,7 @@ Endpoints (shapes from Chift's official OpenAPI spec)::
     GET  /syncs/{syncid}/executions?page&size    ChiftPage[SyncExecutionItem] (size <= 500)
     GET  /consumers                              ConsumerItem[]
     GET  /consumers/{consumer_id}                ConsumerItem
+    GET  /consumers/{consumer_id}/connections    ConnectionItem[]
     GET  /consumers/{consumer_id}/syncs/{syncid} SyncConsumerItem
     POST /sandbox/evolve                         not Chift's: advance the world one generation
 
@@ -285,6 +286,11 @@ class Sandbox:
         if len(parts) == 2 and parts[0] == "consumers":
             consumer = world.consumer_item(parts[1])
             return (200, consumer) if consumer else (404, _error("The consumer does not exist"))
+        if len(parts) == 3 and parts[0] == "consumers" and parts[2] == "connections":
+            connections = world.connection_items(parts[1])
+            if connections is None:
+                return 404, _error("The consumer does not exist")
+            return 200, connections
         if len(parts) == 4 and parts[0] == "consumers" and parts[2] == "syncs":
             payload = world.consumer_sync(parts[1], parts[3])
             if payload is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["World"]
+__all__ = ["ONE_APIS", "World"]
 
 _EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -63,6 +63,7 @@ _Mapping = tuple[str, str, str, str, int, int]
 _SYNCS: list[dict[str, Any]] = [
     {
         "name": "POS → Accounting",
+        "apis": [2, 1],
         "mappings": [
             ("Tax rates", "VAT codes", "VAT", "4510", 3, 8),
             ("Payment methods", "Journals", "PM-", "JRN-", 3, 9),
@@ -76,6 +77,7 @@ _SYNCS: list[dict[str, Any]] = [
     },
     {
         "name": "eCommerce → Accounting",
+        "apis": [3, 1],
         "mappings": [
             ("Tax rates", "VAT codes", "TAX-", "4511", 2, 6),
             ("Payment gateways", "Journals", "GW-", "JRN-", 2, 5),
@@ -88,6 +90,7 @@ _SYNCS: list[dict[str, Any]] = [
     },
     {
         "name": "Invoicing → Accounting",
+        "apis": [4, 1],
         "mappings": [
             ("Journals", "Sales journals", "IJ-", "VEN", 1, 4),
             ("Tax rates", "VAT codes", "VAT", "4512", 3, 7),
@@ -100,6 +103,7 @@ _SYNCS: list[dict[str, Any]] = [
     },
     {
         "name": "PMS → Accounting",
+        "apis": [5, 1],
         "mappings": [
             ("Room types", "Revenue accounts", "ROOM-", "7060", 2, 10),
             ("Payment methods", "Journals", "PAY-", "JRN-", 2, 6),
@@ -110,6 +114,50 @@ _SYNCS: list[dict[str, Any]] = [
         ],
     },
 ]
+
+ONE_APIS: dict[int, str] = {
+    1: "Accounting",
+    2: "Point of Sale",
+    3: "eCommerce",
+    4: "Invoicing",
+    5: "Property Management System",
+}
+"""The unified API behind each ``one_api`` number of the world's syncs.
+
+Chift's spec types ``SyncsConnectionItem.one_api`` as an integer and ``ConnectionItem.api``
+as a name without documenting how the two correspond; this is the made-up world's own table.
+"""
+
+# connectors per API: (integration name, integration id, runs through a local agent)
+_CONNECTORS: dict[str, list[tuple[str, int, bool]]] = {
+    "Accounting": [("Odoo", 2001, False), ("Exact Online", 2002, False), ("Sage 50", 2003, True)],
+    "Point of Sale": [("Lightspeed", 3001, False), ("Zelty", 3002, False)],
+    "eCommerce": [("Shopify", 4001, False), ("WooCommerce", 4002, False)],
+    "Invoicing": [("Teamleader", 5001, False), ("Axonaut", 5002, False)],
+    "Property Management System": [("Mews", 6001, False), ("Apaleo", 6002, False)],
+}
+
+# what the source values of each mapping are called, one by one
+_SINGULAR = {
+    "Tax rates": "VAT rate",
+    "Payment methods": "Payment method",
+    "Product categories": "Product category",
+    "Payment gateways": "Payment gateway",
+    "Shipping methods": "Shipping method",
+    "Journals": "Journal",
+    "Analytic plans": "Analytic plan",
+    "Room types": "Room type",
+}
+
+# where the target values of each sub-mapping come from in the accounting API
+_TARGET_ROUTES = {
+    "VAT codes": "/accounting/vat-codes",
+    "Journals": "/accounting/journals",
+    "Accounts": "/accounting/chart-of-accounts",
+    "Revenue accounts": "/accounting/chart-of-accounts",
+    "Sales journals": "/accounting/journals",
+    "Cost centres": "/accounting/analytic-accounts",
+}
 
 _DATASTORES = [
     (
@@ -132,6 +180,13 @@ _DATASTORES = [
         ],
     ),
 ]
+
+_DETAILS = {
+    "no connection": "No connection",
+    "connection failed": "Connection failed",
+    "mapping incomplete": "Mapping incomplete",
+    "configuration incomplete": "Configuration incomplete",
+}
 
 _INCOMPLETE = [
     "Mapping incomplete",
@@ -239,40 +294,211 @@ class World:
     def _sync_item(self, s: int) -> dict[str, Any]:
         template = _SYNCS[s % len(_SYNCS)]
         sync_id = self._sync_ids[s]
-        suffix = f" #{s // len(_SYNCS) + 1}" if s >= len(_SYNCS) else ""
         return {
             "syncid": sync_id,
-            "name": template["name"] + suffix,
-            "config": None,
+            "name": self._sync_item_name(s),
+            "config": {"presync": {"fields": ["simple", "country"]}} if s % 2 == 0 else None,
             "connections": [
                 {
-                    "one_api": 1,
+                    "one_api": one_api,
                     "connection_type": None,
-                    "display_order": 0,
+                    "display_order": order,
                     "display_hidden": False,
-                },
-                {
-                    "one_api": 2,
-                    "connection_type": None,
-                    "display_order": 1,
-                    "display_hidden": False,
-                },
+                }
+                for order, one_api in enumerate(template["apis"])
             ],
-            "mappings": [],
+            "mappings": self._mapping_definitions(template),
             "consumers": list(self._links[sync_id]),
             "flows": [
-                {
-                    "id": self._flow_ids[(s, f)],
-                    "name": name,
-                    "description": None,
-                    "triggers": [
-                        {"id": "trigger-1", "type": kind, "cronschedules": crons and crons[:1]}
-                    ],
-                }
+                self._flow_definition(s, f, name, kind, crons)
                 for f, (name, kind, crons) in enumerate(template["flows"])
             ],
             "module": None,
+            "object_kinds": None,
         }
+
+    @staticmethod
+    def _mapping_definitions(template: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return the sync's mapping definitions: one per mapping name, with its sub-mappings."""
+        definitions: dict[str, dict[str, Any]] = {}
+        for name, sub, src, _tgt, _low, high in template["mappings"]:
+            definition = definitions.setdefault(
+                name,
+                {
+                    "name": name,
+                    "description": f"Map your {name.lower()}",
+                    "display_order": len(definitions),
+                    "challenge_question": "Do you sell abroad?" if name == "Tax rates" else None,
+                    "conditions": None,
+                    "sub_mappings": [],
+                },
+            )
+            singular = _SINGULAR.get(name, name)
+            definition["sub_mappings"].append(
+                {
+                    "name": sub,
+                    "description": f"{sub} to book {name.lower()} on",
+                    "display_order": len(definition["sub_mappings"]),
+                    "challenge_question": None,
+                    "conditions": None,
+                    "source_field": {
+                        "name": singular.lower().replace(" ", "_"),
+                        "type": "fixed",
+                        "display_condition": None,
+                        "values": [
+                            {"id": f"{src}{k + 1:02d}", "label": f"{singular} {k + 1}"}
+                            for k in range(high)
+                        ],
+                        "api_route": None,
+                        "connection_type": None,
+                    },
+                    "target_field": {
+                        "name": sub.lower().replace(" ", "_"),
+                        "type": "api",
+                        "display_condition": None,
+                        "values": [],
+                        "api_route": _TARGET_ROUTES.get(sub),
+                        "connection_type": None,
+                    },
+                    "display_delete": False,
+                    "logic": {"default": "first"} if sub == "Journals" else None,
+                    "manual_mapping": sub == "Cost centres",
+                }
+            )
+        return list(definitions.values())
+
+    def _flow_definition(
+        self, s: int, f: int, name: str, kind: str, crons: list[str] | None
+    ) -> dict[str, Any]:
+        """Return a flow the sync offers (``ReadFlowItem``), with its trigger."""
+        return {
+            "id": self._flow_ids[(s, f)],
+            "name": name,
+            "description": f"{name}, every day" if kind == "timer" else f"{name}, on event",
+            "execution": {"type": "code", "data": {"code": f"flow_{s}_{f}"}},
+            "config": {
+                "definitionFields": [
+                    {"name": "from_date", "type": "date", "title": "Start date", "optional": False}
+                ],
+                "doorkeyFields": None,
+                "customFields": None,
+                "datastores": [],
+            },
+            "triggers": [
+                {
+                    "id": "trigger-1",
+                    "type": kind,
+                    "cronschedules": list(crons) if crons else None,
+                    "visible": True,
+                    "definitionFields": None,
+                    "options": {"retries": 2} if kind == "event" else None,
+                    "priority": "HIGH" if f == 0 else "NORMAL",
+                }
+            ],
+        }
+
+    # -- connections ---------------------------------------------------------------------------
+    def connection_items(self, consumer_id: str) -> list[dict[str, Any]] | None:
+        """Return ``GET /consumers/{consumer_id}/connections``, or None for no such consumer.
+
+        A consumer has one connection per API its account's syncs use, with a few missing
+        (about 3 % each, and 4 % of consumers have none at all), inactive (3 %), run through a
+        local agent that is down, or doubled by an old inactive connection. Each generation
+        (see :meth:`evolve`) some inactive connections come back, a few active ones fail, and a
+        few missing ones appear.
+        """
+        cache = self.__dict__.setdefault("_connection_cache", {})
+        key = (consumer_id, self.generation)
+        if key not in cache:
+            if self.consumer_item(consumer_id) is None:
+                return None
+            cache[key] = self._build_connections(consumer_id)
+        return [dict(c) for c in cache[key]]
+
+    def _build_connections(self, consumer_id: str) -> list[dict[str, Any]]:
+        rng = random.Random(f"connections:{self.seed}:{consumer_id}")
+        apis = sorted({a for s in range(self.syncs) for a in _SYNCS[s % len(_SYNCS)]["apis"]})
+        none_at_all = rng.random() < 0.04
+        items: list[dict[str, Any]] = []
+        missing: list[int] = []
+        for one_api in apis:
+            api = ONE_APIS[one_api]
+            if none_at_all or rng.random() < 0.03:
+                missing.append(one_api)
+                continue
+            if rng.random() < 0.05:  # an old connection, replaced by the current one
+                items.append(self._connection(rng, api, status="inactive"))
+            items.append(
+                self._connection(rng, api, status="inactive" if rng.random() < 0.03 else "active")
+            )
+        for generation in range(1, self.generation + 1):
+            grow = random.Random(f"connections:{self.seed}:{consumer_id}:{generation}")
+            for item in items:
+                draw = grow.random()
+                if item["status"] == "inactive" and draw < 0.3:  # reconnected
+                    item["status"] = "active"
+                elif item["status"] == "active" and draw < 0.02:  # credentials expired
+                    item["status"] = "inactive"
+            for one_api in list(missing):
+                if grow.random() < 0.10:
+                    missing.remove(one_api)
+                    items.append(self._connection(grow, ONE_APIS[one_api], status="active"))
+        return items
+
+    @staticmethod
+    def _connection(rng: random.Random, api: str, status: str) -> dict[str, Any]:
+        integration, integration_id, local = rng.choice(_CONNECTORS[api])
+        datalayer = None
+        if status == "active" and rng.random() < 0.5:
+            ready = rng.random() < 0.7
+            datalayer = {
+                "status": "ready" if ready else rng.choice(["not_enabled", "syncing", "stale"]),
+                "last_sync_date": _iso(_EPOCH + timedelta(days=rng.randint(200, 320)))
+                if ready
+                else None,
+            }
+        return {
+            "connectionid": _uuid(rng),
+            "name": f"{integration} ({api})",
+            "integration": integration,
+            "integrationid": integration_id,
+            "api": api,
+            "data": {"company_id": rng.randint(1, 999)} if rng.random() < 0.6 else None,
+            "status": status,
+            "agent": {"status": "down" if rng.random() < 0.12 else "up"} if local else None,
+            "datalayer": datalayer,
+        }
+
+    def monitoring_state(self, consumer_id: str, sync_id: str) -> str | None:
+        """Return the state Chift's back office shows for a linked pair, or None if not linked.
+
+        In order: ``no connection`` (an API the sync needs has no connection), ``connection
+        failed`` (no connection of such an API is active with its local agent up), ``mapping
+        incomplete`` (a value that is not hidden has no target), ``configuration incomplete``
+        (the setup's status is not active), else ``active``.
+        """
+        payload = self.consumer_sync(consumer_id, sync_id)
+        if payload is None:
+            return None
+        return self._state(consumer_id, self._sync_ids.index(sync_id), payload)
+
+    def _state(self, consumer_id: str, s: int, payload: dict[str, Any]) -> str:
+        connections = self.connection_items(consumer_id) or []
+        needed = [ONE_APIS[a] for a in _SYNCS[s % len(_SYNCS)]["apis"]]
+        if any(all(c["api"] != api for c in connections) for api in needed):
+            return "no connection"
+        working = {
+            c["api"]
+            for c in connections
+            if c["status"] == "active" and (c["agent"] is None or c["agent"]["status"] == "up")
+        }
+        if any(api not in working for api in needed):
+            return "connection failed"
+        for mapping in payload["link_mappings"] or []:
+            hidden = set(mapping["hidden_source_ids"])
+            if any(not v["target_id"] and v["source_id"] not in hidden for v in mapping["values"]):
+                return "mapping incomplete"
+        return "active" if payload["status"] == "active" else "configuration incomplete"
 
     def pairs(self) -> Iterator[tuple[str, str]]:
         """Yield every linked ``(consumer_id, sync_id)`` pair, sync by sync."""
@@ -392,6 +618,11 @@ class World:
         }
         for generation in range(1, self.generation + 1):
             self._evolve_payload(payload, consumer_id, s, generation)
+        if payload["status"] == "inactive":
+            # what Chift's back office says of an inactive setup follows from its connections
+            # and mappings, as :meth:`monitoring_state` finds them
+            state = self._state(consumer_id, s, payload)
+            payload["status_details"] = _DETAILS.get(state, "Configuration incomplete")
         return payload
 
     # -- evolution -----------------------------------------------------------------------------

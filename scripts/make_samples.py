@@ -12,6 +12,7 @@ order)::
     consumers.json                                GET /consumers
     syncs.json                                    GET /syncs
     consumer_syncs/<consumer_id>__<sync_id>.json  GET /consumers/{consumer_id}/syncs/{syncid}
+    connections/<consumer_id>.json                GET /consumers/{consumer_id}/connections
 
 Run: ``python scripts/make_samples.py`` (``--check`` only compares, exit status 1 when the
 files differ). tests/test_samples.py fails when the committed samples are stale.
@@ -52,6 +53,9 @@ def render(seed: int = SEED) -> dict[str, str]:
     }
     for consumer_id, sync_id in world.pairs():
         files[pair_file(consumer_id, sync_id)] = to_json(world.consumer_sync(consumer_id, sync_id))
+    for consumer in world.consumer_items():
+        consumer_id = consumer["consumerid"]
+        files[f"connections/{consumer_id}.json"] = to_json(world.connection_items(consumer_id))
     return files
 
 

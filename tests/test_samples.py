@@ -14,10 +14,12 @@ from jsonschema import Draft202012Validator
 
 from chift_frames import flatten
 from chift_frames.flatten import flatten_consumers, flatten_syncs
+from chift_frames.flatten_account import flatten_connections, flatten_sync_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
 PAIR_FILES = sorted((SAMPLES / "consumer_syncs").glob("*.json"))
+CONNECTION_FILES = sorted((SAMPLES / "connections").glob("*.json"))
 
 # What the eight responses of World(consumers=3, syncs=3, seed=194) flatten into.
 EXPECTED_ROWS = {
@@ -29,6 +31,17 @@ EXPECTED_ROWS = {
     "datastores": 9,
     "datastore_columns": 34,
     "payload_errors": 0,
+}
+
+
+# What the sync definitions of the same account flatten into.
+EXPECTED_SYNC_ROWS = {
+    "syncs": 3,
+    "sync_flows": 6,
+    "sync_flow_triggers": 6,
+    "sync_mappings": 10,
+    "sync_mapping_labels": 126,  # 8+9+9+60, 6+5+6 and 4+7+12 source values
+    "sync_connections": 6,
 }
 
 
@@ -92,6 +105,11 @@ def test_account_sample_follows_the_official_spec(name: str, schema_name: str) -
     assert_valid(official_validator(schema_name, array=True), read(SAMPLES / name), name)
 
 
+@pytest.mark.parametrize("path", CONNECTION_FILES, ids=lambda p: p.stem[:8])
+def test_connections_sample_follows_the_official_spec(path: Path) -> None:
+    assert_valid(official_validator("ConnectionItem", array=True), read(path), path.name)
+
+
 def test_the_official_spec_rejects_a_broken_sample() -> None:
     body = read(PAIR_FILES[0])
     body["enabled_flows"] = [{"id": "f1"}]  # a flow without name, trigger or values
@@ -109,6 +127,11 @@ def test_the_samples_flatten_to_the_expected_rows() -> None:
     assert len(flatten_consumers(read(SAMPLES / "consumers.json"))) == 3
     syncs = flatten_syncs(read(SAMPLES / "syncs.json"))
     assert syncs.consumer_count.sum() == len(PAIR_FILES)
+    definitions = flatten_sync_definitions(read(SAMPLES / "syncs.json"))
+    assert {name: t.num_rows for name, t in definitions.items()} == EXPECTED_SYNC_ROWS
+    assert len(CONNECTION_FILES) == 3
+    connections = [flatten_connections(p.stem, read(p)) for p in CONNECTION_FILES]
+    assert sum(t.num_rows for t in connections) == sum(len(read(p)) for p in CONNECTION_FILES)
 
 
 def test_the_samples_are_what_make_samples_writes_now() -> None:

@@ -75,6 +75,37 @@ def test_lists_follow_the_spec(api) -> None:
     validate(get(api, f"/consumers/{consumer['consumerid']}").json(), ref("ConsumerItem"))
 
 
+def test_connections_follow_the_spec_in_every_state(api) -> None:
+    seen: set[tuple[str, str | None]] = set()
+    empty = 0
+    for consumer in WORLD.consumer_items():
+        body = get(api, f"/consumers/{consumer['consumerid']}/connections").json()
+        validate(body, array_of("ConnectionItem"))
+        assert body == WORLD.connection_items(consumer["consumerid"])
+        empty += not body
+        seen |= {(c["status"], (c["agent"] or {}).get("status")) for c in body}
+    # active and inactive connections, local agents up and down, and a consumer with none
+    assert {("active", None), ("inactive", None), ("active", "up"), ("active", "down")} <= seen
+    assert empty >= 1
+    missing = get(api, f"/consumers/{uuid.uuid4()}/connections")
+    assert missing.status_code == 404
+    validate(missing.json(), ref("ChiftError"))
+
+
+def test_sync_definitions_carry_flows_mappings_and_connections(api) -> None:
+    for sync in get(api, "/syncs").json():
+        assert sync["connections"] and sync["mappings"] and sync["flows"]
+        for flow in sync["flows"]:
+            assert flow["execution"]["type"] == "code" and flow["triggers"]
+        labels = [
+            value["label"]
+            for mapping in sync["mappings"]
+            for sub in mapping["sub_mappings"]
+            for value in sub["source_field"]["values"]
+        ]
+        assert labels and all(labels)
+
+
 def test_consumers_status_splits_the_linked_consumers(api) -> None:
     every = {s["syncid"]: set(s["consumers"]) for s in get(api, "/syncs").json()}
     enabled = {
@@ -186,6 +217,11 @@ def test_the_official_sdk_reads_from_the_sandbox(monkeypatch: pytest.MonkeyPatch
         expected = WORLD.consumer_sync(sync.consumers[0], str(sync.syncid))
         assert setup.sync_name == expected["sync_name"]
         assert json.loads(setup.model_dump_json())["status"] == expected["status"]
+        connections = consumer.Connection.all()
+        expected_connections = WORLD.connection_items(sync.consumers[0])
+        assert [str(c.connectionid) for c in connections] == [
+            c["connectionid"] for c in expected_connections
+        ]
 
 
 def test_sockets_run_without_nagle() -> None:
