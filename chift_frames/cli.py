@@ -24,6 +24,12 @@ from .store import list_snapshots, load, query
 from .world import World
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+
+
+class UsageError(ChiftFramesError):
+    """A mistake in what the user asked for: printed as one line, exit status 1."""
+
+
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
@@ -150,31 +156,49 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox API until interrupted."""
-    faults = Faults(
-        rate_429=args.rate_429,
-        rate_5xx=args.rate_5xx,
-        rate_drop=args.rate_drop,
-        latency=args.latency,
-        token_ttl=args.token_ttl,
-        revoke_every=args.revoke_every,
-    )
+    try:
+        faults = Faults(
+            rate_429=args.rate_429,
+            rate_5xx=args.rate_5xx,
+            rate_drop=args.rate_drop,
+            latency=args.latency,
+            token_ttl=args.token_ttl,
+            revoke_every=args.revoke_every,
+            fail_pairs=args.fail_pairs,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     world = World(
         consumers=args.consumers, syncs=args.syncs, seed=args.seed, generation=args.generation
     )
-    sandbox = Sandbox(
-        world,
-        host=args.host,
-        port=args.port,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        faults=faults,
-    )
+    try:
+        sandbox = Sandbox(
+            world,
+            host=args.host,
+            port=args.port,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            faults=faults,
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+            " (is another sandbox running? pick another --port, or 0 for any free one)"
+        ) from None
     print(f"Sandbox serving {world.pair_count:,} pairs at {sandbox.url} (Ctrl-C to stop)")
+    client_id = args.client_id or "any"
+    secret = "<the --client-secret you gave>" if args.client_secret else "any"
     print(
-        f"  export CHIFT_BASE_URL={sandbox.url} CHIFT_CLIENT_ID=any CHIFT_CLIENT_SECRET=any "
-        f"CHIFT_ACCOUNT_ID={DEMO_ACCOUNT}",
+        f"  export CHIFT_BASE_URL={sandbox.url} CHIFT_CLIENT_ID={client_id} "
+        f"CHIFT_CLIENT_SECRET={secret} CHIFT_ACCOUNT_ID={DEMO_ACCOUNT}",
         flush=True,
     )
+    if faults.fail_pairs:
+        print(
+            f"  {faults.fail_pairs:.0%} of the pairs fail a first fetch (503 for their first "
+            f"{faults.fail_pair_asks} asks); a --resume afterwards gets through",
+            flush=True,
+        )
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:
@@ -311,7 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="serve the offline stand-in for the Chift API")
     sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
-    sandbox.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on: a loopback address such as 127.0.0.1 or ::1 (the client "
+        "refuses plain http:// to any other host)",
+    )
     _world_arguments(sandbox)
     sandbox.add_argument("--client-id", help="insist on this clientId")
     sandbox.add_argument("--client-secret", help="insist on this clientSecret")
@@ -319,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--rate-429", type=float, default=0.0, help="share answered 429")
     sandbox.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
     sandbox.add_argument("--rate-drop", type=float, default=0.0, help="share dropped")
+    sandbox.add_argument(
+        "--fail-pairs",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of pairs that fail a whole first fetch (503), so that it ends partial "
+        "and --resume finishes it",
+    )
     sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
     sandbox.add_argument(
         "--revoke-every", type=int, default=0, help="revoke a token after this many requests"

@@ -64,6 +64,18 @@ class Faults:
         Revoke a token after it served this many requests (0: never).
     seed : int
         Seed of the fault draws.
+    fail_pairs : float
+        Share of (consumer, sync) pairs whose consumer-sync answer fails with 503 for its first
+        ``fail_pair_asks`` asks: more than a client retries in one fetch, so that fetch ends
+        ``partial``, and a ``--resume`` afterwards gets through.
+    fail_pair_asks : int
+        How many asks of a failing pair fail (the client's ``max_attempts`` is 5).
+
+    Raises
+    ------
+    ValueError
+        When a share is outside [0, 1], the three shares add up to more than 1, or a count or
+        duration is negative.
     """
 
     rate_429: float = 0.0
@@ -75,6 +87,33 @@ class Faults:
     token_ttl: int = 1800
     revoke_every: int = 0
     seed: int = 0
+    fail_pairs: float = 0.0
+    fail_pair_asks: int = 5
+
+    def __post_init__(self) -> None:
+        shares = {
+            "rate_429": self.rate_429,
+            "rate_5xx": self.rate_5xx,
+            "rate_drop": self.rate_drop,
+            "fail_pairs": self.fail_pairs,
+        }
+        for name, share in shares.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be a share between 0 and 1, got {share}")
+        if self.rate_429 + self.rate_5xx + self.rate_drop > 1.0:
+            raise ValueError("rate_429, rate_5xx and rate_drop must add up to at most 1")
+        counts = {
+            "retry_after": self.retry_after,
+            "fault_attempts": self.fault_attempts,
+            "latency": self.latency,
+            "revoke_every": self.revoke_every,
+            "fail_pair_asks": self.fail_pair_asks,
+        }
+        for name, count in counts.items():
+            if count < 0:
+                raise ValueError(f"{name} must be 0 or more, got {count}")
+        if self.token_ttl < 1:
+            raise ValueError(f"token_ttl must be at least 1 second, got {self.token_ttl}")
 
 
 @dataclass
@@ -235,9 +274,23 @@ class Sandbox:
                 return False
         return True
 
+    def failing_pair(self, consumer_id: str, sync_id: str) -> bool:
+        """Whether the pair is one of the ``fail_pairs`` share that fail a whole fetch."""
+        share = self.faults.fail_pairs
+        draw = random.Random(f"{self.faults.seed}:fail:{consumer_id}:{sync_id}").random()
+        return share > 0 and draw < share
+
     def fault_for(self, key: str) -> str | None:
         """Draw the fault for this ask of ``key``: "429", "500"…, "drop", or None."""
         f = self.faults
+        parts = [p for p in urlsplit(key).path.split("/") if p]
+        pair = len(parts) == 4 and parts[0] == "consumers" and parts[2] == "syncs"
+        if (
+            pair
+            and self.failing_pair(parts[1], parts[3])
+            and self.stats.ask("fail:" + key) <= f.fail_pair_asks
+        ):
+            return "503"
         if not (f.rate_429 or f.rate_5xx or f.rate_drop):
             return None
         ask = self.stats.ask(key)

@@ -75,3 +75,31 @@ def test_executions_since_must_be_a_date(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["fetch", "--out", str(tmp_path), "--executions-since", "last week"])
     assert "is not an ISO date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--rate-429", "1.5"], "rate_429 must be a share between 0 and 1"),
+        (["--fail-pairs", "-0.2"], "fail_pairs must be a share between 0 and 1"),
+    ],
+)
+def test_sandbox_refuses_fault_rates_outside_0_1(
+    arguments: list[str], message: str, capsys
+) -> None:
+    assert main(["sandbox", "--port", "0", *arguments]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sandbox_on_a_busy_port_says_so_in_one_line(capsys) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sandbox", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -357,3 +357,19 @@ def test_executions_that_fail_are_a_fetch_error_then_resume(tmp_path: Path) -> N
     assert frames.fetch_errors.empty
     assert len(frames.executions) == len(expected_executions(WORLD, since))
     assert len(frames.consumer_syncs) == WORLD.pair_count
+
+
+def test_fail_pairs_rehearses_a_partial_fetch_that_resume_finishes(tmp_path: Path) -> None:
+    faults = Faults(fail_pairs=0.1, seed=3)
+    with Sandbox(WORLD, faults=faults) as sandbox:
+        failing = {p for p in WORLD.pairs() if sandbox.failing_pair(*p)}
+        first = fetch_snapshot(client_for(sandbox), tmp_path, executions=False)
+        assert first.status == "partial"
+        errors = load(tmp_path, first.snapshot_id).fetch_errors
+        assert set(zip(errors.consumer_id, errors.sync_id, strict=True)) == failing
+        assert (errors.http_status == 503).all() and (errors.attempts == 5).all()
+        # the same sandbox, still running: the pairs now get through
+        again = fetch_snapshot(client_for(sandbox), tmp_path, resume=first.snapshot_id)
+    assert 0 < len(failing) < WORLD.pair_count
+    assert again.complete and again.snapshot_id == first.snapshot_id
+    assert_matches_world(tmp_path, WORLD)

@@ -262,3 +262,19 @@ def test_faults_are_deterministic() -> None:
         b.stop()
     assert all(x == y for x, y in draws)
     assert {x for x, _ in draws} >= {"429", "drop", None}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rate_429": 1.5}, "rate_429 must be a share between 0 and 1, got 1.5"),
+        ({"rate_5xx": -0.1}, "rate_5xx must be a share between 0 and 1"),
+        ({"fail_pairs": 2}, "fail_pairs must be a share between 0 and 1"),
+        ({"rate_429": 0.6, "rate_drop": 0.6}, "add up to at most 1"),
+        ({"latency": -1}, "latency must be 0 or more"),
+        ({"token_ttl": 0}, "token_ttl must be at least 1 second"),
+    ],
+)
+def test_faults_outside_their_range_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Faults(**kwargs)
