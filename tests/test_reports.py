@@ -250,6 +250,8 @@ def with_account_tables(frames: Frames) -> Frames:
             "module": [None, None, None],
             "consumer_count": [4, 4, 0],
             "flow_count": [2, 2, 2],
+            "config": [None, '{"presync":{}}', None],
+            "object_kinds": [None, None, None],
         }
     )
     fetch_errors = pd.DataFrame(
