@@ -20,8 +20,8 @@ Values JSON can carry but the tables cannot, each a ``PayloadError`` at its path
 - a lone surrogate (the JSON escape ``\ud800``) in a stored string: UTF-8 and Parquet refuse it;
 - an integer outside the 64-bit range where the spec says integer (``display_order``);
 - a date-time outside the years 1 to 9999 once converted to UTC (``9999-12-31T23:00:00-05:00``);
-- a key repeated within one response where it keys rows (two ``enabled_flows`` with one ``id``,
-  two ``skip_mappings`` with one ``name``);
+- a flow ``id`` repeated within one response: it keys the rows of ``flows`` and ``datastores``
+  (a ``skip_mappings`` name may repeat, as Chift lists a mapping once per sub-mapping);
 - in free-form objects, stored as canonical JSON text (see :mod:`chift_frames.canonical_json`):
   NaN and infinities, lone surrogates, nesting deeper than 128 levels. Integers beyond 2**53 in
   free-form objects are kept losslessly, with all their digits.
@@ -393,9 +393,6 @@ class _Columns:
 
         for i, m in enumerate(mappings):
             self._add_mapping(rec, i, m)
-        # skipped_mappings and flows are keyed by name and id within a response: a repeat
-        # would give two rows with one key, so it is an error, not a silent duplicate.
-        names: dict[str, int] = {}
         for i, s in enumerate(skipped):
             where = f"skip_mappings[{i}]"
             if type(s) is not dict:
@@ -404,10 +401,13 @@ class _Columns:
                 self.pending_unknown.update(f"skip_mappings[].{k}" for k in s.keys() - _SKIP_KEYS)
             name = _str(_need(s, "name", where), f"{where}.name")
             reason = _enum(_need(s, "skip_reason", where), f"{where}.skip_reason", _SKIP_REASONS)
-            _unique(names, name, i, "skip_mappings", "name")
             self.s_rec.append(rec)
             self.s_name.append(name)
             self.s_reason.append(reason)
+        # A flow's rows (and its datastores' rows) are keyed by its id: a repeat within one
+        # response would give two rows with one key, so it is an error, not a silent duplicate.
+        # A skipped mapping's name may repeat (a mapping listed once per sub-mapping): its rows
+        # are kept as sent.
         ids: dict[str, int] = {}
         for i, f in enumerate(flows):
             _unique(ids, self._add_flow(rec, i, f), i, "enabled_flows", "id")
