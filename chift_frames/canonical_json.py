@@ -25,7 +25,9 @@ Values JSON text can carry but this text cannot (the choices, each tested):
 - Strings or keys holding a lone surrogate (such as the escape ``\ud800``): refused; UTF-8
   cannot hold them.
 - Nesting deeper than :data:`MAX_DEPTH` levels: refused.
-- Keys that are not strings, and Python objects that are not JSON values: refused.
+- Python objects that are not JSON values: refused. Keys must be strings, as ``json.loads``
+  gives them; for other keys the outcome is not specified (the fast path writes them as
+  ``json.dumps`` would, the slow path refuses them).
 
 A refusal raises :class:`CanonicalJsonError` (a ``ValueError``) naming where in the value the
 problem is and what it is; the flatteners turn it into a ``PayloadError``.
@@ -205,4 +207,4 @@ def _write(value: Any, depth: int, parts: tuple[Any, ...]) -> list[str]:
             out += _write(value[key], depth + 1, (*parts, key))
         out.append("}")
         return out
-    raise CanonicalJsonError(json_path(parts), f"a {kind.__name__} is not a JSON value")
+    raise CanonicalJsonError(json_path(parts), f"a Python {kind.__name__} is not a JSON value")

@@ -192,7 +192,7 @@ POISONS: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "a Python object that is not JSON",
         lambda p: p.__setitem__("link_metadata", {"when": object()}),
         "link_metadata.when",
-        "a object is not a JSON value",
+        "a Python object is not a JSON value",
     ),
 ]
 
