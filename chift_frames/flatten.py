@@ -1105,9 +1105,13 @@ def _field(item: dict[str, Any], i: int, key: str, kind: type, *, required: bool
         problem = (
             "required field is missing"
             if key not in item
-            else (f"expected {_kind(kind())}, got {_kind(value)}")
+            else (f"expected {_kind(kind())}, got {_show(value)}")
         )
         raise PayloadError(problem, path=f"[{i}].{key}")
+    if type(value) is str and not _encodable(value):
+        found = _find_surrogate(value)
+        assert found is not None
+        raise PayloadError(found.message, path=f"[{i}].{key}")
     return value
 
 

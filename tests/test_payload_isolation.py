@@ -18,6 +18,7 @@ import pytest
 
 from chift_frames import PayloadError, flatten
 from chift_frames.errors import MissingFieldsWarning
+from chift_frames.flatten import flatten_consumers, flatten_executions, flatten_syncs
 
 from .conftest import read_payload
 
@@ -425,3 +426,51 @@ def test_a_record_left_out_does_not_count_its_missing_fields(active_pos: dict[st
         warnings.simplefilter("error")
         frames = flatten([(C1, active_pos), (C2, bad)], on_error="collect")
     assert frames.payload_errors.path.tolist() == ["sync_name"]
+
+
+# -- the account lists: the same exact paths and reasons ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flattener", "items", "path", "message"),
+    [
+        (
+            flatten_consumers,
+            [{"consumerid": "c1", "name": "Bakery \ud800"}],
+            "[0].name",
+            "holds a lone surrogate ('\\ud800'), which UTF-8 cannot encode",
+        ),
+        (
+            flatten_consumers,
+            [{"consumerid": "c1", "name": "B", "created_on": "9999-12-31T23:00:00-05:00"}],
+            "[0].created_on",
+            "'9999-12-31T23:00:00-05:00' is outside the years 1 to 9999 once converted to UTC",
+        ),
+        (
+            flatten_syncs,
+            [{"syncid": "s1", "name": float("nan"), "consumers": [], "flows": []}],
+            "[0].name",
+            "expected a string, got NaN",
+        ),
+        (
+            lambda items: flatten_executions("s1", items),
+            [
+                {
+                    "id": "e1",
+                    "consumer_id": "c1",
+                    "flow_id": "f1",
+                    "status": "\udfff",
+                    "start": "2026-01-01T00:00:00Z",
+                }
+            ],
+            "[0].status",
+            "holds a lone surrogate ('\\udfff'), which UTF-8 cannot encode",
+        ),
+    ],
+)
+def test_the_account_lists_name_the_path_and_the_reason(
+    flattener: Callable[[Any], Any], items: Any, path: str, message: str
+) -> None:
+    with pytest.raises(PayloadError) as info:
+        flattener(items)
+    assert (info.value.path, info.value.message) == (path, message)
