@@ -47,13 +47,31 @@ __all__ = ["MAX_DEPTH", "CanonicalJsonError", "to_canonical_json"]
 MAX_DEPTH = 128
 """The deepest nesting of arrays and objects a free-form value may have (the value is level 1)."""
 
-_encode = json.JSONEncoder(
-    sort_keys=True,
-    separators=(",", ":"),
-    ensure_ascii=False,
-    allow_nan=False,
-    check_circular=False,
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"a Python {type(value).__name__} is not a JSON value")
+
+
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_py_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
 ).encode
+# JSONEncoder.encode makes a new C encoder at every call; this one is made once (CPython).
+_c_encoder = (
+    _c_make_encoder(
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _encode(value: Any) -> str:
+    if _c_encoder is None:  # pragma: no cover - Python without the C accelerator
+        return _py_encode(value)
+    return "".join(_c_encoder(value, 0))
+
+
 _encode_string = json.encoder.encode_basestring  # the same escapes as RFC 8785 section 3.2.2.2
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _FLOAT = re.compile(r"[.]|\d[eE]")  # Python writes every float with a dot or an exponent
