@@ -364,7 +364,7 @@ class _Columns:
         if type(p) is not dict:
             raise _CheckError("", f"expected an object (a SyncConsumerItem), got {_show(p)}")
         if not p.keys() <= _PAYLOAD_KEYS:
-            self.pending_unknown.update(p.keys() - _PAYLOAD_KEYS)
+            self.pending_unknown.update(map(str, p.keys() - _PAYLOAD_KEYS))
         rec = len(self.cs_consumer)
         sync_id = _str(_need(p, "syncid", ""), "syncid")
         status = _enum(p.get("status", "inactive"), "status", _STATUSES)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from chift_frames import PayloadError, flatten
+from chift_frames import PayloadError, UnknownFieldsWarning, flatten
 from chift_frames.errors import MissingFieldsWarning
 from chift_frames.flatten import flatten_consumers, flatten_executions, flatten_syncs
 
@@ -474,3 +474,44 @@ def test_the_account_lists_name_the_path_and_the_reason(
     with pytest.raises(PayloadError) as info:
         flattener(items)
     assert (info.value.path, info.value.message) == (path, message)
+
+
+# -- what no check names --------------------------------------------------------------------------
+
+
+def test_an_unforeseen_failure_is_one_error_row_in_collect_mode(
+    active_pos: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met by one record: collect mode keeps the others and says it is a bug."""
+    from chift_frames.flatten import _Columns
+
+    add_flow = _Columns._add_flow
+
+    def fragile(self: Any, rec: int, i: int, f: Any) -> str:
+        if f.get("name") == "Boom":
+            raise RuntimeError("unforeseen")
+        return add_flow(self, rec, i, f)
+
+    monkeypatch.setattr(_Columns, "_add_flow", fragile)
+    bad = poisoned(lambda p: p["enabled_flows"][0].__setitem__("name", "Boom"))
+    frames = flatten([(C1, active_pos), (C2, bad)], on_error="collect")
+    assert frames.consumer_syncs.consumer_id.tolist() == [C1]
+    assert frames.payload_errors.astype(object).to_dict("records") == [
+        {
+            "consumer_id": C2,
+            "sync_id": S1,
+            "path": "",
+            "message": "could not be flattened (RuntimeError: unforeseen); "
+            "this is a bug in chift_frames, please report it",
+        }
+    ]
+    with pytest.raises(RuntimeError, match="unforeseen"):  # raise mode shows the bug itself
+        flatten([(C1, active_pos), (C2, bad)])
+
+
+def test_keys_that_are_not_strings_do_not_stop_the_batch(active_pos: dict[str, Any]) -> None:
+    odd = copy.deepcopy(active_pos)
+    odd[1] = "one"  # not JSON, but a Python caller can pass it
+    with pytest.warns(UnknownFieldsWarning, match="1"):
+        frames = flatten([(C1, odd), (C2, active_pos)], on_error="collect")
+    assert frames.consumer_syncs.consumer_id.tolist() == [C1, C2]
