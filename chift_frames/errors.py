@@ -13,6 +13,7 @@ The tree::
         └── TransportError   timeouts and dropped connections after every retry
 
     UnknownFieldsWarning     a response carries fields the spec does not name
+    MissingFieldsWarning     a response lacks a required field that older API versions omit
 
 No exception here ever holds a client secret or an access token.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "AuthError",
     "ChiftError",
     "ChiftFramesError",
+    "MissingFieldsWarning",
     "NotFoundError",
     "PayloadError",
     "RateLimitError",
@@ -135,3 +137,10 @@ class TransportError(ChiftError):
 
 class UnknownFieldsWarning(UserWarning):
     """A response carries fields that Chift's OpenAPI spec does not name; they are left out."""
+
+
+class MissingFieldsWarning(UserWarning):
+    """A response lacks a field the spec requires but older API versions omit; read as empty.
+
+    For example ``link_mappings[].hidden_source_ids``, added to Chift's API in late 2025.
+    """

@@ -11,6 +11,7 @@ every pair came back; otherwise ``partial``, and ``resume`` fetches the pairs st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -347,9 +348,11 @@ class _Run:
             return None, error
         try:
             return response, response.json()
-        except ValueError:
+        except (ValueError, RecursionError) as exc:  # json.loads: RecursionError past ~1000 levels
             bad = ChiftError(
-                "the answer is not JSON",
+                "the answer nests too deeply to parse"
+                if isinstance(exc, RecursionError)
+                else "the answer is not JSON",
                 status=response.status,
                 endpoint=_pair_endpoint(consumer_id, sync_id),
                 attempts=response.attempts,
@@ -608,7 +611,9 @@ def rebuild_snapshot(
         elif endpoint == CONSUMERS:
             lists["consumers"] = flatten_consumers(json.loads(body))
         elif status == 200 and isinstance(consumer_id, str):
-            records.append((consumer_id, json.loads(body), fetched_at))
+            # a body the fetch could not parse either: its fetch_errors row is copied below
+            with contextlib.suppress(ValueError, RecursionError):
+                records.append((consumer_id, json.loads(body), fetched_at))
         if len(records) >= batch_size:
             payload_errors.append(_write_pairs(writer, records, ok))
             records = []

@@ -1,4 +1,4 @@
-"""Flatten consumer-sync responses into the tables of the contract. Pure: no I/O, no clock.
+r"""Flatten consumer-sync responses into the tables of the contract. Pure: no I/O, no clock.
 
 One ``GET /consumers/{consumer_id}/syncs/{syncid}`` response (``SyncConsumerItem`` in Chift's
 OpenAPI spec) nests mappings → values and enabled flows → config → datastores → columns. The
@@ -7,14 +7,33 @@ values, datastore columns) are gathered with list comprehensions and typed by py
 Child rows remember their parent's row number, and every parent key, count and flag is then
 derived with vectorised ``take``/``bincount`` instead of per-row Python work.
 
-A record that breaks the spec is explained by validating it against the vendored spec with
-``jsonschema``: the error names the consumer, the sync and the JSON path. That slow path runs
-only for a record that failed.
+Isolation: whatever one response holds, it becomes rows or exactly one ``PayloadError`` naming
+the consumer, the sync, the exact JSON path and the reason (``enabled_flows[0].trigger.type:
+expected one of timer, event, got 42``); with ``on_error="collect"`` it becomes a row of
+``payload_errors`` and every other record is still flattened. The walk checks each field it
+stores and raises at the first problem. Leaf values (mapping values, datastore columns) are
+checked by pyarrow in bulk; when that fails, the batch is halved until the records at fault are
+found, and each is walked again with every leaf checked in Python to name the path.
+
+Values JSON can carry but the tables cannot, each a ``PayloadError`` at its path:
+
+- a lone surrogate (the JSON escape ``\ud800``) in a stored string: UTF-8 and Parquet refuse it;
+- an integer outside the 64-bit range where the spec says integer (``display_order``);
+- a date-time outside the years 1 to 9999 once converted to UTC (``9999-12-31T23:00:00-05:00``);
+- a flow ``id`` repeated within one response: it keys the rows of ``flows`` and ``datastores``
+  (a ``skip_mappings`` name may repeat, as Chift lists a mapping once per sub-mapping);
+- in free-form objects, stored as canonical JSON text (see :mod:`chift_frames.canonical_json`):
+  NaN and infinities, lone surrogates, nesting deeper than 128 levels. Integers beyond 2**53 in
+  free-form objects are kept losslessly, with all their digits.
+
+A response without ``hidden_source_ids`` (older API versions) is read with an empty list and one
+``MissingFieldsWarning`` per call naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -27,7 +46,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import PayloadError, UnknownFieldsWarning
+from .canonical_json import CanonicalJsonError, json_path, to_canonical_json
+from .errors import MissingFieldsWarning, PayloadError, UnknownFieldsWarning
 from .frames import Frames
 from .schema import TABLES, to_pandas
 
@@ -55,6 +75,8 @@ PAIR_TABLES = (
 
 OnError = Literal["raise", "collect"]
 
+log = logging.getLogger(__name__)
+
 # The fields the spec names at each level; anything else is reported, not stored.
 _PAYLOAD_KEYS = frozenset({
     "syncid", "sync_name", "status", "status_details", "enabled", "link_createdon",
@@ -73,33 +95,17 @@ _DATASTORE_KEYS = frozenset(("id", "name", "status", "definition"))
 _DEFINITION_KEYS = frozenset(("columns", "search_column"))
 _COLUMN_KEYS = frozenset(("name", "title", "type", "optional"))
 
-_STATUSES = frozenset(("active", "inactive"))
-_SKIP_REASONS = frozenset(("presync", "connector_feature", "challenge"))
-_TRIGGER_TYPES = frozenset(("timer", "event"))
-_DATASTORE_STATUSES = frozenset(("active", "inactive", None))
+# The enums of the spec, in its order (the tests check them against the vendored spec).
+_STATUSES = ("active", "inactive")
+_SKIP_REASONS = ("presync", "connector_feature", "challenge")
+_TRIGGER_TYPES = ("timer", "event")
+_DATASTORE_STATUSES = ("active", "inactive")
 
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
-
-
-def to_canonical_json(value: Any) -> str | None:
-    """Serialise a free-form object canonically: sorted keys, compact, UTF-8; None stays None.
-
-    Equal content always gives equal text, whatever the key order of the response.
-
-    Examples
-    --------
-    >>> to_canonical_json({"b": 1, "a": [True, None]})
-    '{"a":[true,null],"b":1}'
-    """
-    if value is None:
-        return None
-    return _encode(value)
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 class _CheckError(Exception):
-    """A check of the fast path failed; carries the JSON path and what is wrong."""
+    """A check of the walk failed; carries the JSON path and what is wrong there."""
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(path, message)
@@ -107,19 +113,76 @@ class _CheckError(Exception):
         self.message = message
 
 
+def _show(value: Any) -> str:
+    """Name a bad value in a message: short, exact for scalars, never a dump of a container."""
+    kind = type(value)
+    if kind is str:
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        if -(10**30) < value < 10**30:
+            return str(value)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if kind is float:
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)
+    if kind is dict:
+        return "an object"
+    if kind is list:
+        return "an array"
+    return f"a Python {kind.__name__}"
+
+
+def _need(obj: dict[str, Any], key: str, where: str) -> Any:
+    """``obj[key]``, or a clear error naming the missing required field."""
+    try:
+        return obj[key]
+    except KeyError:
+        raise _CheckError(f"{where}.{key}" if where else key, "required field is missing") from None
+
+
 def _str(value: Any, path: str, *, nullable: bool = False) -> str | None:
     if type(value) is str or (nullable and value is None):
         return value
     raise _CheckError(
-        path, f"expected a string{' or null' if nullable else ''}, got {_kind(value)}"
+        path, f"expected a string{' or null' if nullable else ''}, got {_show(value)}"
     )
+
+
+def _enum(value: Any, path: str, choices: tuple[str, ...], *, nullable: bool = False) -> Any:
+    if (type(value) is str and value in choices) or (nullable and value is None):
+        return value
+    expected = ", ".join(choices) + (" or null" if nullable else "")
+    raise _CheckError(path, f"expected one of {expected}, got {_show(value)}")
+
+
+def _int64(value: Any, path: str) -> int:
+    if type(value) is not int:
+        raise _CheckError(path, f"expected an integer, got {_show(value)}")
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise _CheckError(path, f"{_show(value)} is outside the 64-bit integer range")
+    return value
+
+
+def _json(value: Any, path: str) -> str | None:
+    """Canonical JSON text of a free-form value; a value it cannot hold is a _CheckError."""
+    try:
+        return to_canonical_json(value)
+    except CanonicalJsonError as exc:
+        raise _CheckError(path + exc.path, exc.reason) from None
 
 
 def _object(value: Any, path: str, *, nullable: bool = True) -> str | None:
     if type(value) is dict or (nullable and value is None):
-        return to_canonical_json(value)
+        return _json(value, path)
     raise _CheckError(
-        path, f"expected an object{' or null' if nullable else ''}, got {_kind(value)}"
+        path, f"expected an object{' or null' if nullable else ''}, got {_show(value)}"
     )
 
 
@@ -128,11 +191,11 @@ def _objects(value: Any, path: str) -> str | None:
     if value is None:
         return None
     if type(value) is not list:
-        raise _CheckError(path, f"expected an array or null, got {_kind(value)}")
+        raise _CheckError(path, f"expected an array or null, got {_show(value)}")
     for i, item in enumerate(value):
         if type(item) is not dict:
-            raise _CheckError(f"{path}[{i}]", f"expected an object, got {_kind(item)}")
-    return to_canonical_json(value)
+            raise _CheckError(f"{path}[{i}]", f"expected an object, got {_show(item)}")
+    return _json(value, path)
 
 
 def _list(value: Any, path: str, *, nullable: bool = True) -> list[Any]:
@@ -141,7 +204,7 @@ def _list(value: Any, path: str, *, nullable: bool = True) -> list[Any]:
     if nullable and value is None:
         return []
     raise _CheckError(
-        path, f"expected an array{' or null' if nullable else ''}, got {_kind(value)}"
+        path, f"expected an array{' or null' if nullable else ''}, got {_show(value)}"
     )
 
 
@@ -149,16 +212,25 @@ def _datetime(value: Any, path: str, *, nullable: bool) -> datetime | None:
     if value is None and nullable:
         return None
     if type(value) is not str:
-        raise _CheckError(path, f"expected a date-time string, got {_kind(value)}")
+        expected = "a date-time string" + (" or null" if nullable else "")
+        raise _CheckError(path, f"expected {expected}, got {_show(value)}")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise _CheckError(path, f"{value!r} is not an ISO 8601 date-time") from None
+        raise _CheckError(path, f"{_show(value)} is not an ISO 8601 date-time") from None
     # Chift sends UTC; a value without an offset is read as UTC rather than local time.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        raise _CheckError(
+            path, f"{_show(value)} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def _kind(value: Any) -> str:
+    """Name a value's JSON type, for the flatteners of the account lists."""
     names = {
         dict: "an object",
         list: "an array",
@@ -260,12 +332,17 @@ class _Columns:
     c_type: list[Any]
     c_opt: list[Any]
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         for name in self.LISTS:
             setattr(self, name, [])
         self._lists = tuple(getattr(self, name) for name in self.LISTS)
+        # strict: check every leaf value in Python too (slow; used to explain a failed record)
+        self.strict = strict
         self.unknown: set[str] = set()  # field paths the spec does not name, of accepted records
         self.pending_unknown: set[str] = set()  # the same, for the record being walked
+        # required fields read as empty (older API versions): path -> how many times
+        self.missing: dict[str, int] = {}
+        self.pending_missing: dict[str, int] = {}
 
     def lengths(self) -> list[int]:
         return list(map(len, self._lists))
@@ -274,31 +351,39 @@ class _Columns:
         for name, length in zip(self.LISTS, lengths, strict=True):
             del getattr(self, name)[length:]
 
+    def accept(self) -> None:
+        """Keep the record just walked: remember its unknown and missing fields."""
+        self.unknown |= self.pending_unknown
+        for path, n in self.pending_missing.items():
+            self.missing[path] = self.missing.get(path, 0) + n
+
     # -- the walk ------------------------------------------------------------------------------
     def add(self, consumer_id: str, p: Any, fetched_at: datetime | None) -> None:
+        self.pending_unknown.clear()
+        self.pending_missing.clear()
         if type(p) is not dict:
-            raise _CheckError("", f"expected an object (a SyncConsumerItem), got {_kind(p)}")
+            raise _CheckError("", f"expected an object (a SyncConsumerItem), got {_show(p)}")
         if not p.keys() <= _PAYLOAD_KEYS:
-            self.pending_unknown.update(p.keys() - _PAYLOAD_KEYS)
+            self.pending_unknown.update(map(str, p.keys() - _PAYLOAD_KEYS))
         rec = len(self.cs_consumer)
-        sync_id = _str(p["syncid"], "syncid")
-        status = p.get("status", "inactive")
-        if status not in _STATUSES:
-            raise _CheckError("status", f"{status!r} is not one of 'active', 'inactive'")
+        sync_id = _str(_need(p, "syncid", ""), "syncid")
+        status = _enum(p.get("status", "inactive"), "status", _STATUSES)
         enabled = p.get("enabled")
         if enabled is not None and type(enabled) is not bool:
-            raise _CheckError("enabled", f"expected a boolean, got {_kind(enabled)}")
+            raise _CheckError("enabled", f"expected a boolean, got {_show(enabled)}")
         mappings = _list(p.get("link_mappings"), "link_mappings")
         skipped = _list(p.get("skip_mappings"), "skip_mappings")
         flows = _list(p.get("enabled_flows"), "enabled_flows")
 
         self.cs_consumer.append(consumer_id)
         self.cs_sync.append(sync_id)
-        self.cs_name.append(_str(p["sync_name"], "sync_name"))
+        self.cs_name.append(_str(_need(p, "sync_name", ""), "sync_name"))
         self.cs_status.append(status)
         self.cs_details.append(_str(p.get("status_details"), "status_details", nullable=True))
         self.cs_enabled.append(enabled)
-        self.cs_created.append(_datetime(p["link_createdon"], "link_createdon", nullable=False))
+        self.cs_created.append(
+            _datetime(_need(p, "link_createdon", ""), "link_createdon", nullable=False)
+        )
         self.cs_meta.append(_object(p.get("link_metadata"), "link_metadata"))
         self.cs_presync.append(_object(p.get("link_presync"), "link_presync"))
         self.cs_fetched.append(fetched_at)
@@ -309,41 +394,57 @@ class _Columns:
         for i, m in enumerate(mappings):
             self._add_mapping(rec, i, m)
         for i, s in enumerate(skipped):
+            where = f"skip_mappings[{i}]"
             if type(s) is not dict:
-                raise _CheckError(f"skip_mappings[{i}]", f"expected an object, got {_kind(s)}")
+                raise _CheckError(where, f"expected an object, got {_show(s)}")
             if not s.keys() <= _SKIP_KEYS:
                 self.pending_unknown.update(f"skip_mappings[].{k}" for k in s.keys() - _SKIP_KEYS)
-            reason = s["skip_reason"]
-            if reason not in _SKIP_REASONS:
-                raise _CheckError(f"skip_mappings[{i}].skip_reason", f"unknown reason {reason!r}")
+            name = _str(_need(s, "name", where), f"{where}.name")
+            reason = _enum(_need(s, "skip_reason", where), f"{where}.skip_reason", _SKIP_REASONS)
             self.s_rec.append(rec)
-            self.s_name.append(_str(s["name"], f"skip_mappings[{i}].name"))
+            self.s_name.append(name)
             self.s_reason.append(reason)
+        # A flow's rows (and its datastores' rows) are keyed by its id: a repeat within one
+        # response would give two rows with one key, so it is an error, not a silent duplicate.
+        # A skipped mapping's name may repeat (a mapping listed once per sub-mapping): its rows
+        # are kept as sent.
+        ids: dict[str, int] = {}
         for i, f in enumerate(flows):
-            self._add_flow(rec, i, f)
+            _unique(ids, self._add_flow(rec, i, f), i, "enabled_flows", "id")
 
     def _add_mapping(self, rec: int, i: int, m: Any) -> None:
         where = f"link_mappings[{i}]"
         if type(m) is not dict:
-            raise _CheckError(where, f"expected an object, got {_kind(m)}")
+            raise _CheckError(where, f"expected an object, got {_show(m)}")
         if not m.keys() <= _MAPPING_KEYS:
             self.pending_unknown.update(f"link_mappings[].{k}" for k in m.keys() - _MAPPING_KEYS)
-        values = _list(m["values"], f"{where}.values", nullable=False)
-        hidden = _list(m["hidden_source_ids"], f"{where}.hidden_source_ids", nullable=False)
-        order = m.get("display_order", 0)
-        if type(order) is not int:
-            raise _CheckError(f"{where}.display_order", f"expected an integer, got {_kind(order)}")
+        values = _list(_need(m, "values", where), f"{where}.values", nullable=False)
+        if "hidden_source_ids" in m:
+            hidden = _list(m["hidden_source_ids"], f"{where}.hidden_source_ids", nullable=False)
+        else:  # required by the spec, but older API versions do not send it
+            hidden = []
+            key = "link_mappings[].hidden_source_ids"
+            self.pending_missing[key] = self.pending_missing.get(key, 0) + 1
+        order = _int64(m.get("display_order", 0), f"{where}.display_order")
         conditions = m.get("conditions")
-        if conditions is not None and (
-            type(conditions) is not dict
-            or not conditions.keys() <= {"hideIf"}
-            or any(type(c) is not dict for c in conditions.values())
-        ):
-            raise _CheckError(f"{where}.conditions", "expected null or an object {hideIf: {...}}")
+        if conditions is not None:
+            if type(conditions) is not dict:
+                raise _CheckError(
+                    f"{where}.conditions", f"expected an object or null, got {_show(conditions)}"
+                )
+            for key, condition in conditions.items():
+                if key != "hideIf":
+                    raise _CheckError(
+                        f"{where}.conditions", f"expected only the key hideIf, got {_show(key)}"
+                    )
+                if type(condition) is not dict:
+                    raise _CheckError(
+                        f"{where}.conditions.hideIf", f"expected an object, got {_show(condition)}"
+                    )
         self.m_rec.append(rec)
         self.m_index.append(i)
-        self.m_name.append(_str(m["name"], f"{where}.name"))
-        self.m_sub.append(_str(m["sub_mapping_name"], f"{where}.sub_mapping_name"))
+        self.m_name.append(_str(_need(m, "name", where), f"{where}.name"))
+        self.m_sub.append(_str(_need(m, "sub_mapping_name", where), f"{where}.sub_mapping_name"))
         self.m_desc.append(_str(m.get("description"), f"{where}.description", nullable=True))
         self.m_subdesc.append(
             _str(
@@ -354,9 +455,18 @@ class _Columns:
         self.m_question.append(
             _str(m.get("challenge_question"), f"{where}.challenge_question", nullable=True)
         )
-        self.m_cond.append(to_canonical_json(conditions))
+        self.m_cond.append(_json(conditions, f"{where}.conditions"))
         self.m_hidden.append(hidden)
         self.m_nval.append(len(values))
+        if self.strict:
+            for j, h in enumerate(hidden):
+                _str(h, f"{where}.hidden_source_ids[{j}]")
+            for j, v in enumerate(values):
+                at = f"{where}.values[{j}]"
+                if type(v) is not dict:
+                    raise _CheckError(at, f"expected an object, got {_show(v)}")
+                _str(v.get("source_id"), f"{at}.source_id", nullable=True)
+                _str(v.get("target_id"), f"{at}.target_id", nullable=True)
         # The leaf rows: typed later by pyarrow, which rejects anything that is not a string.
         keys = set().union(*values)
         if not keys <= _VALUE_KEYS:
@@ -373,29 +483,29 @@ class _Columns:
                 )
             )
 
-    def _add_flow(self, rec: int, i: int, f: Any) -> None:
+    def _add_flow(self, rec: int, i: int, f: Any) -> str:
+        """Add one enabled flow and its datastores; return its id."""
         where = f"enabled_flows[{i}]"
         if type(f) is not dict:
-            raise _CheckError(where, f"expected an object, got {_kind(f)}")
+            raise _CheckError(where, f"expected an object, got {_show(f)}")
         if not f.keys() <= _FLOW_KEYS:
             self.pending_unknown.update(f"enabled_flows[].{k}" for k in f.keys() - _FLOW_KEYS)
-        trigger = f["trigger"]
+        flow_id = _str(_need(f, "id", where), f"{where}.id")
+        trigger = _need(f, "trigger", where)
         if type(trigger) is not dict:
-            raise _CheckError(f"{where}.trigger", f"expected an object, got {_kind(trigger)}")
+            raise _CheckError(f"{where}.trigger", f"expected an object, got {_show(trigger)}")
         if not trigger.keys() <= _TRIGGER_KEYS:
             self.pending_unknown.update(
                 f"enabled_flows[].trigger.{k}" for k in trigger.keys() - _TRIGGER_KEYS
             )
-        trigger_type = trigger["type"]
-        if trigger_type not in _TRIGGER_TYPES:
-            raise _CheckError(
-                f"{where}.trigger.type", f"{trigger_type!r} is not one of 'timer', 'event'"
-            )
+        trigger_type = _enum(
+            _need(trigger, "type", f"{where}.trigger"), f"{where}.trigger.type", _TRIGGER_TYPES
+        )
         config = f.get("config")
         if config is None:
             config = {}
         elif type(config) is not dict:
-            raise _CheckError(f"{where}.config", f"expected an object or null, got {_kind(config)}")
+            raise _CheckError(f"{where}.config", f"expected an object or null, got {_show(config)}")
         elif not config.keys() <= _CONFIG_KEYS:
             self.pending_unknown.update(
                 f"enabled_flows[].config.{k}" for k in config.keys() - _CONFIG_KEYS
@@ -403,16 +513,16 @@ class _Columns:
         flow_row = len(self.f_rec)
         datastores = _list(config.get("datastores"), f"{where}.config.datastores")
         self.f_rec.append(rec)
-        self.f_id.append(_str(f["id"], f"{where}.id"))
-        self.f_name.append(_str(f["name"], f"{where}.name"))
+        self.f_id.append(flow_id)
+        self.f_name.append(_str(_need(f, "name", where), f"{where}.name"))
         self.f_desc.append(_str(f.get("description"), f"{where}.description", nullable=True))
         self.f_on.append(_datetime(f.get("enabled_on"), f"{where}.enabled_on", nullable=True))
-        self.f_trig.append(_str(trigger["id"], f"{where}.trigger.id"))
+        self.f_trig.append(_str(_need(trigger, "id", f"{where}.trigger"), f"{where}.trigger.id"))
         self.f_type.append(trigger_type)
         self.f_cron.append(
             _str(trigger.get("cronschedule"), f"{where}.trigger.cronschedule", nullable=True)
         )
-        self.f_values.append(_object(f["values"], f"{where}.values", nullable=False))
+        self.f_values.append(_object(_need(f, "values", where), f"{where}.values", nullable=False))
         self.f_def.append(
             _objects(config.get("definitionFields"), f"{where}.config.definitionFields")
         )
@@ -421,30 +531,35 @@ class _Columns:
         self.f_nds.append(len(datastores))
         for d, ds in enumerate(datastores):
             self._add_datastore(flow_row, d, ds, f"{where}.config.datastores[{d}]")
+        return flow_id  # type: ignore[return-value]
 
     def _add_datastore(self, flow_row: int, d: int, ds: Any, where: str) -> None:
         if type(ds) is not dict:
-            raise _CheckError(where, f"expected an object, got {_kind(ds)}")
+            raise _CheckError(where, f"expected an object, got {_show(ds)}")
         if not ds.keys() <= _DATASTORE_KEYS:
             self.pending_unknown.update(
                 f"enabled_flows[].config.datastores[].{k}" for k in ds.keys() - _DATASTORE_KEYS
             )
-        status = ds.get("status", "active")
-        if status not in _DATASTORE_STATUSES:
-            raise _CheckError(f"{where}.status", f"{status!r} is not one of 'active', 'inactive'")
-        definition = ds["definition"]
+        status = _enum(
+            ds.get("status", "active"), f"{where}.status", _DATASTORE_STATUSES, nullable=True
+        )
+        definition = _need(ds, "definition", where)
         if type(definition) is not dict:
-            raise _CheckError(f"{where}.definition", f"expected an object, got {_kind(definition)}")
+            raise _CheckError(f"{where}.definition", f"expected an object, got {_show(definition)}")
         if not definition.keys() <= _DEFINITION_KEYS:
             self.pending_unknown.update(
                 f"enabled_flows[].config.datastores[].definition.{k}"
                 for k in definition.keys() - _DEFINITION_KEYS
             )
-        columns = _list(definition["columns"], f"{where}.definition.columns", nullable=False)
+        columns = _list(
+            _need(definition, "columns", f"{where}.definition"),
+            f"{where}.definition.columns",
+            nullable=False,
+        )
         self.d_flow.append(flow_row)
         self.d_index.append(d)
         self.d_id.append(_str(ds.get("id"), f"{where}.id", nullable=True))
-        self.d_name.append(_str(ds["name"], f"{where}.name"))
+        self.d_name.append(_str(_need(ds, "name", where), f"{where}.name"))
         self.d_status.append(status)
         self.d_search.append(
             _str(
@@ -452,6 +567,18 @@ class _Columns:
             )
         )
         self.d_ncol.append(len(columns))
+        if self.strict:
+            for n, c in enumerate(columns):
+                at = f"{where}.definition.columns[{n}]"
+                if type(c) is not dict:
+                    raise _CheckError(at, f"expected an object, got {_show(c)}")
+                for key in ("name", "title", "type"):
+                    _str(_need(c, key, at), f"{at}.{key}")
+                optional = c.get("optional")
+                if optional is not None and type(optional) is not bool:
+                    raise _CheckError(
+                        f"{at}.optional", f"expected a boolean or null, got {_show(optional)}"
+                    )
         keys = set().union(*columns)
         if not keys <= _COLUMN_KEYS:
             self.pending_unknown.update(
@@ -634,6 +761,58 @@ class _Columns:
         }
 
 
+def _unique(seen: dict[str, int], key: Any, i: int, where: str, field: str) -> None:
+    """Remember ``key`` at position ``i``; a key seen before is a _CheckError."""
+    first = seen.setdefault(key, i)
+    if first != i:
+        raise _CheckError(
+            f"{where}[{i}].{field}",
+            f"{_show(key)} repeats {where}[{first}].{field}, and rows are keyed by it",
+        )
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe_text(text: Any) -> Any:
+    r"""Return text UTF-8 (so Parquet) can hold: lone surrogates become ``\ud800`` escapes."""
+    if type(text) is not str or _encodable(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _find_surrogate(value: Any) -> _CheckError | None:
+    """Find the first string or key (in document order) that holds a lone surrogate."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        parts, item = stack.pop()
+        if type(item) is str:
+            if not _encodable(item):
+                bad = next(c for c in item if "\ud800" <= c <= "\udfff")
+                return _CheckError(
+                    json_path(parts).lstrip("."),
+                    f"holds a lone surrogate ({bad!a}), which UTF-8 cannot encode",
+                )
+        elif type(item) is dict:
+            for key in item:
+                if type(key) is str and not _encodable(key):
+                    return _CheckError(
+                        json_path(parts).lstrip("."),
+                        f"has a key holding a lone surrogate ({_show(key)})",
+                    )
+            stack += [((*parts, k), v) for k, v in reversed(item.items())]
+        elif type(item) is list:
+            stack += [((*parts, j), v) for j, v in reversed(list(enumerate(item)))]
+    return None
+
+
 @cache
 def _validator() -> Any:
     import jsonschema
@@ -642,19 +821,28 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(json.loads(text))
 
 
-def _explain(consumer_id: Any, payload: Any, fallback: _CheckError | None) -> PayloadError | None:
-    """Say what is wrong with ``payload``, using the vendored spec; None when nothing is."""
-    import jsonschema
+def _find_problem(payload: Any) -> _CheckError | None:
+    """Find what stops ``payload`` from being flattened: the exact path and the reason.
 
-    sync_id = payload.get("syncid") if isinstance(payload, dict) else None
-    sync_id = sync_id if isinstance(sync_id, str) else None
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(payload))
+    The walk again, checking every leaf value in Python; then strings UTF-8 cannot hold; then
+    the vendored spec, as a last resort. None when nothing is found.
+    """
+    columns = _Columns(strict=True)
+    try:
+        columns.add("-", payload, None)
+    except _CheckError as exc:
+        return exc
+    except Exception:  # the searches below may still find the cause
+        pass
+    found = _find_surrogate(payload)
+    if found is not None:
+        return found
+    try:
+        error = _best_match(payload)
+    except RecursionError:
+        return None
     if error is None:
-        if fallback is None:
-            return None
-        return PayloadError(
-            fallback.message, consumer_id=consumer_id, sync_id=sync_id, path=fallback.path
-        )
+        return None
     path = _json_path(error.absolute_path)
     message = error.message
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -664,7 +852,37 @@ def _explain(consumer_id: Any, payload: Any, fallback: _CheckError | None) -> Pa
             message = "required field is missing"
     if len(message) > 300:
         message = message[:297] + "..."
-    return PayloadError(message, consumer_id=consumer_id, sync_id=sync_id, path=path)
+    return _CheckError(path, message)
+
+
+def _best_match(payload: Any) -> Any:
+    """Return jsonschema's most relevant error for ``payload`` against the spec, or None."""
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(_validator().iter_errors(payload))
+
+
+def _explain(consumer_id: Any, payload: Any, exc: BaseException | None) -> PayloadError | None:
+    """Say what is wrong with a record that could not be flattened; None if nothing is found."""
+    sync_id = payload.get("syncid") if isinstance(payload, dict) else None
+    sync_id = sync_id if isinstance(sync_id, str) else None
+    found = exc if isinstance(exc, _CheckError) else _find_problem(payload)
+    if found is None:
+        return None
+    return PayloadError(found.message, consumer_id=consumer_id, sync_id=sync_id, path=found.path)
+
+
+def _unexplained(consumer_id: Any, payload: Any, exc: BaseException) -> PayloadError:
+    """Describe a record that fails for a reason no check names: kept apart, called a bug."""
+    log.error("a record of consumer %r could not be flattened", consumer_id, exc_info=exc)
+    sync_id = payload.get("syncid") if isinstance(payload, dict) else None
+    text = f"{type(exc).__name__}: {exc}"
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return PayloadError(
+        f"could not be flattened ({text}); this is a bug in chift_frames, please report it",
+        consumer_id=consumer_id,
+        sync_id=sync_id if isinstance(sync_id, str) else None,
+    )
 
 
 def _json_path(parts: Iterable[Any]) -> str:
@@ -712,6 +930,9 @@ def flatten(
     -----
     UnknownFieldsWarning
         Once, naming every field the spec does not know; those fields are left out.
+    MissingFieldsWarning
+        Once, naming a required field that older API versions omit (``hidden_source_ids``);
+        it is read as empty.
 
     Examples
     --------
@@ -749,42 +970,74 @@ def flatten_to_arrow(
     columns = _walk(records, default_fetched, on_error, accepted, errors)
     try:
         tables = columns.to_tables()
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        # A leaf value of the wrong type: find the records at fault, then walk the rest again.
-        bad = []
-        for i, (consumer_id, payload, _) in enumerate(accepted):
-            explained = _explain(consumer_id, payload, None)
-            if explained is not None:
-                if on_error == "raise":
-                    raise explained from None
-                errors.append(explained)
-                bad.append(i)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # A leaf value pyarrow cannot type (a wrong type, a lone surrogate): find the records
+        # at fault by halving the batch, explain each, then build the tables of the others.
+        bad = _failing(accepted, 0)
         if not bad:
-            raise PayloadError(f"a value has the wrong type ({exc})") from exc
+            raise  # every record types alone: a bug in chift_frames, not bad input
+        for i in bad:
+            consumer_id, payload, _ = accepted[i]
+            explained = _explain(consumer_id, payload, None)
+            if explained is None:
+                if on_error == "raise":
+                    raise
+                explained = _unexplained(consumer_id, payload, exc)
+            if on_error == "raise":
+                raise explained from None
+            errors.append(explained)
         skip = set(bad)
         kept = [r for i, r in enumerate(accepted) if i not in skip]
-        columns = _walk(kept, None, on_error, [], errors)
+        columns = _walk(kept, None, "raise", [], errors)
         tables = columns.to_tables()
     if columns.unknown:
         warnings.warn(
             UnknownFieldsWarning(
                 "fields that Chift's OpenAPI spec does not name were left out of the tables: "
-                + ", ".join(sorted(columns.unknown))
+                + ", ".join(sorted(map(_safe_text, columns.unknown)))
+            ),
+            stacklevel=stacklevel,
+        )
+    if columns.missing:
+        warnings.warn(
+            MissingFieldsWarning(
+                "fields that Chift's OpenAPI spec requires were missing and read as empty: "
+                + ", ".join(f"{path} ({n} times)" for path, n in sorted(columns.missing.items()))
             ),
             stacklevel=stacklevel,
         )
     tables["payload_errors"] = pa.Table.from_pydict(
         {
             "consumer_id": [
-                e.consumer_id if isinstance(e.consumer_id, str) else None for e in errors
+                _safe_text(e.consumer_id) if isinstance(e.consumer_id, str) else None
+                for e in errors
             ],
-            "sync_id": [e.sync_id for e in errors],
-            "path": [e.path for e in errors],
-            "message": [e.message for e in errors],
+            "sync_id": [_safe_text(e.sync_id) for e in errors],
+            "path": [_safe_text(e.path) for e in errors],
+            "message": [_safe_text(e.message) for e in errors],
         },
         schema=TABLES["payload_errors"].schema,
     )
     return tables
+
+
+def _failing(records: list[tuple[str, Any, datetime | None]], offset: int) -> list[int]:
+    """Positions (plus ``offset``) of the records whose own tables cannot be built."""
+    columns = _Columns()
+    for consumer_id, payload, fetched in records:
+        columns.add(consumer_id, payload, fetched)
+    try:
+        columns.to_tables()
+    except MemoryError:
+        raise
+    except Exception:
+        if len(records) == 1:
+            return [offset]
+        mid = len(records) // 2
+        return _failing(records[:mid], offset) + _failing(records[mid:], offset + mid)
+    return []
 
 
 def _walk(
@@ -805,12 +1058,11 @@ def _walk(
         fetched = _to_utc(record[2], f"record {n}") if len(record) == 3 else default_fetched
         lengths = columns.lengths()
         try:
-            if type(consumer_id) is not str or not consumer_id:
+            if type(consumer_id) is not str or not consumer_id or not _encodable(consumer_id):
                 raise PayloadError(
                     f"record {n}: consumer_id must be a non-empty string, got {consumer_id!r}",
                     consumer_id=consumer_id,
                 )
-            columns.pending_unknown.clear()
             columns.add(consumer_id, payload, fetched)
         except PayloadError as error:
             columns.truncate(lengths)
@@ -818,18 +1070,20 @@ def _walk(
                 raise
             errors.append(error)
             continue
-        except (_CheckError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # whatever a record holds, it cannot stop the others
             columns.truncate(lengths)
-            explained = _explain(
-                consumer_id, payload, exc if isinstance(exc, _CheckError) else None
-            )
+            explained = _explain(consumer_id, payload, exc)
             if explained is None:
-                raise  # the payload is valid: this is a bug in chift_frames, not bad input
+                if on_error == "raise":
+                    raise  # the payload is valid: this is a bug in chift_frames, not bad input
+                explained = _unexplained(consumer_id, payload, exc)
             if on_error == "raise":
                 raise explained from None
             errors.append(explained)
             continue
-        columns.unknown |= columns.pending_unknown
+        columns.accept()
         accepted.append((consumer_id, payload, fetched))
     return columns
 
@@ -851,9 +1105,13 @@ def _field(item: dict[str, Any], i: int, key: str, kind: type, *, required: bool
         problem = (
             "required field is missing"
             if key not in item
-            else (f"expected {_kind(kind())}, got {_kind(value)}")
+            else (f"expected {_kind(kind())}, got {_show(value)}")
         )
         raise PayloadError(problem, path=f"[{i}].{key}")
+    if type(value) is str and not _encodable(value):
+        found = _find_surrogate(value)
+        assert found is not None
+        raise PayloadError(found.message, path=f"[{i}].{key}")
     return value
 
 

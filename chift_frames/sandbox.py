@@ -159,6 +159,10 @@ class Sandbox:
         Credentials to insist on; without them any non-empty pair is accepted.
     faults : Faults, optional
         Latency and faults to inject.
+    raw_bodies : dict of str to bytes, optional
+        Bodies to answer as they are, with status 200, keyed by request path (without the
+        query), such as ``{"/consumers/c1/syncs/s1": b'{"syncid": NaN}'}``: rehearses broken
+        answers that the world would never give.
 
     Examples
     --------
@@ -176,8 +180,10 @@ class Sandbox:
         client_id: str | None = None,
         client_secret: str | None = None,
         faults: Faults | None = None,
+        raw_bodies: dict[str, bytes] | None = None,
     ) -> None:
         self.world = world or World(consumers=50, syncs=3)
+        self.raw_bodies = dict(raw_bodies or {})
         self.faults = faults or Faults()
         self.stats = _Stats()
         self._strict = (client_id, client_secret) if client_id or client_secret else None
@@ -410,7 +416,9 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("sandbox: " + format, *args)
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._send_bytes(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), headers)
+
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -465,6 +473,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             self._send(int(fault), _error("The connector is not available", "ERROR_UNKNOWN"))
+            return
+        raw = sandbox.raw_bodies.get(parts.path)
+        if raw is not None:  # a broken answer asked for by a test
+            sandbox.stats.count("200")
+            self._send_bytes(200, raw)
             return
         status, payload = sandbox.route(parts.path, parse_qs(parts.query))
         sandbox.stats.count(str(status))

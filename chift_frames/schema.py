@@ -164,7 +164,13 @@ _TABLES = [
         "one mapping Chift skips for this consumer's setup, from `skip_mappings`",
         CONSUMER_ID,
         SYNC_ID,
-        _col("name", STRING, "Name of the skipped mapping.", nullable=False),
+        _col(
+            "name",
+            STRING,
+            "Name of the skipped mapping; it may repeat within a pair, as Chift can list a "
+            "mapping once per sub-mapping.",
+            nullable=False,
+        ),
         _col(
             "skip_reason",
             STRING,

@@ -104,6 +104,16 @@ def from_schema(schema: dict[str, Any], max_items: int = 4) -> st.SearchStrategy
     raise NotImplementedError(f"no generator for schema {schema}")
 
 
+def unique_flow_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    """Make the flow ids of one response distinct, as Chift's are (they key rows)."""
+    seen: set[str] = set()
+    for i, flow in enumerate(payload.get("enabled_flows") or []):
+        while flow["id"] in seen:
+            flow["id"] += f"#{i}"
+        seen.add(flow["id"])
+    return payload
+
+
 def sync_consumer_items() -> st.SearchStrategy[dict[str, Any]]:
-    """``SyncConsumerItem`` responses drawn from the official spec."""
-    return from_schema({"$ref": REF + "SyncConsumerItem"})
+    """``SyncConsumerItem`` responses drawn from the official spec, flow ids distinct."""
+    return from_schema({"$ref": REF + "SyncConsumerItem"}).map(unique_flow_ids)

@@ -21,21 +21,26 @@ def broken(payload: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> 
     return bad
 
 
-# (what is broken, how, the expected JSON path, a phrase of the message)
+# (what is broken, how, the expected JSON path, the whole message)
 CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
-    ("required syncid", lambda p: p.pop("syncid"), "syncid", "required"),
-    ("required link_createdon", lambda p: p.pop("link_createdon"), "link_createdon", "required"),
+    ("required syncid", lambda p: p.pop("syncid"), "syncid", "required field is missing"),
+    (
+        "required link_createdon",
+        lambda p: p.pop("link_createdon"),
+        "link_createdon",
+        "required field is missing",
+    ),
     (
         "required trigger type",
         lambda p: p["enabled_flows"][1]["trigger"].pop("type"),
         "enabled_flows[1].trigger.type",
-        "required",
+        "required field is missing",
     ),
     (
         "required mapping values",
         lambda p: p["link_mappings"][1].pop("values"),
         "link_mappings[1].values",
-        "required",
+        "required field is missing",
     ),
     (
         "required column type",
@@ -43,37 +48,37 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
             "type"
         ),
         "enabled_flows[0].config.datastores[0].definition.columns[1].type",
-        "required",
+        "required field is missing",
     ),
     (
         "list that is a string",
         lambda p: p.__setitem__("link_mappings", "Tax rates"),
         "link_mappings",
-        "not",
+        "expected an array or null, got 'Tax rates'",
     ),
     (
         "values that is a string",
         lambda p: p["link_mappings"][0].__setitem__("values", "VAT21"),
         "link_mappings[0].values",
-        "not of type 'array'",
+        "expected an array, got 'VAT21'",
     ),
     (
         "hidden ids that is a string",
         lambda p: p["link_mappings"][0].__setitem__("hidden_source_ids", "VAT0"),
         "link_mappings[0].hidden_source_ids",
-        "not of type 'array'",
+        "expected an array, got 'VAT0'",
     ),
     (
         "a value that is not an object",
         lambda p: p["link_mappings"][1]["values"].__setitem__(1, "CARD"),
         "link_mappings[1].values[1]",
-        "not of type 'object'",
+        "expected an object, got 'CARD'",
     ),
     (
         "a source id that is a number",
         lambda p: p["link_mappings"][1]["values"][2].__setitem__("source_id", 5),
         "link_mappings[1].values[2].source_id",
-        "5",
+        "expected a string or null, got 5",
     ),
     (
         "a column title that is null",
@@ -81,68 +86,78 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
             2
         ].__setitem__("title", None),
         "enabled_flows[0].config.datastores[0].definition.columns[2].title",
-        "None",
+        "expected a string, got null",
     ),
     (
         "unknown trigger type",
         lambda p: p["enabled_flows"][0]["trigger"].__setitem__("type", "cron"),
         "enabled_flows[0].trigger.type",
-        "'cron'",
+        "expected one of timer, event, got 'cron'",
     ),
-    ("unknown status", lambda p: p.__setitem__("status", "done"), "status", "'done'"),
+    (
+        "unknown status",
+        lambda p: p.__setitem__("status", "done"),
+        "status",
+        "expected one of active, inactive, got 'done'",
+    ),
     (
         "unknown skip reason",
         lambda p: p["skip_mappings"][0].__setitem__("skip_reason", "lazy"),
         "skip_mappings[0].skip_reason",
-        "'lazy'",
+        "expected one of presync, connector_feature, challenge, got 'lazy'",
     ),
-    ("enabled that is a string", lambda p: p.__setitem__("enabled", "yes"), "enabled", "boolean"),
+    (
+        "enabled that is a string",
+        lambda p: p.__setitem__("enabled", "yes"),
+        "enabled",
+        "expected a boolean, got 'yes'",
+    ),
     (
         "flow values that is a list",
         lambda p: p["enabled_flows"][0].__setitem__("values", []),
         "enabled_flows[0].values",
-        "object",
+        "expected an object, got an array",
     ),
     (
         "metadata that is a string",
         lambda p: p.__setitem__("link_metadata", "pro"),
         "link_metadata",
-        "not",
+        "expected an object or null, got 'pro'",
     ),
     (
         "custom fields that hold a string",
         lambda p: p["enabled_flows"][0]["config"].__setitem__("customFields", ["SALES"]),
         "enabled_flows[0].config.customFields[0]",
-        "object",
+        "expected an object, got 'SALES'",
     ),
     (
         "a date that is not a date",
         lambda p: p.__setitem__("link_createdon", "yesterday"),
         "link_createdon",
-        "ISO 8601",
+        "'yesterday' is not an ISO 8601 date-time",
     ),
     (
         "a flow date that is not a date",
         lambda p: p["enabled_flows"][1].__setitem__("enabled_on", "2026-13-45"),
         "enabled_flows[1].enabled_on",
-        "ISO 8601",
+        "'2026-13-45' is not an ISO 8601 date-time",
     ),
     (
         "conditions with another key",
         lambda p: p["link_mappings"][1].__setitem__("conditions", {"showIf": {}}),
         "link_mappings[1].conditions",
-        "",
+        "expected only the key hideIf, got 'showIf'",
     ),
 ]
 
 
-@pytest.mark.parametrize(("what", "change", "path", "phrase"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("what", "change", "path", "message"), CASES, ids=[c[0] for c in CASES])
 def test_bad_payload_raises_with_consumer_sync_and_path(
     active_pos: dict[str, Any],
     what: str,
     change: Callable[[dict[str, Any]], Any],
     path: str,
-    phrase: str,
+    message: str,
 ) -> None:
     bad = broken(active_pos, change)
     with pytest.raises(PayloadError) as info:
@@ -151,7 +166,7 @@ def test_bad_payload_raises_with_consumer_sync_and_path(
     assert error.consumer_id == C2
     assert error.sync_id == (None if path == "syncid" else S1)
     assert error.path == path
-    assert phrase in error.message
+    assert error.message == message
     assert C2 in str(error) and path in str(error)
 
 

@@ -16,6 +16,7 @@ def test_public_api_is_pinned() -> None:
             "ChiftFramesError",
             "FetchResult",
             "Frames",
+            "MissingFieldsWarning",
             "NotFoundError",
             "PayloadError",
             "RateLimitError",
