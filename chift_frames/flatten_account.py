@@ -18,8 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .canonical_json import CanonicalJsonError, to_canonical_json
 from .errors import PayloadError, UnknownFieldsWarning
-from .flatten import to_canonical_json
 from .schema import TABLES
 
 __all__ = ["SYNC_TABLES", "flatten_connections", "flatten_sync_definitions"]
@@ -150,8 +150,8 @@ class _Walk:
     def json(self, value: Any, path: str) -> str | None:
         try:
             return to_canonical_json(value)
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise self.fail(path, f"cannot be stored as JSON text: {exc}") from None
+        except CanonicalJsonError as exc:
+            raise self.fail(path + exc.path, exc.reason) from None
 
     def strings(self, value: Any, path: str) -> list[str] | None:
         if value is None:

@@ -310,8 +310,8 @@ def broken(change: Any) -> list[dict[str, Any]]:
         ),
         (
             lambda b: b["flows"][0].update(execution={"type": "code", "data": float("nan")}),
-            "[0].flows[0].execution",
-            "cannot be stored as JSON text",
+            "[0].flows[0].execution.data",
+            "NaN",
         ),
         (lambda b: b.update(name="\ud800"), "[0].name", "lone surrogate"),
         (lambda b: b.update(flows=None), "[0].flows", "expected an array, got null"),
