@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,17 @@ def display_root(root: str | os.PathLike[str]) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
 
+@contextlib.contextmanager
+def _io(url: str, what: str, rel: str) -> Iterator[None]:
+    """Turn a filesystem's OSError into a StoreError that says what failed, and where."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"cannot {what} {rel or '/'} in {url}: {_reason(exc)}") from None
+
+
 @dataclass(frozen=True)
 class Root:
     """A dataset root: a filesystem and a base path in it.
@@ -81,12 +93,14 @@ class Root:
 
     def exists(self, rel: str) -> bool:
         """Whether file ``rel`` exists."""
-        info = self.fs.get_file_info(self.full(rel))
+        with _io(self.url, "look at", rel):
+            info = self.fs.get_file_info(self.full(rel))
         return bool(info.type == pafs.FileType.File)
 
     def is_dir(self, rel: str = "") -> bool:
         """Whether ``rel`` is a folder (on object stores: a prefix holding objects)."""
-        info = self.fs.get_file_info(self.full(rel))
+        with _io(self.url, "look at", rel):
+            info = self.fs.get_file_info(self.full(rel))
         return bool(info.type == pafs.FileType.Directory)
 
     def read(self, rel: str, limit: int = MAX_SMALL_FILE) -> bytes:
@@ -128,15 +142,16 @@ class Root:
         """
         path = self.full(rel)
         if self.local:
-            os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            with _io(self.url, "create", rel):
+                os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
             return True
         if self.scheme == "s3":
             created = _s3_create(path, data)
@@ -159,28 +174,32 @@ class Root:
     def list_files(self, rel: str) -> list[str]:
         """Paths (relative to the root) of every file under folder ``rel``, sorted."""
         selector = pafs.FileSelector(self.full(rel), allow_not_found=True, recursive=True)
-        infos = self.fs.get_file_info(selector)
+        with _io(self.url, "list", rel):
+            infos = self.fs.get_file_info(selector)
         start = len(self.base) + 1
         return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
 
     def delete(self, rel: str) -> None:
         """Delete file ``rel``; a missing file is fine."""
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), _io(self.url, "delete", rel):
             self.fs.delete_file(self.full(rel))
 
     def delete_dir(self, rel: str) -> None:
         """Delete folder ``rel`` and everything in it; a missing folder is fine."""
-        info = self.fs.get_file_info(self.full(rel))
-        if info.type == pafs.FileType.Directory:
-            self.fs.delete_dir(self.full(rel))
+        with contextlib.suppress(FileNotFoundError), _io(self.url, "delete", rel):
+            info = self.fs.get_file_info(self.full(rel))
+            if info.type == pafs.FileType.Directory:
+                self.fs.delete_dir(self.full(rel))
 
     def move(self, src: str, dst: str) -> None:
         """Put file ``src`` at ``dst``: a rename on a local disk, a copy then a delete elsewhere."""
-        if self.local:
-            os.makedirs(self.full(dst).rsplit("/", 1)[0], exist_ok=True)
-            os.replace(self.full(src), self.full(dst))
-        else:
-            self.fs.copy_file(self.full(src), self.full(dst))
+        with _io(self.url, "move", src):
+            if self.local:
+                os.makedirs(self.full(dst).rsplit("/", 1)[0], exist_ok=True)
+                os.replace(self.full(src), self.full(dst))
+            else:
+                self.fs.copy_file(self.full(src), self.full(dst))
+        if not self.local:
             self.delete(src)
 
 

@@ -217,5 +217,8 @@ def load(
             table = data.to_table(columns=read, filter=expression)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise StoreError(f"cannot read table {name!r} as asked: {exc}") from None
+        except OSError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot read table {name!r} of {base.url}: {reason}") from None
         out[name] = to_pandas(table)
     return Frames(out)

@@ -24,7 +24,8 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -115,13 +116,30 @@ def _staged(snapshot_id: str, rel: str) -> str:
 
 
 def _write_parquet(root: Root, rel: str, table: pa.Table) -> None:
-    path = root.full(rel)
-    try:
-        if root.local:
+    if root.local:
+        path = root.full(rel)
+        try:
             os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        pq.write_table(table, path, filesystem=root.fs, compression="zstd")
-    except OSError as exc:
-        raise StoreError(f"cannot write {rel} in {root.url}: {str(exc).splitlines()[0]}") from None
+            pq.write_table(table, path, compression="zstd")
+        except OSError as exc:
+            reason = str(exc).splitlines()[0]
+            raise StoreError(f"cannot write {rel} in {root.url}: {reason}") from None
+    else:  # one PUT per part (a part is one batch), rather than a multipart upload
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        root.write(rel, buffer.getvalue())
+
+
+IO_THREADS = 8  # object stores answer in tens of ms: a few requests in flight at once
+
+
+def _each(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """Run ``fn`` on every item, a few at a time; raise the first error after all finished."""
+    items = list(items)
+    if len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(IO_THREADS, len(items)), thread_name_prefix="chift-io") as pool:
+        return list(pool.map(fn, items))
 
 
 def _now() -> str:
@@ -243,13 +261,14 @@ class SnapshotWriter:
         Parts staged and never attached (a group that failed half way) are never committed.
         """
         self._check_open()
-        staged = []
+        checked = []
         for name, data in tables.items():
             table = data if isinstance(data, pa.Table) else to_arrow(name, data)
             if not table.schema.equals(_schema(name), check_metadata=False):
                 raise StoreError(f"table {name!r} does not have its pinned schema")
-            staged.append((name, self._write_part(name, table), table.num_rows))
-        return staged
+            checked.append((name, table, self._part_name(name)))
+        _each(lambda item: self._put_part(*item), checked)
+        return [(name, rel, table.num_rows) for name, table, rel in checked]
 
     def attach(self, staged: Iterable[tuple[str, str, int]]) -> None:
         """List staged parts in the snapshot, all at once."""
@@ -293,15 +312,23 @@ class SnapshotWriter:
         dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=self._root.fs)
         return dataset.to_table(columns=columns)
 
-    def _write_part(self, name: str, table: pa.Table) -> str:
-        """Stage a part file; return its path under the root once committed."""
+    def _part_name(self, name: str) -> str:
+        """Name the next part of table ``name``: its path under the root once committed."""
         assert self.snapshot_id is not None
         numbers = self.manifest["next_part"]
         number = numbers.get(name, 0)
         numbers[name] = number + 1
-        rel = f"{part_folder(name, self.snapshot_id)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+        return f"{part_folder(name, self.snapshot_id)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+
+    def _put_part(self, name: str, table: pa.Table, rel: str) -> None:
+        assert self.snapshot_id is not None
         table = table.replace_schema_metadata(_file_metadata(name))
         _write_parquet(self._root, _staged(self.snapshot_id, rel), table)
+
+    def _write_part(self, name: str, table: pa.Table) -> str:
+        """Stage a part file; return its path under the root once committed."""
+        rel = self._part_name(name)
+        self._put_part(name, table, rel)
         return rel
 
     def _check_open(self) -> None:
@@ -319,13 +346,8 @@ class SnapshotWriter:
         if status not in READABLE:
             raise StoreError(f"status must be one of {READABLE}, not {status!r}")
         self._check_open()
-        self.attach(
-            [
-                (name, self._write_part(name, TABLES[name].schema.empty_table()), 0)
-                for name in TABLES
-                if not self.manifest["files"].get(name)
-            ]
-        )
+        missing = [name for name in TABLES if not self.manifest["files"].get(name)]
+        self.attach(self.stage({name: TABLES[name].schema.empty_table() for name in missing}))
         m = self.manifest
         m["info"] = {**m.get("info", {}), **info}
         manifest = {
@@ -402,9 +424,12 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
     sid = str(plan["manifest"]["snapshot_id"])
     manifest = validate_manifest(plan["manifest"], sid, f"{root.url}/{_staged(sid, 'commit.json')}")
     listed = {p for paths in manifest["files"].values() for p in paths}
-    for rel in plan["pending"]:
+
+    def move(rel: str) -> None:
         if rel in listed and root.exists(_staged(sid, rel)):
             root.move(_staged(sid, rel), rel)
+
+    _each(move, plan["pending"])
     buffer = io.BytesIO()
     pq.write_table(_snapshot_row(manifest), buffer, compression="zstd")
     root.write(f"{SNAPSHOTS_TABLE}/{sid}.parquet", buffer.getvalue())
@@ -418,14 +443,10 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
             )
     else:
         root.write(target, data)
-    for rel in plan["removed"]:
-        if rel not in listed:
-            root.delete(rel)
-    for table, paths in manifest["files"].items():
-        keep = set(paths)
-        for rel in root.list_files(part_folder(table, sid)):
-            if rel not in keep:  # a part replaced, or left by a writer that crashed
-                root.delete(rel)
+    _each(root.delete, [rel for rel in plan["removed"] if rel not in listed])
+    on_disk = _each(root.list_files, [part_folder(table, sid) for table in manifest["files"]])
+    # parts replaced, or left by a writer that crashed
+    _each(root.delete, [rel for rels in on_disk for rel in rels if rel not in listed])
     root.delete_dir(f"{STAGING}/{sid}")
 
 
