@@ -105,10 +105,20 @@ def _file_metadata(name: str) -> dict[bytes, bytes]:
     """Return the schema metadata of a part of table ``name``.
 
     The table's own, and pandas', so that a plain ``pandas.read_parquet`` gives the dtypes of
-    :func:`chift_frames.load`.
+    :func:`chift_frames.load`. pandas can't name a nested Arrow type in that metadata (it
+    fails to read it back), so list columns are declared ``object`` there: a plain read gives
+    them as arrays in ``object`` columns (docs/readers.md).
     """
-    pandas_meta = pa.Schema.from_pandas(empty_frame(name), preserve_index=False).metadata
-    return {**(TABLES[name].schema.metadata or {}), b"pandas": pandas_meta[b"pandas"]}
+    pandas_meta = json.loads(
+        pa.Schema.from_pandas(empty_frame(name), preserve_index=False).metadata[b"pandas"]
+    )
+    for column in pandas_meta["columns"]:
+        if str(column.get("numpy_type", "")).startswith(("list<", "large_list<")):
+            column["numpy_type"] = "object"
+    return {
+        **(TABLES[name].schema.metadata or {}),
+        b"pandas": json.dumps(pandas_meta).encode(),
+    }
 
 
 def _staged(snapshot_id: str, rel: str) -> str:
