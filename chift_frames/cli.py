@@ -147,19 +147,44 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch a snapshot from the Chift API, credentials from the environment."""
     with ChiftClient.from_env(max_rps=args.max_rps, pool_size=args.concurrency) as client:
-        result = fetch_snapshot(
-            client,
-            args.out,
-            sync_ids=args.sync,
-            consumer_ids=args.consumer,
-            consumers_status=args.consumers_status,
-            concurrency=args.concurrency,
-            resume=args.resume,
-            progress=False if args.quiet else None,
-            executions_since=args.executions_since,
-            executions=not args.no_executions,
-        )
+        try:
+            result = _fetch(client, args)
+        except (ChiftFramesError, KeyboardInterrupt):
+            _say_how_to_resume(args.out)
+            raise
     return _report_fetch(result)
+
+
+def _say_how_to_resume(root: str) -> None:
+    """After a fetch that failed before its commit, name the snapshot and how to finish it."""
+    try:
+        states = snapshot_states(root)
+    except ChiftFramesError:  # nothing was written, or the store is unreachable
+        return
+    here = f"pid {os.getpid()} on "  # this process's writer may not be collected yet
+    for sid, status, writer in zip(states.snapshot_id, states.status, states.writer, strict=True):
+        if status in ("writing", "resuming") and (not writer or writer.startswith(here)):
+            print(
+                f"chift-frames: snapshot {sid} is not committed; finish it with: "
+                f"chift-frames fetch --out {display_root(root)} --resume {sid}",
+                file=sys.stderr,
+            )
+
+
+def _fetch(client: ChiftClient, args: argparse.Namespace) -> FetchResult:
+    """Run the fetch that ``chift-frames fetch`` asks for."""
+    return fetch_snapshot(
+        client,
+        args.out,
+        sync_ids=args.sync,
+        consumer_ids=args.consumer,
+        consumers_status=args.consumers_status,
+        concurrency=args.concurrency,
+        resume=args.resume,
+        progress=False if args.quiet else None,
+        executions_since=args.executions_since,
+        executions=not args.no_executions,
+    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
