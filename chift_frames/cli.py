@@ -26,6 +26,7 @@ from .store import (
     display_root,
     list_snapshots,
     load,
+    migrate,
     prune,
     query,
     snapshot_states,
@@ -310,6 +311,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     """List every snapshot, abandoned ones too, and optionally clean up after crashed writers."""
+    if args.migrate:
+        moved = migrate(args.dir)
+        print(f"Moved {len(moved):,} snapshot(s) written by version 0.1 to the current layout.")
     if args.clean:
         touched = clean(args.dir, dry_run=args.dry_run)
         verb = "Would clean" if args.dry_run else "Cleaned"
@@ -488,6 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop never-committed snapshots and what crashed writers left (not live ones)",
     )
     snaps.add_argument("--dry-run", action="store_true", help="with --clean: only say what")
+    snaps.add_argument(
+        "--migrate",
+        action="store_true",
+        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current layout",
+    )
     snaps.set_defaults(func=cmd_snapshots)
     return parser
 

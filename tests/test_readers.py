@@ -205,3 +205,31 @@ def test_spark_reads_every_folder(lake: Path, spark: Any) -> None:
         assert sorted(got, key=repr) == sorted(
             (tuple(_plain(v) for v in row.values()) for row in want), key=repr
         ), name
+
+
+def test_the_snapshots_table_lists_the_committed_snapshots(lake: Path) -> None:
+    import json
+
+    from chift_frames.store import snapshot_manifest
+
+    table = pd.read_parquet(lake / "snapshots").sort_values("finished_at", ignore_index=True)
+    listed = list_snapshots(lake)
+    want = []
+    for sid in listed.snapshot_id:
+        info = snapshot_manifest(lake, sid)["info"]
+        row = listed[listed.snapshot_id == sid].iloc[0]
+        want.append(
+            [
+                sid,
+                row.status,
+                row.started_at,
+                row.finished_at,
+                info["pairs_ok"],
+                info["pairs_failed"],
+                info["package_version"],
+                json.dumps(info["filters"], sort_keys=True),
+                json.dumps(info, sort_keys=True),
+            ]
+        )
+    assert table.astype(object).values.tolist() == want
+    assert [r[1] for r in want] == ["complete", "complete"]

@@ -486,8 +486,17 @@ def test_a_dataset_written_by_version_0_1_still_reads(tmp_path: Path, frames) ->
     )
     assert_frames_equal(frames, load(tmp_path))
     assert load(tmp_path, "all").flows.snapshot_id.unique().tolist() == ["20261101T000000Z"]
-    with pytest.raises(StoreError, match=r"written by chift_frames 0\.1"):
+    with pytest.raises(StoreError, match=r"written by chift_frames 0\.1.* --migrate first"):
         SnapshotWriter(tmp_path, "20261101T000000Z", resume=True)
+    # --migrate moves it to the current layout: every folder reader sees snapshot_id
+    assert main(["snapshots", str(tmp_path), "--migrate"]) == 0
+    assert_frames_equal(frames, load(tmp_path))
+    assert [p.name for p in (tmp_path / "flows").iterdir()] == ["snapshot_id=20261101T000000Z"]
+    direct = pd.read_parquet(tmp_path / "mapping_values")
+    assert direct.snapshot_id.astype(str).unique().tolist() == ["20261101T000000Z"]
+    assert len(direct) == len(frames.mapping_values)
+    assert pd.read_parquet(tmp_path / "snapshots").status.tolist() == ["partial"]
+    assert main(["snapshots", str(tmp_path), "--migrate"]) == 0  # nothing left to move
 
 
 def test_prune_removes_whole_snapshots(tmp_path: Path, frames, capsys) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .duck import connect, query
 from .filesystems import Root, display_root, open_root, upload_files
-from .lifecycle import clean, prune, snapshot_states
+from .lifecycle import clean, migrate, prune, snapshot_states
 from .manifests import MANIFESTS, READABLE, new_snapshot_id
 from .read import SnapshotSpec, list_snapshots, load, snapshot_manifest
 from .writer import SnapshotWriter, Status, save, to_arrow
@@ -38,6 +38,7 @@ __all__ = [
     "display_root",
     "list_snapshots",
     "load",
+    "migrate",
     "new_snapshot_id",
     "open_root",
     "prune",

@@ -191,6 +191,13 @@ class Root:
             if info.type == pafs.FileType.Directory:
                 self.fs.delete_dir(self.full(rel))
 
+    def copy(self, src: str, dst: str) -> None:
+        """Copy file ``src`` to ``dst`` (server-side on object stores)."""
+        with _io(self.url, "copy", src):
+            if self.local:
+                os.makedirs(self.full(dst).rsplit("/", 1)[0], exist_ok=True)
+            self.fs.copy_file(self.full(src), self.full(dst))
+
     def move(self, src: str, dst: str) -> None:
         """Put file ``src`` at ``dst``: a rename on a local disk, a copy then a delete elsewhere."""
         with _io(self.url, "move", src):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from ..schema import TABLES
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
+    FORMAT,
     LOCKS,
     MANIFESTS,
     READABLE,
@@ -30,9 +32,11 @@ from .manifests import (
     check_snapshot_id,
     committed_manifests,
     dump,
+    part_folder,
+    validate_manifest,
 )
 
-__all__ = ["clean", "finish_prune", "plan_prune", "prune", "snapshot_states"]
+__all__ = ["clean", "finish_prune", "migrate", "plan_prune", "prune", "snapshot_states"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def finish_prune(root: Root, snapshot_id: str) -> None:
 
 
 def _table_folders(root: Root) -> list[str]:
-    return sorted(set(TABLES) | {name for name in root.entries() if name in TABLES})
+    return sorted(TABLES)
 
 
 def _remove(root: Root, snapshot_id: str) -> None:
@@ -258,3 +262,60 @@ def remove_snapshots(root: str | os.PathLike[str], snapshot_ids: Iterable[str]) 
     base = open_root(root)
     for sid in snapshot_ids:
         _remove(base, check_snapshot_id(sid, legacy=True))
+
+
+def migrate(root: str | os.PathLike[str]) -> list[str]:
+    """Move the snapshots that chift_frames 0.1 wrote to the current layout; return their ids.
+
+    Each snapshot's files are copied to ``<table>/snapshot_id=<id>/``, its ``snapshots`` row
+    and its new manifest are written, then its ``snapshot=<id>`` folders are removed; readers
+    see the snapshot whole throughout, from one layout or the other. Safe to run again after
+    a crash.
+
+    Raises
+    ------
+    StoreError
+        For a snapshot whose id holds no letter (readers would type it as a number): it can
+        still be read, and re-saved under a new id.
+    """
+    from .writer import put_snapshot_row
+
+    base = open_root(root)
+    moved = []
+    for m in all_manifests(base):
+        if "format" in m or m["status"] not in READABLE:
+            continue
+        sid = m["snapshot_id"]
+        try:
+            check_snapshot_id(sid)
+        except StoreError:
+            raise StoreError(
+                f"snapshot {sid!r} of {base.url} has an id without a letter, which readers "
+                f"would type as a number; it can't be migrated as it is: save it again under "
+                f"a new id (cf.save(cf.load(root, {sid!r}), root)), then prune it"
+            ) from None
+        lock = SnapshotLock(base, sid, purpose="migrate")
+        lock.acquire()
+        try:
+            files: dict[str, list[str]] = {}
+            for table, paths in m["files"].items():
+                files[table] = []
+                for number, rel in enumerate(paths):
+                    dst = f"{part_folder(table, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                    base.copy(rel, dst)
+                    files[table].append(dst)
+            manifest = {**m, "format": FORMAT, "files": files}
+            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
+            put_snapshot_row(base, manifest)
+            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            listed = {p for paths in files.values() for p in paths}
+            for table in _table_folders(base):
+                base.delete_dir(f"{table}/snapshot={sid}")
+                for rel in base.list_files(part_folder(table, sid)):
+                    if rel not in listed:  # copies of an earlier run that crashed
+                        base.delete(rel)
+        finally:
+            lock.release()
+        moved.append(sid)
+        log.info("migrated snapshot %s of %s to the current layout", sid, base)
+    return moved

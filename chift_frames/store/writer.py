@@ -210,8 +210,8 @@ class SnapshotWriter:
         state = _read_json(root, state_path) if root.exists(state_path) else None
         if previous is not None and "format" not in previous:
             raise StoreError(
-                f"snapshot {sid!r} in {root.url} was written by chift_frames 0.1; "
-                "it can be read, not continued (fetch a new snapshot instead)"
+                f"snapshot {sid!r} in {root.url} was written by chift_frames 0.1; it can be "
+                f"read, not continued: run chift-frames snapshots {root.url} --migrate first"
             )
         if previous is not None and previous["status"] not in READABLE:
             previous = None  # a 0.1 'writing' manifest: nothing committed
@@ -427,6 +427,13 @@ def _snapshot_row(manifest: dict[str, Any]) -> pa.Table:
     return pa.Table.from_pydict(row, schema=SNAPSHOTS_SCHEMA)
 
 
+def put_snapshot_row(root: Root, manifest: dict[str, Any]) -> None:
+    """Write the snapshot's row of the ``snapshots`` table, whole."""
+    buffer = io.BytesIO()
+    pq.write_table(_snapshot_row(manifest), buffer, compression="zstd")
+    root.write(f"{SNAPSHOTS_TABLE}/{manifest['snapshot_id']}.parquet", buffer.getvalue())
+
+
 def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
     """Carry out a commit plan; safe to run again after a crash at any step."""
     from .manifests import validate_manifest
@@ -440,9 +447,7 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
             root.move(_staged(sid, rel), rel)
 
     _each(move, plan["pending"])
-    buffer = io.BytesIO()
-    pq.write_table(_snapshot_row(manifest), buffer, compression="zstd")
-    root.write(f"{SNAPSHOTS_TABLE}/{sid}.parquet", buffer.getvalue())
+    put_snapshot_row(root, manifest)
     target = f"{MANIFESTS}/{sid}.json"
     data = dump(manifest)
     if plan["first"]:
