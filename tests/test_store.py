@@ -347,6 +347,26 @@ def test_manifests_are_checked_before_anything_trusts_them(tmp_path: Path, frame
         load(tmp_path)
 
 
+def test_a_tampered_commit_plan_deletes_nothing_outside_its_snapshot(
+    tmp_path: Path, frames
+) -> None:
+    root = tmp_path / "lake"
+    save(frames, root, snapshot_id="other")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    other = load(root, "other")
+    writer = SnapshotWriter(root, "mine")
+    writer.write(frames)
+    writer.manifest["removed"] += [
+        "../victim.txt",
+        str(victim),
+        *json.loads((root / "_snapshots" / "other.json").read_text())["files"]["flows"],
+    ]
+    writer.commit()
+    assert victim.read_text() == "keep me"
+    assert_frames_equal(other, load(root, "other"))
+
+
 def test_a_root_with_glob_characters_reads_its_own_folder(
     tmp_path: Path, frames, active_pos
 ) -> None:

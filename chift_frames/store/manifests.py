@@ -71,6 +71,12 @@ def part_folder(table: str, snapshot_id: str) -> str:
     return f"{table}/snapshot_id={snapshot_id}"
 
 
+def is_part_of(rel: object, snapshot_id: str) -> bool:
+    """Whether ``rel`` names a committed part of snapshot ``snapshot_id`` (of any table)."""
+    pattern = r"[a-z][a-z0-9_]{0,63}/" + re.escape(f"snapshot_id={snapshot_id}/") + _PART
+    return isinstance(rel, str) and re.fullmatch(pattern, rel) is not None
+
+
 def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
     """Check a manifest read from ``where``; return it, or raise :class:`StoreError`.
 

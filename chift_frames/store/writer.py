@@ -49,6 +49,7 @@ from .manifests import (
     STAGING,
     check_snapshot_id,
     dump,
+    is_part_of,
     new_snapshot_id,
     part_folder,
     read_manifest,
@@ -458,7 +459,9 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
             )
     else:
         root.write(target, data)
-    _each(root.delete, [rel for rel in plan["removed"] if rel not in listed])
+    # a plan is read back from storage: only parts of this very snapshot are ever deleted
+    removed = [rel for rel in plan["removed"] if rel not in listed and is_part_of(rel, sid)]
+    _each(root.delete, removed)
     on_disk = _each(root.list_files, [part_folder(table, sid) for table in manifest["files"]])
     # parts replaced, or left by a writer that crashed
     _each(root.delete, [rel for rels in on_disk for rel in rels if rel not in listed])
