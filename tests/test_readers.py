@@ -7,6 +7,7 @@ Spark (local mode) each read every table folder with the recipes of docs/readers
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -233,3 +234,31 @@ def test_the_snapshots_table_lists_the_committed_snapshots(lake: Path) -> None:
         )
     assert table.astype(object).values.tolist() == want
     assert [r[1] for r in want] == ["complete", "complete"]
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "readers.md"
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+DUCKDB_BLOCKS = [
+    block
+    for block in re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    if "read_parquet(" in block
+]
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
+def test_the_python_recipes_of_readers_md_run(
+    lake: Path, index: int, request: pytest.FixtureRequest
+) -> None:
+    code = PYTHON_BLOCKS[index].replace('"data/demo', f'"{lake}')
+    names: dict[str, Any] = {}
+    if "spark." in code:
+        names["spark"] = request.getfixturevalue("spark")
+    exec(compile(code, f"docs/readers.md python block {index}", "exec"), names)
+
+
+@pytest.mark.parametrize("index", range(len(DUCKDB_BLOCKS)))
+def test_the_duckdb_recipes_of_readers_md_run(lake: Path, index: int) -> None:
+    import duckdb
+
+    sql = DUCKDB_BLOCKS[index].replace("'data/demo", f"'{lake}")
+    assert duckdb.connect().sql(sql).fetchall()
