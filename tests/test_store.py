@@ -462,6 +462,12 @@ def test_errors_say_what_to_do(tmp_path: Path, frames) -> None:
         load("ftp://host/data")
 
 
+def test_a_file_url_is_the_folder(tmp_path: Path, frames) -> None:
+    sid = save(frames, f"file://{tmp_path}")
+    assert_frames_equal(frames, load(tmp_path, sid))
+    assert query(f"file://{tmp_path}", "SELECT count(*) AS n FROM flows").n[0] == len(frames.flows)
+
+
 def test_a_url_that_went_through_pathlib_still_opens(tmp_path: Path) -> None:
     assert display_root(Path("s3://bucket/lake")) == "s3://bucket/lake"
     assert open_root(Path(f"file://{tmp_path}")).base == str(tmp_path)
