@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,5 +41,5 @@ def s3_root(s3_api, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequ
     for key, value in s3_api.env.items():
         monkeypatch.setenv(key, value)
     s3_api.faults.fail_put = None
-    bucket = request.node.name.lower().replace("_", "-")[:50].strip("-")
+    bucket = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-")
     return s3_api.create_bucket(bucket) + "/lake"

@@ -134,3 +134,16 @@ def test_one_writer_per_snapshot_on_s3(s3_root: str) -> None:
         SnapshotWriter(s3_root, "only-one")
     frames = load(s3_root, "only-one")
     assert all(isinstance(df, pd.DataFrame) and df.empty for df in frames.values())
+
+
+def test_an_endpoint_in_the_url_is_used_for_every_request(
+    s3_api: Any, s3_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    host = s3_api.endpoint.removeprefix("http://")
+    url = f"{s3_root}?endpoint_override={host}&scheme=http"
+    writer = SnapshotWriter(url, "by-url")  # the lock's conditional create goes there too
+    with pytest.raises(StoreError, match="being written by another writer"):
+        SnapshotWriter(url, "by-url")
+    writer.commit()
+    assert list_snapshots(url).snapshot_id.tolist() == ["by-url"]

@@ -83,6 +83,7 @@ class Root:
     url: str
     local: bool
     scheme: str = "file"
+    endpoint: str | None = None  # an S3 endpoint given in the URL (endpoint_override=)
 
     def __str__(self) -> str:
         return self.url
@@ -154,7 +155,8 @@ class Root:
                     os.fsync(fh.fileno())
             return True
         if self.scheme == "s3":
-            created = _s3_create(path, data)
+            region = getattr(self.fs, "region", None) or None
+            created = _s3_create(path, data, region, self.endpoint)
             if created is not None:
                 return created
         if self.exists(rel):
@@ -215,15 +217,20 @@ def _reason(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _s3_create(path: str, data: bytes) -> bool | None:
-    """Conditional PUT through boto3; None when boto3 is not installed."""
+def _s3_create(path: str, data: bytes, region: str | None, endpoint: str | None) -> bool | None:
+    """Conditional PUT through boto3; None when boto3 is not installed.
+
+    The bucket's region and any endpoint of the URL are the ones pyarrow uses; the rest
+    (credentials, ``AWS_ENDPOINT_URL``) comes from the same standard chain.
+    """
     try:
         import boto3
         from botocore.exceptions import ClientError
     except ImportError:  # pragma: no cover - the test extra installs boto3 with moto
         return None
     bucket, key = path.split("/", 1)
-    client = boto3.client("s3")  # the standard chain: env, profile, role, AWS_ENDPOINT_URL
+    # the standard chain: env, profile, role, AWS_ENDPOINT_URL
+    client = boto3.client("s3", region_name=region, endpoint_url=endpoint)
     try:
         client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
     except ClientError as exc:
@@ -275,7 +282,13 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
         fs, base = pafs.FileSystem.from_uri(text)
     except (ValueError, OSError, NotImplementedError) as exc:
         fs, base = _fsspec(text, scheme, exc)
-    return Root(fs, base.rstrip("/"), url, local=False, scheme="s3" if scheme == "s3" else scheme)
+    query = dict(parse_qsl(parts.query))
+    endpoint = None
+    if scheme == "s3" and query.get("endpoint_override"):
+        endpoint = query["endpoint_override"]
+        if "://" not in endpoint:
+            endpoint = f"{query.get('scheme', 'https')}://{endpoint}"
+    return Root(fs, base.rstrip("/"), url, local=False, scheme=scheme, endpoint=endpoint)
 
 
 def _fsspec(url: str, scheme: str, first: BaseException) -> tuple[pafs.FileSystem, str]:
