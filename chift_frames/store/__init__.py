@@ -19,12 +19,39 @@ The modules: ``filesystems`` (local and object stores), ``manifests`` (ids, layo
 
 from __future__ import annotations
 
-from .duck import connect, query
+from typing import Any
+
+from .duck import _query_dtype, _sql_str, connect, query  # noqa: F401 (0.1 names, below)
 from .filesystems import Root, display_root, open_root, upload_files
 from .lifecycle import clean, migrate, prune, snapshot_states
 from .manifests import MANIFESTS, READABLE, new_snapshot_id
+from .manifests import check_snapshot_id as _check_snapshot_id  # noqa: F401
 from .read import SnapshotSpec, list_snapshots, load, snapshot_manifest
-from .writer import SnapshotWriter, Status, save, to_arrow
+from .writer import (
+    SnapshotWriter,
+    Status,
+    _schema,  # noqa: F401
+    save,
+    to_arrow,
+)
+
+# Private names of the 0.1 module store.py (also _query_dtype, _sql_str, _check_snapshot_id,
+# _schema above), kept while other modules are rewritten in parallel; nothing new uses them.
+
+
+def _select(root: Any, snapshot: str) -> list[dict[str, Any]]:
+    """0.1's ``_select``: the manifests ``snapshot`` names (use ``read.select``)."""
+    from .read import select
+
+    return select(open_root(root), snapshot)
+
+
+def _manifests(root: Any) -> list[dict[str, Any]]:
+    """0.1's ``_manifests``: every readable manifest, oldest first."""
+    from .manifests import committed_manifests
+
+    return committed_manifests(open_root(root))
+
 
 __all__ = [
     "MANIFESTS",
