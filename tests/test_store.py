@@ -208,10 +208,10 @@ def test_a_crash_during_commit_is_finished_by_the_next_writer(
     writer.write(frames)
     real_write = Root.write
 
-    def dies_at_the_manifest(self: Root, rel: str, data: bytes) -> None:
+    def dies_at_the_manifest(self: Root, rel: str, data: bytes, sync: bool = True) -> None:
         if rel == "_snapshots/torn.json":
             raise StoreError("the disk went away")
-        real_write(self, rel, data)
+        real_write(self, rel, data, sync=sync)
 
     monkeypatch.setattr(Root, "write", dies_at_the_manifest)
     monkeypatch.setattr(

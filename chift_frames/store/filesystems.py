@@ -115,8 +115,11 @@ class Root:
             raise StoreError(f"{rel} in {self.url} is larger than {limit:,} bytes")
         return data
 
-    def write(self, rel: str, data: bytes) -> None:
-        """Write file ``rel`` whole: readers see the old content or the new, never a mix."""
+    def write(self, rel: str, data: bytes, *, sync: bool = True) -> None:
+        """Write file ``rel`` whole: readers see the old content or the new, never a mix.
+
+        On a local disk the file is also flushed to the disk (fsync) unless ``sync`` is false.
+        """
         path = self.full(rel)
         try:
             if self.local:
@@ -126,7 +129,8 @@ class Root:
                 with open(tmp, "wb") as fh:
                     fh.write(data)
                     fh.flush()
-                    os.fsync(fh.fileno())
+                    if sync:
+                        os.fsync(fh.fileno())
                 os.replace(tmp, path)
             else:  # one PUT: visible whole at close, or not at all
                 with self.fs.open_output_stream(path) as out:

@@ -144,10 +144,13 @@ def _write_parquet(root: Root, rel: str, table: pa.Table) -> None:
 IO_THREADS = 8  # object stores answer in tens of ms: a few requests in flight at once
 
 
-def _each(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-    """Run ``fn`` on every item, a few at a time; raise the first error after all finished."""
+def _each(fn: Callable[[Any], Any], items: Iterable[Any], root: Root) -> list[Any]:
+    """Run ``fn`` on every item; a few at a time on an object store, where each is a request.
+
+    The first error is raised once all have finished.
+    """
     items = list(items)
-    if len(items) < 2:
+    if len(items) < 2 or root.local:
         return [fn(item) for item in items]
     with ThreadPoolExecutor(min(IO_THREADS, len(items)), thread_name_prefix="chift-io") as pool:
         return list(pool.map(fn, items))
@@ -260,7 +263,8 @@ class SnapshotWriter:
 
     def _save_state(self) -> None:
         assert self.snapshot_id is not None
-        self._root.write(_staged(self.snapshot_id, "state.json"), dump(self.manifest))
+        # the working state needs no fsync: after a crash, an older state still resumes
+        self._root.write(_staged(self.snapshot_id, "state.json"), dump(self.manifest), sync=False)
 
     def write(self, tables: Mapping[str, pd.DataFrame | pa.Table]) -> None:
         """Append one part of each table given; DataFrames are checked against the schema."""
@@ -278,7 +282,7 @@ class SnapshotWriter:
             if not table.schema.equals(_schema(name), check_metadata=False):
                 raise StoreError(f"table {name!r} does not have its pinned schema")
             checked.append((name, table, self._part_name(name)))
-        _each(lambda item: self._put_part(*item), checked)
+        _each(lambda item: self._put_part(*item), checked, self._root)
         return [(name, rel, table.num_rows) for name, table, rel in checked]
 
     def attach(self, staged: Iterable[tuple[str, str, int]]) -> None:
@@ -447,7 +451,7 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
         if rel in listed and root.exists(_staged(sid, rel)):
             root.move(_staged(sid, rel), rel)
 
-    _each(move, plan["pending"])
+    _each(move, plan["pending"], root)
     put_snapshot_row(root, manifest)
     target = f"{MANIFESTS}/{sid}.json"
     data = dump(manifest)
@@ -461,10 +465,11 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
         root.write(target, data)
     # a plan is read back from storage: only parts of this very snapshot are ever deleted
     removed = [rel for rel in plan["removed"] if rel not in listed and is_part_of(rel, sid)]
-    _each(root.delete, removed)
-    on_disk = _each(root.list_files, [part_folder(table, sid) for table in manifest["files"]])
+    _each(root.delete, removed, root)
+    folders = [part_folder(table, sid) for table in manifest["files"]]
+    on_disk = _each(root.list_files, folders, root)
     # parts replaced, or left by a writer that crashed
-    _each(root.delete, [rel for rels in on_disk for rel in rels if rel not in listed])
+    _each(root.delete, [rel for rels in on_disk for rel in rels if rel not in listed], root)
     root.delete_dir(f"{STAGING}/{sid}")
 
 
