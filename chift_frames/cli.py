@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,21 @@ from .frames import Frames
 from .history import diff, pick_snapshots
 from .reports import Summary, summarise
 from .sandbox import Faults, Sandbox
-from .store import list_snapshots, load, query
+from .store import (
+    clean,
+    display_root,
+    list_snapshots,
+    load,
+    migrate,
+    prune,
+    query,
+    snapshot_states,
+    upload_files,
+)
 from .world import World
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+ROOT_HELP = "dataset folder, or a URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file:///…"
 
 
 class UsageError(ChiftFramesError):
@@ -33,8 +45,11 @@ class UsageError(ChiftFramesError):
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
-def _print_summary(summary: Summary, root: Path, snapshot_id: str | None = None) -> None:
-    title = f"Snapshot {snapshot_id} in {root}" if snapshot_id else f"Latest snapshot in {root}"
+def _print_summary(
+    summary: Summary, root: str | os.PathLike[str], snapshot_id: str | None = None
+) -> None:
+    where = display_root(root)
+    title = f"Snapshot {snapshot_id} in {where}" if snapshot_id else f"Latest snapshot in {where}"
     print(title)
     print()
     print("Rows per table:")
@@ -55,11 +70,11 @@ def _print_summary(summary: Summary, root: Path, snapshot_id: str | None = None)
             print(summary.errors.head(10).to_string(index=False))
 
 
-def _next_steps(root: Path) -> None:
+def _next_steps(root: str | os.PathLike[str]) -> None:
     print("\nNext:")
     print("  jupyter lab notebooks/explore_syncs.ipynb")
     print(
-        f'  chift-frames query {root} "SELECT sync_id, count(*) FROM mapping_values '
+        f'  chift-frames query {display_root(root)} "SELECT sync_id, count(*) FROM mapping_values '
         'WHERE NOT is_mapped GROUP BY ALL"'
     )
 
@@ -80,7 +95,7 @@ def _report_fetch(result: FetchResult) -> int:
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (table fetch_errors)")
     print(
-        f"Fetch them again with: chift-frames fetch --out {result.root} "
+        f"Fetch them again with: chift-frames fetch --out {display_root(result.root)} "
         f"--resume {result.snapshot_id}"
     )
     return EXIT_PARTIAL
@@ -139,19 +154,44 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch a snapshot from the Chift API, credentials from the environment."""
     with ChiftClient.from_env(max_rps=args.max_rps, pool_size=args.concurrency) as client:
-        result = fetch_snapshot(
-            client,
-            args.out,
-            sync_ids=args.sync,
-            consumer_ids=args.consumer,
-            consumers_status=args.consumers_status,
-            concurrency=args.concurrency,
-            resume=args.resume,
-            progress=False if args.quiet else None,
-            executions_since=args.executions_since,
-            executions=not args.no_executions,
-        )
+        try:
+            result = _fetch(client, args)
+        except (ChiftFramesError, KeyboardInterrupt):
+            _say_how_to_resume(args.out)
+            raise
     return _report_fetch(result)
+
+
+def _say_how_to_resume(root: str) -> None:
+    """After a fetch that failed before its commit, name the snapshot and how to finish it."""
+    try:
+        states = snapshot_states(root)
+    except ChiftFramesError:  # nothing was written, or the store is unreachable
+        return
+    here = f"pid {os.getpid()} on "  # this process's writer may not be collected yet
+    for sid, status, writer in zip(states.snapshot_id, states.status, states.writer, strict=True):
+        if status in ("writing", "resuming") and (not writer or writer.startswith(here)):
+            print(
+                f"chift-frames: snapshot {sid} is not committed; finish it with: "
+                f"chift-frames fetch --out {display_root(root)} --resume {sid}",
+                file=sys.stderr,
+            )
+
+
+def _fetch(client: ChiftClient, args: argparse.Namespace) -> FetchResult:
+    """Run the fetch that ``chift-frames fetch`` asks for."""
+    return fetch_snapshot(
+        client,
+        args.out,
+        sync_ids=args.sync,
+        consumer_ids=args.consumer,
+        consumers_status=args.consumers_status,
+        concurrency=args.concurrency,
+        resume=args.resume,
+        progress=False if args.quiet else None,
+        executions_since=args.executions_since,
+        executions=not args.no_executions,
+    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -240,6 +280,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _is_url(text: str) -> bool:
+    return "://" in text
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write every report of a snapshot as files, and optionally as one HTML page."""
     if args.snapshot == "all":
@@ -248,17 +292,63 @@ def cmd_report(args: argparse.Namespace) -> int:
     if snapshot_id == "latest":  # resolved first, so the files and the page name the snapshot
         ids = list_snapshots(args.dir).snapshot_id
         snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
-    frames = load(args.dir, snapshot_id)
+    frames = load(args.dir, snapshot_id)  # the id is now one the dataset's manifests hold
     reports = compute_reports(frames)
-    out = args.out or args.dir / "reports" / snapshot_id
-    paths = save_reports(frames, out, args.format, reports=reports)
-    print(f"Reports of snapshot {snapshot_id} in {out}:")
-    width = max(len(p.name) for p in paths)
-    for path, report in zip(paths, reports.values(), strict=True):
-        print(f"  {path.name:<{width}}  {len(report):>9,} rows")
-    if args.html:
-        page = save_html(frames, args.html, snapshot_id=snapshot_id, reports=reports)
-        print(f"HTML page: {page}")
+    out = args.out or f"{display_root(args.dir).rstrip('/')}/reports/{snapshot_id}"
+    with tempfile.TemporaryDirectory(prefix="chift-frames-report-") as tmp:
+        # object stores get the files written locally first, then uploaded whole
+        folder = Path(tmp) / "reports" if _is_url(out) else Path(out)
+        paths = save_reports(frames, folder, args.format, reports=reports)
+        if _is_url(out):
+            upload_files(paths, out)
+        print(f"Reports of snapshot {snapshot_id} in {out}:")
+        width = max(len(p.name) for p in paths)
+        for path, report in zip(paths, reports.values(), strict=True):
+            print(f"  {path.name:<{width}}  {len(report):>9,} rows")
+        if args.html:
+            page_path = Path(tmp) / "report.html" if _is_url(args.html) else Path(args.html)
+            page = save_html(frames, page_path, snapshot_id=snapshot_id, reports=reports)
+            if _is_url(args.html):
+                folder_url, _, name = args.html.rstrip("/").rpartition("/")
+                upload_files([page], folder_url, names=[name])
+            print(f"HTML page: {args.html if _is_url(args.html) else page}")
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove whole snapshots that the retention policy does not keep."""
+    removed = prune(
+        args.dir,
+        keep_last=args.keep_last,
+        keep_daily=args.keep_daily,
+        keep_weekly=args.keep_weekly,
+        keep_monthly=args.keep_monthly,
+        dry_run=args.dry_run,
+    )
+    kept = len(list_snapshots(args.dir)) - (len(removed) if args.dry_run else 0)
+    verb = "Would remove" if args.dry_run else "Removed"
+    print(f"{verb} {len(removed):,} snapshot(s) of {display_root(args.dir)}; {kept:,} kept.")
+    for snapshot_id in removed:
+        print(f"  {snapshot_id}")
+    return EXIT_OK
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    """List every snapshot, abandoned ones too, and optionally clean up after crashed writers."""
+    if args.migrate:
+        moved = migrate(args.dir)
+        print(f"Moved {len(moved):,} snapshot(s) written by version 0.1 to the current layout.")
+    if args.clean:
+        touched = clean(args.dir, dry_run=args.dry_run)
+        verb = "Would clean" if args.dry_run else "Cleaned"
+        print(f"{verb} what crashed writers left of {len(touched):,} snapshot(s)", end="")
+        print(": " + ", ".join(touched) if touched else ".")
+    states = snapshot_states(args.dir)
+    if states.empty:
+        print(f"No snapshot in {display_root(args.dir)}.")
+        return EXIT_OK
+    with pd.option_context("display.width", 200, "display.max_colwidth", 120):
+        print(states.to_string(index=False))
     return EXIT_OK
 
 
@@ -290,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="fetch a made-up account from the built-in sandbox and summarise it"
     )
-    demo.add_argument("--out", type=Path, default=Path("data/demo"), help="dataset folder")
+    demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
     demo.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -302,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Credentials come from CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET and "
         "CHIFT_ACCOUNT_ID (optional: CHIFT_MARKETPLACE_ID, CHIFT_BASE_URL).",
     )
-    fetch.add_argument("--out", type=Path, required=True, help="dataset folder")
+    fetch.add_argument("--out", required=True, help=ROOT_HELP)
     fetch.add_argument(
         "--sync", action="append", default=[], metavar="ID", help="only this sync (repeatable)"
     )
@@ -369,17 +459,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
 
     rebuild = sub.add_parser("rebuild", help="re-derive a snapshot's tables from its raw responses")
-    rebuild.add_argument("dir", type=Path, help="dataset folder")
+    rebuild.add_argument("dir", help=ROOT_HELP)
     rebuild.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
     rebuild.set_defaults(func=cmd_rebuild)
 
     summary = sub.add_parser("summary", help="print the summary of a snapshot")
-    summary.add_argument("dir", type=Path, help="dataset folder")
+    summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
     summary.set_defaults(func=cmd_summary)
 
     q = sub.add_parser("query", help="run DuckDB SQL over a dataset; every table is a view")
-    q.add_argument("dir", type=Path, help="dataset folder")
+    q.add_argument("dir", help=ROOT_HELP)
     q.add_argument("sql", help="the SQL to run")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.add_argument("--snapshot", default="latest", help="snapshot id, latest or all")
@@ -387,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_query)
 
     changes = sub.add_parser("diff", help="what changed between two snapshots")
-    changes.add_argument("dir", type=Path, help="dataset folder")
+    changes.add_argument("dir", help=ROOT_HELP)
     changes.add_argument(
         "--from",
         dest="from_id",
@@ -404,14 +494,47 @@ def build_parser() -> argparse.ArgumentParser:
     changes.set_defaults(func=cmd_diff)
 
     report = sub.add_parser("report", help="write every report of a snapshot, and an HTML page")
-    report.add_argument("dir", type=Path, help="dataset folder")
+    report.add_argument("dir", help=ROOT_HELP)
     report.add_argument(
-        "--out", type=Path, help="folder for the report files (default: DIR/reports/SNAPSHOT_ID)"
+        "--out", help="folder or URL for the report files (default: DIR/reports/SNAPSHOT_ID)"
     )
     report.add_argument("--format", choices=["parquet", "csv"], default="parquet")
-    report.add_argument("--html", type=Path, metavar="FILE", help="also write this HTML page")
+    report.add_argument(
+        "--html", metavar="FILE", help="also write this HTML page (a path or a URL)"
+    )
     report.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
     report.set_defaults(func=cmd_report)
+
+    retire = sub.add_parser(
+        "prune",
+        help="remove whole snapshots by a retention policy",
+        description="Keeps the N latest snapshots, and the latest of each of the last D days, "
+        "W weeks and M months (UTC); removes the others, manifest first, then files.",
+    )
+    retire.add_argument("dir", help=ROOT_HELP)
+    retire.add_argument("--keep-last", type=int, required=True, metavar="N")
+    retire.add_argument("--keep-daily", type=int, default=0, metavar="D")
+    retire.add_argument("--keep-weekly", type=int, default=0, metavar="W")
+    retire.add_argument("--keep-monthly", type=int, default=0, metavar="M")
+    retire.add_argument("--dry-run", action="store_true", help="only say what would go")
+    retire.set_defaults(func=cmd_prune)
+
+    snaps = sub.add_parser(
+        "snapshots", help="list every snapshot, abandoned ones too, with how to resume them"
+    )
+    snaps.add_argument("dir", help=ROOT_HELP)
+    snaps.add_argument(
+        "--clean",
+        action="store_true",
+        help="drop never-committed snapshots and what crashed writers left (not live ones)",
+    )
+    snaps.add_argument("--dry-run", action="store_true", help="with --clean: only say what")
+    snaps.add_argument(
+        "--migrate",
+        action="store_true",
+        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current layout",
+    )
+    snaps.set_defaults(func=cmd_snapshots)
     return parser
 
 
@@ -421,7 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
     except ChiftFramesError as exc:
-        print(f"chift-frames: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever the source
+        print(f"chift-frames: error: {message}", file=sys.stderr)
         return EXIT_FATAL
     except KeyboardInterrupt:
         print("chift-frames: interrupted", file=sys.stderr)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,3 +24,22 @@ def active_pos() -> dict[str, Any]:
 def opened_only() -> dict[str, Any]:
     """A consumer who only opened the setup link: null lists, no status, no enabled."""
     return read_payload("opened_only")
+
+
+@pytest.fixture(scope="session")
+def s3_api():
+    """moto's S3 server in its own process (and a fault proxy), for the whole session."""
+    from tests.s3_server import moto_server
+
+    with moto_server() as s3:
+        yield s3
+
+
+@pytest.fixture
+def s3_root(s3_api, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket's URL, the AWS environment pointing at the S3 server."""
+    for key, value in s3_api.env.items():
+        monkeypatch.setenv(key, value)
+    s3_api.faults.fail_put = None
+    bucket = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-")
+    return s3_api.create_bucket(bucket) + "/lake"

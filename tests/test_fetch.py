@@ -23,6 +23,7 @@ from chift_frames.flatten import (
 )
 from chift_frames.sandbox import Faults, Sandbox
 from chift_frames.schema import to_pandas
+from chift_frames.store import snapshot_states
 from chift_frames.world import World
 
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
@@ -136,9 +137,10 @@ def test_an_interrupted_run_resumes_to_the_same_result(
     with Sandbox(WORLD) as sandbox, pytest.raises(KeyboardInterrupt):
         fetch_snapshot(client_for(sandbox), tmp_path, concurrency=2, batch_size=20)
     monkeypatch.undo()
-    manifests = list((tmp_path / "_snapshots").glob("*.json"))
-    assert len(manifests) == 1
-    snapshot_id = manifests[0].stem
+    states = snapshot_states(tmp_path)  # committed or not, with the command to resume
+    assert len(states) == 1
+    snapshot_id = states.snapshot_id[0]
+    assert states.next_step[0].startswith(f"chift-frames fetch --out {tmp_path} --resume ")
     if how == "interrupted":
         partial = load(tmp_path, snapshot_id)
         assert 0 < len(partial.consumer_syncs) < WORLD.pair_count

@@ -1,0 +1,321 @@
+"""Snapshots over time: which exist (abandoned ones too), retiring old ones, cleaning up.
+
+:func:`prune` removes whole snapshots by a retention policy. For each it takes the lock,
+writes its intent, removes the snapshot's row of ``snapshots`` and its manifest first (the
+snapshot is gone for every reader at that moment), then its files, so a crash leaves no
+half snapshot to read, and the next writer (or :func:`clean`) finishes the removal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ..errors import StoreError
+from ..schema import TABLES
+from .filesystems import Root, display_root, open_root
+from .lock import SnapshotLock, lock_holder, lock_is_live
+from .manifests import (
+    FORMAT,
+    LOCKS,
+    MANIFESTS,
+    READABLE,
+    SNAPSHOTS_TABLE,
+    STAGING,
+    all_manifests,
+    check_snapshot_id,
+    committed_manifests,
+    dump,
+    part_folder,
+    validate_manifest,
+)
+
+__all__ = ["clean", "finish_prune", "migrate", "plan_prune", "prune", "snapshot_states"]
+
+log = logging.getLogger(__name__)
+
+
+def finish_prune(root: Root, snapshot_id: str) -> None:
+    """Remove what is left of a snapshot being pruned (the caller holds its lock)."""
+    root.delete(f"{SNAPSHOTS_TABLE}/{snapshot_id}.parquet")
+    root.delete(f"{MANIFESTS}/{snapshot_id}.json")
+    for table in _table_folders(root):
+        root.delete_dir(f"{table}/snapshot_id={snapshot_id}")
+        root.delete_dir(f"{table}/snapshot={snapshot_id}")  # the 0.1 layout
+    root.delete_dir(f"{STAGING}/{snapshot_id}")
+
+
+def _table_folders(root: Root) -> list[str]:
+    return sorted(TABLES)
+
+
+def _remove(root: Root, snapshot_id: str) -> None:
+    lock = SnapshotLock(root, snapshot_id, purpose="prune")
+    lock.acquire()
+    try:
+        root.write(f"{STAGING}/{snapshot_id}/prune.json", dump({"snapshot_id": snapshot_id}))
+        finish_prune(root, snapshot_id)
+    finally:
+        lock.release()
+
+
+def plan_prune(
+    manifests: list[dict[str, Any]],
+    keep_last: int,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
+    keep_monthly: int = 0,
+) -> tuple[list[str], list[str]]:
+    """Split snapshots (oldest first) into those to keep and those to remove.
+
+    Keeps the ``keep_last`` latest, and the latest of each of the last ``keep_daily`` days,
+    ``keep_weekly`` ISO weeks and ``keep_monthly`` months that have a snapshot (UTC, by the
+    time each snapshot finished).
+    """
+    for name, value in (
+        ("keep_last", keep_last),
+        ("keep_daily", keep_daily),
+        ("keep_weekly", keep_weekly),
+        ("keep_monthly", keep_monthly),
+    ):
+        if not isinstance(value, int) or value < 0:
+            raise StoreError(f"{name} must be a whole number of at least 0, not {value!r}")
+    if keep_last + keep_daily + keep_weekly + keep_monthly < 1:
+        raise StoreError("prune must keep at least one snapshot: give --keep-last 1 or more")
+    newest_first = list(reversed(manifests))
+    keep = {m["snapshot_id"] for m in newest_first[:keep_last]}
+
+    def bucket_keep(count: int, key: Any) -> None:
+        seen: list[Any] = []
+        for m in newest_first:
+            finished = datetime.fromisoformat(m["finished_at"])
+            bucket = key(finished)
+            if bucket not in seen:
+                if len(seen) == count:
+                    return
+                seen.append(bucket)
+                keep.add(m["snapshot_id"])
+
+    bucket_keep(keep_daily, lambda t: t.date())
+    bucket_keep(keep_weekly, lambda t: tuple(t.isocalendar())[:2])
+    bucket_keep(keep_monthly, lambda t: (t.year, t.month))
+    ids = [m["snapshot_id"] for m in manifests]
+    return [i for i in ids if i in keep], [i for i in ids if i not in keep]
+
+
+def prune(
+    root: str | os.PathLike[str],
+    *,
+    keep_last: int,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
+    keep_monthly: int = 0,
+    dry_run: bool = False,
+) -> list[str]:
+    """Remove whole snapshots that the retention policy does not keep; return their ids.
+
+    Parameters
+    ----------
+    root : str or path
+        The dataset folder or URL.
+    keep_last : int
+        Keep this many latest snapshots.
+    keep_daily, keep_weekly, keep_monthly : int, default 0
+        Also keep the latest snapshot of each of this many latest days, ISO weeks and months.
+    dry_run : bool, default False
+        Only say what would be removed.
+
+    Raises
+    ------
+    StoreError
+        When the policy keeps nothing, or a snapshot to remove is being written.
+    """
+    base = open_root(root)
+    _, remove = plan_prune(
+        committed_manifests(base), keep_last, keep_daily, keep_weekly, keep_monthly
+    )
+    if not dry_run:
+        for snapshot_id in remove:
+            _remove(base, snapshot_id)
+            log.info("pruned snapshot %s of %s", snapshot_id, base)
+    return remove
+
+
+def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every snapshot at ``root``, committed or not, with what can be done about it.
+
+    Columns: ``snapshot_id``, ``status`` (``complete``, ``partial``, ``writing``: never
+    committed, ``resuming``: a partial one being continued), ``started_at``, ``finished_at``,
+    ``writer`` (who holds the lock, when someone does), and ``next_step`` (the resume command
+    of an abandoned snapshot).
+    """
+    from .writer import _read_json
+
+    base = open_root(root)
+    url = display_root(root)
+    rows: dict[str, dict[str, Any]] = {}
+    for m in all_manifests(base):
+        status = m["status"] if m["status"] in READABLE else "writing (0.1)"
+        rows[m["snapshot_id"]] = {
+            "snapshot_id": m["snapshot_id"],
+            "status": status,
+            "started_at": m.get("started_at"),
+            "finished_at": m.get("finished_at"),
+        }
+    for sid in base.entries(STAGING):
+        if not base.exists(f"{STAGING}/{sid}/state.json"):
+            continue
+        state = _read_json(base, f"{STAGING}/{sid}/state.json")
+        row = rows.setdefault(
+            sid, {"snapshot_id": sid, "started_at": state.get("started_at"), "finished_at": None}
+        )
+        row["status"] = "resuming" if row.get("status") == "partial" else "writing"
+    out = []
+    for sid, row in rows.items():
+        holder = lock_holder(base, sid)
+        live = lock_is_live(holder)
+        row["writer"] = (
+            f"pid {holder.get('pid')} on {holder.get('host')}" if live and holder else ""
+        )
+        step = ""
+        if row["status"] in ("writing", "resuming", "partial") and not live:
+            step = f"chift-frames fetch --out {url} --resume {sid}"
+            if row["status"] != "partial":
+                step += f"  (or drop it: chift-frames snapshots {url} --clean)"
+        row["next_step"] = step
+        out.append(row)
+    columns = ["snapshot_id", "status", "started_at", "finished_at", "writer", "next_step"]
+    df = pd.DataFrame(out, columns=columns)
+    for col in ("started_at", "finished_at"):
+        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+    df = df.sort_values(["started_at", "snapshot_id"], kind="stable").reset_index(drop=True)
+    for col in ("snapshot_id", "status", "writer", "next_step"):
+        df[col] = df[col].astype(pd.StringDtype("pyarrow"))
+    return df
+
+
+def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
+    """Remove what abandoned writers left at ``root``; return the snapshot ids concerned.
+
+    Finishes interrupted commits and prunes, drops snapshots that were never committed (and
+    the uncommitted part of an abandoned resume, leaving the partial snapshot as it was),
+    removes table folders of snapshots that have no manifest, and stale locks. Nothing that a
+    live writer holds is touched.
+    """
+    from .writer import recover
+
+    base = open_root(root)
+    touched: list[str] = []
+    if not dry_run:
+        touched += recover(base)
+    committed = {m["snapshot_id"] for m in committed_manifests(base)}
+    for sid in base.entries(STAGING):
+        if not lock_is_live(lock_holder(base, sid)):
+            touched.append(sid)
+            if not dry_run:
+                _drop_staging(base, sid)
+    for m in all_manifests(base):
+        if m["status"] not in READABLE and not lock_is_live(lock_holder(base, m["snapshot_id"])):
+            touched.append(m["snapshot_id"])  # a 0.1 writer that died
+            if not dry_run:
+                _remove(base, m["snapshot_id"])
+    for table in _table_folders(base):
+        for entry in base.entries(table):
+            sid = entry.split("=", 1)[1] if "=" in entry else ""
+            if sid in committed or lock_is_live(lock_holder(base, sid)):
+                continue
+            touched.append(sid)
+            if not dry_run:
+                base.delete_dir(f"{table}/{entry}")
+    for entry in base.entries(LOCKS):
+        sid = entry.removesuffix(".json")
+        live = lock_is_live(lock_holder(base, sid))
+        if entry.endswith(".json") and not live and not dry_run:
+            base.delete(f"{LOCKS}/{entry}")
+    return sorted(set(touched))
+
+
+def _drop_staging(root: Root, snapshot_id: str) -> None:
+    try:
+        check_snapshot_id(snapshot_id, legacy=True)
+    except StoreError:
+        return
+    lock = SnapshotLock(root, snapshot_id, purpose="clean")
+    try:
+        lock.acquire()
+    except StoreError:
+        return
+    try:
+        root.delete_dir(f"{STAGING}/{snapshot_id}")
+    finally:
+        lock.release()
+
+
+def remove_snapshots(root: str | os.PathLike[str], snapshot_ids: Iterable[str]) -> None:
+    """Remove the named committed snapshots (manifest first, then files)."""
+    base = open_root(root)
+    for sid in snapshot_ids:
+        _remove(base, check_snapshot_id(sid, legacy=True))
+
+
+def migrate(root: str | os.PathLike[str]) -> list[str]:
+    """Move the snapshots that chift_frames 0.1 wrote to the current layout; return their ids.
+
+    Each snapshot's files are copied to ``<table>/snapshot_id=<id>/``, its ``snapshots`` row
+    and its new manifest are written, then its ``snapshot=<id>`` folders are removed; readers
+    see the snapshot whole throughout, from one layout or the other. Safe to run again after
+    a crash.
+
+    Raises
+    ------
+    StoreError
+        For a snapshot whose id holds no letter (readers would type it as a number): it can
+        still be read, and re-saved under a new id.
+    """
+    from .writer import put_snapshot_row
+
+    base = open_root(root)
+    moved = []
+    for m in all_manifests(base):
+        if "format" in m or m["status"] not in READABLE:
+            continue
+        sid = m["snapshot_id"]
+        try:
+            check_snapshot_id(sid)
+        except StoreError:
+            raise StoreError(
+                f"snapshot {sid!r} of {base.url} has an id without a letter, which readers "
+                f"would type as a number; it can't be migrated as it is: save it again under "
+                f"a new id (cf.save(cf.load(root, {sid!r}), root)), then prune it"
+            ) from None
+        lock = SnapshotLock(base, sid, purpose="migrate")
+        lock.acquire()
+        try:
+            files: dict[str, list[str]] = {}
+            for table, paths in m["files"].items():
+                files[table] = []
+                for number, rel in enumerate(paths):
+                    dst = f"{part_folder(table, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                    base.copy(rel, dst)
+                    files[table].append(dst)
+            manifest = {**m, "format": FORMAT, "files": files}
+            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
+            put_snapshot_row(base, manifest)
+            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            listed = {p for paths in files.values() for p in paths}
+            for table in _table_folders(base):
+                base.delete_dir(f"{table}/snapshot={sid}")
+                for rel in base.list_files(part_folder(table, sid)):
+                    if rel not in listed:  # copies of an earlier run that crashed
+                        base.delete(rel)
+        finally:
+            lock.release()
+        moved.append(sid)
+        log.info("migrated snapshot %s of %s to the current layout", sid, base)
+    return moved

@@ -1,0 +1,175 @@
+"""Snapshot ids, the dataset's layout, and manifests checked before anything trusts them.
+
+Layout under a root::
+
+    _snapshots/<snapshot_id>.json                            manifest: the commit point
+    <table>/snapshot_id=<snapshot_id>/part-NNNNN-<hex>.parquet  committed parts only
+    snapshots/<snapshot_id>.parquet                          one row per committed snapshot
+    _staging/<snapshot_id>/…                                 a writer's parts before commit
+    _locks/<snapshot_id>.json                                the lock of the snapshot's writer
+
+A manifest is data from disk like any other: its id must match its file name and the id
+rules, and every file it lists must be a part of that table and that snapshot, so a tampered
+manifest can't make a reader open a file elsewhere or a writer name a folder outside the root.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import StoreError
+from .filesystems import Root
+
+__all__ = [
+    "LOCKS",
+    "MANIFESTS",
+    "READABLE",
+    "SNAPSHOTS_TABLE",
+    "STAGING",
+    "check_snapshot_id",
+    "committed_manifests",
+    "new_snapshot_id",
+    "read_manifest",
+]
+
+MANIFESTS = "_snapshots"
+STAGING = "_staging"
+LOCKS = "_locks"
+SNAPSHOTS_TABLE = "snapshots"
+READABLE = ("complete", "partial")
+FORMAT = 2  # 1: chift_frames 0.1 (snapshot=<id> folders, no format key)
+
+# ids must hold a letter, so that no reader types the partition as a number or a date
+_SNAPSHOT_ID = re.compile(r"(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LEGACY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_PART = r"part-\d{5}-[0-9a-f]{8,32}\.parquet"
+_LEGACY_PART = r"part-\d{5}\.parquet"
+
+
+def new_snapshot_id(now: datetime | None = None) -> str:
+    """Return a fresh snapshot id that sorts in time order, such as ``20261127T101500123456Z``."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def check_snapshot_id(snapshot_id: object, *, legacy: bool = False) -> str:
+    """Return ``snapshot_id`` if it is a valid id; raise :class:`StoreError` otherwise."""
+    pattern = _LEGACY_ID if legacy else _SNAPSHOT_ID
+    if not isinstance(snapshot_id, str) or not pattern.fullmatch(snapshot_id):
+        raise StoreError(
+            f"invalid snapshot id {snapshot_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit and holding at least one letter"
+        )
+    return snapshot_id
+
+
+def part_folder(table: str, snapshot_id: str) -> str:
+    """Return the folder of a table's committed parts for one snapshot."""
+    return f"{table}/snapshot_id={snapshot_id}"
+
+
+def is_part_of(rel: object, snapshot_id: str) -> bool:
+    """Whether ``rel`` names a committed part of snapshot ``snapshot_id`` (of any table)."""
+    pattern = r"[a-z][a-z0-9_]{0,63}/" + re.escape(f"snapshot_id={snapshot_id}/") + _PART
+    return isinstance(rel, str) and re.fullmatch(pattern, rel) is not None
+
+
+def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
+    """Check a manifest read from ``where``; return it, or raise :class:`StoreError`.
+
+    ``name`` is the snapshot id its file name says.
+    """
+
+    def bad(why: str) -> StoreError:
+        return StoreError(f"snapshot manifest {where} is not valid: {why}")
+
+    if not isinstance(data, dict):
+        raise bad("not a JSON object")
+    legacy = "format" not in data
+    if not legacy and data["format"] != FORMAT:
+        raise bad(f"format {data['format']!r} is not one this version reads ({FORMAT})")
+    sid = data.get("snapshot_id")
+    try:
+        check_snapshot_id(sid, legacy=legacy)
+    except StoreError as exc:
+        raise bad(str(exc)) from None
+    if sid != name:
+        raise bad(f"it names snapshot {sid!r} but its file is {name}.json")
+    if not isinstance(data.get("status"), str):
+        raise bad("no status")
+    files = data.get("files", {})
+    rows = data.get("rows", {})
+    if not isinstance(files, dict) or not isinstance(rows, dict):
+        raise bad("files and rows must be objects")
+    if not isinstance(data.get("info", {}), dict):
+        raise bad("info must be an object")
+    for table, paths in files.items():
+        if not isinstance(table, str) or not _TABLE.fullmatch(table):
+            raise bad(f"table name {table!r}")
+        if not isinstance(paths, list):
+            raise bad(f"the files of {table} must be a list")
+        folder = f"snapshot={sid}" if legacy else f"snapshot_id={sid}"
+        pattern = re.compile(re.escape(f"{table}/{folder}/") + (_LEGACY_PART if legacy else _PART))
+        for path in paths:
+            # the whole path is pinned: no '..', no absolute path, no other table or snapshot
+            if not isinstance(path, str) or not pattern.fullmatch(path):
+                raise bad(f"file {path!r} is not a part of table {table} in this snapshot")
+    for key in ("started_at", "finished_at"):
+        value = data.get(key)
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise bad(f"{key} {value!r} is not an ISO date") from None
+    return data
+
+
+def read_manifest(root: Root, snapshot_id: str) -> dict[str, Any]:
+    """Read and check the manifest of ``snapshot_id``."""
+    where = f"{root.url}/{MANIFESTS}/{snapshot_id}.json"
+    raw = root.read(f"{MANIFESTS}/{snapshot_id}.json")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"snapshot manifest {where} is not JSON: {exc}") from None
+    return validate_manifest(data, snapshot_id, where)
+
+
+def manifest_names(root: Root) -> list[str]:
+    """Snapshot ids that have a manifest file (any status)."""
+    names = []
+    for entry in root.entries(MANIFESTS):
+        if entry.endswith(".json") and not entry.startswith("."):
+            stem = entry[: -len(".json")]
+            if _LEGACY_ID.fullmatch(stem):
+                names.append(stem)
+    return names
+
+
+def all_manifests(root: Root) -> list[dict[str, Any]]:
+    """Every manifest at ``root`` (any status), checked."""
+    if not root.is_dir(MANIFESTS):
+        if root.is_dir(STAGING):  # nothing committed yet, but a writer was here
+            return []
+        raise StoreError(f"{root.url} is not a chift_frames dataset (no {MANIFESTS}/ folder)")
+    names = manifest_names(root)
+    if len(names) < 2 or root.local:
+        return [read_manifest(root, name) for name in names]
+    # an object store answers each GET in tens of ms: a few at once
+    with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="chift-manifests") as pool:
+        return list(pool.map(lambda name: read_manifest(root, name), names))
+
+
+def committed_manifests(root: Root) -> list[dict[str, Any]]:
+    """Every readable snapshot's manifest, oldest first."""
+    readable = [m for m in all_manifests(root) if m.get("status") in READABLE]
+    return sorted(readable, key=lambda m: (m.get("finished_at") or "", m["snapshot_id"]))
+
+
+def dump(data: dict[str, Any]) -> bytes:
+    """Return the bytes of a JSON file written by this package."""
+    return json.dumps(data, indent=1, sort_keys=True).encode("utf-8")

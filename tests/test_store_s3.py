@@ -1,0 +1,149 @@
+"""The whole cycle on s3://, against moto's S3 server in its own process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from chift_frames import SnapshotWriter, StoreError, list_snapshots, load, query
+from chift_frames.cli import main
+from chift_frames.sandbox import Sandbox
+from chift_frames.store import snapshot_states
+from chift_frames.world import World
+from tests.test_fetch import ACCOUNT, assert_matches_world
+
+WORLD = World(consumers=12, syncs=2, seed=5)
+SECRET = "chift-secret-canary-7f3a"
+
+
+def chift_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    for key, value in {
+        "CHIFT_CLIENT_ID": "id",
+        "CHIFT_CLIENT_SECRET": SECRET,
+        "CHIFT_ACCOUNT_ID": ACCOUNT,
+        "CHIFT_BASE_URL": sandbox.url,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def bucket_of(url: str) -> str:
+    return url.removeprefix("s3://").split("/", 1)[0]
+
+
+def test_the_whole_cycle_on_s3(
+    s3_api: Any, s3_root: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = World(consumers=12, syncs=2, seed=5)
+    with Sandbox(world) as sandbox:
+        chift_env(monkeypatch, sandbox)
+        assert main(["fetch", "--out", s3_root, "--quiet"]) == 0
+        first = list_snapshots(s3_root).snapshot_id.iloc[-1]
+        assert_matches_world(s3_root, world, first)
+        sandbox.evolve()
+        assert main(["fetch", "--out", s3_root, "--quiet"]) == 0
+    second = list_snapshots(s3_root).snapshot_id.iloc[-1]
+    assert_matches_world(s3_root, world, second)
+    assert f"Snapshot {second} in {s3_root}" in capsys.readouterr().out
+
+    sql = "SELECT count(*) AS n FROM consumer_syncs"
+    assert main(["query", s3_root, sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": world.pair_count}]
+    assert query(s3_root, sql, snapshot="all").n[0] == 2 * world.pair_count
+
+    assert main(["summary", s3_root]) == 0
+    assert "Rows per table:" in capsys.readouterr().out
+
+    assert main(["diff", s3_root]) == 0
+    assert f"What changed from {first} to {second}" in capsys.readouterr().out
+
+    assert main(["report", s3_root, "--html", f"{s3_root}/page.html"]) == 0
+    out = capsys.readouterr().out
+    assert f"Reports of snapshot {second} in {s3_root}/reports/{second}" in out
+    bucket = bucket_of(s3_root)
+    keys = s3_api.keys(bucket)
+    assert "lake/page.html" in keys
+    assert f"lake/reports/{second}/onboarding_funnel.parquet" in keys
+
+    assert main(["rebuild", s3_root]) == 0
+    rebuilt = list_snapshots(s3_root).snapshot_id.iloc[-1]
+    assert rebuilt not in (first, second)
+    assert_matches_world(s3_root, world, rebuilt)
+
+    assert main(["prune", s3_root, "--keep-last", "1"]) == 0
+    assert list_snapshots(s3_root).snapshot_id.tolist() == [rebuilt]
+    keys = s3_api.keys(bucket)
+    partitions = {k.split("/")[2] for k in keys if "=" in k}
+    assert partitions == {f"snapshot_id={rebuilt}"}
+    assert [k for k in keys if k.startswith("lake/_snapshots/") and not k.endswith("/")] == [
+        f"lake/_snapshots/{rebuilt}.json"
+    ]
+    # (pyarrow leaves empty "folder/" markers on S3, which readers skip)
+    objects = [k for k in keys if not k.endswith("/")]
+    assert not [k for k in objects if k.startswith(("lake/_staging/", "lake/_locks/"))]
+    # no credential of either side in any object of the bucket
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_api.endpoint)
+    for key in keys:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        for secret in (SECRET, s3_api.env["AWS_SECRET_ACCESS_KEY"]):
+            assert secret.encode() not in body, key
+
+
+def test_a_failed_put_leaves_nothing_visible_and_resume_completes_it(
+    s3_api: Any, s3_root: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail_the_pairs_parts(path: str) -> bool:
+        # the lists of syncs and consumers are stored; the pairs' rows can't be
+        return "/_staging/" in path and "/consumer_syncs/" in path and path.endswith(".parquet")
+
+    s3_api.faults.fail_put = fail_the_pairs_parts
+    with Sandbox(WORLD) as sandbox:
+        chift_env(monkeypatch, sandbox)
+        assert main(["fetch", "--out", s3_root, "--quiet", "--concurrency", "2"]) == 1
+        err = capsys.readouterr().err
+        hint, error = err.splitlines()  # which snapshot to resume, then the error
+        assert hint.startswith("chift-frames: snapshot ") and " --resume " in hint
+        assert error.startswith("chift-frames: error: cannot ") and "injected" in error
+        assert SECRET not in err and s3_api.env["AWS_SECRET_ACCESS_KEY"] not in err
+        # nothing visible: no snapshot for load, no part in any table folder
+        with pytest.raises(StoreError, match="holds no complete snapshot"):
+            load(s3_root)
+        keys = s3_api.keys(bucket_of(s3_root))
+        assert not [k for k in keys if "=" in k.split("/")[1] or "snapshot_id=" in k.split("/")[2]]
+        states = snapshot_states(s3_root)
+        assert states.status.tolist() == ["writing"]
+        sid = states.snapshot_id[0]
+        assert states.next_step[0].startswith(f"chift-frames fetch --out {s3_root} --resume {sid}")
+
+        s3_api.faults.fail_put = None
+        assert main(["fetch", "--out", s3_root, "--quiet", "--resume", sid]) == 0
+    assert_matches_world(s3_root, WORLD, sid)
+    assert list_snapshots(s3_root).status.tolist() == ["complete"]
+
+
+def test_one_writer_per_snapshot_on_s3(s3_root: str) -> None:
+    writer = SnapshotWriter(s3_root, "only-one")
+    with pytest.raises(StoreError, match="being written by another writer"):
+        SnapshotWriter(s3_root, "only-one")
+    writer.commit()
+    with pytest.raises(StoreError, match="already exists"):
+        SnapshotWriter(s3_root, "only-one")
+    frames = load(s3_root, "only-one")
+    assert all(isinstance(df, pd.DataFrame) and df.empty for df in frames.values())
+
+
+def test_an_endpoint_in_the_url_is_used_for_every_request(
+    s3_api: Any, s3_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    host = s3_api.endpoint.removeprefix("http://")
+    url = f"{s3_root}?endpoint_override={host}&scheme=http"
+    writer = SnapshotWriter(url, "by-url")  # the lock's conditional create goes there too
+    with pytest.raises(StoreError, match="being written by another writer"):
+        SnapshotWriter(url, "by-url")
+    writer.commit()
+    assert list_snapshots(url).snapshot_id.tolist() == ["by-url"]
