@@ -300,7 +300,7 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class _DeadlineErrorAdapter(HTTPAdapter):
+class _DeadlineAdapter(HTTPAdapter):
     """An adapter whose connections tell the watchdog which socket carries a request."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -483,7 +483,7 @@ class ChiftClient:
         self.token_requests = 0
         if session is None:
             session = requests.Session()
-            adapter = _DeadlineErrorAdapter(
+            adapter = _DeadlineAdapter(
                 pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0
             )
             session.mount("https://", adapter)

@@ -7,6 +7,9 @@ whoever's it is. It does no I/O and knows nothing of HTTP.
 
 What it cannot know (a secret it was never told) it cannot remove: the client tells it the
 secret when it is built and each token when it arrives, before the token is ever sent.
+A value shorter than :data:`MIN_LENGTH` characters is not removed by exact match: it cannot be
+told apart from ordinary text (a secret ``b`` would cut every ``b`` out of every id), and
+Chift's secrets and tokens are far longer. The patterns still apply to it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "Redactor"]
+__all__ = ["MIN_LENGTH", "REDACTED", "Redactor"]
 
 REDACTED = "[REDACTED]"
+MIN_LENGTH = 8
 
 # Header values and bearer tokens, whoever's they are: an echoing server may show a token
 # this client never saw (a proxy's, another tenant's). Quotes, commas and braces end a value.
@@ -58,8 +62,11 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Remember ``secret`` (and its JSON- and URL-escaped forms) to remove from now on."""
-        if not isinstance(secret, str) or not secret:
+        """Remember ``secret`` (and its JSON- and URL-escaped forms) to remove from now on.
+
+        Values shorter than :data:`MIN_LENGTH` are ignored (see the module's docstring).
+        """
+        if not isinstance(secret, str) or len(secret) < MIN_LENGTH:
             return
         forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
         with self._lock:

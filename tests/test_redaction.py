@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chift_frames import AuthError, ChiftError
+from chift_frames import AuthError, ChiftError, fetch_snapshot, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
 from chift_frames.redact import REDACTED, Redactor
@@ -135,6 +135,21 @@ def test_the_redactor_removes_escaped_forms_and_header_values() -> None:
     assert redactor.data(b'{"x": "tok.en-123"}') == b'{"x": "[REDACTED]"}'
 
 
+def test_a_short_secret_does_not_cut_ordinary_text() -> None:
+    redactor = Redactor(["b", "secret"])  # too short to tell from text: ids stay whole
+    assert redactor.data(b'{"id": "ab-12b"}') == b'{"id": "ab-12b"}'
+    assert redactor.text("clientSecret=b, id ab-12b") == f"clientSecret={REDACTED}, id ab-12b"
+
+
+def test_a_fetch_with_a_one_letter_secret_is_exact(tmp_path: Path) -> None:
+    world = World(consumers=6, syncs=1, seed=2)
+    with Sandbox(world) as sandbox:
+        client = ChiftClient("b", "b", ACCOUNT, base_url=sandbox.url)
+        result = fetch_snapshot(client, tmp_path, progress=False)
+    assert result.complete
+    assert len(load(tmp_path).consumer_syncs) == world.pair_count
+
+
 def test_a_body_that_echoes_the_token_is_stored_without_it(tmp_path: Path) -> None:
     world = World(consumers=4, syncs=1, seed=1)
     answer = world.consumer_sync
@@ -149,7 +164,6 @@ def test_a_body_that_echoes_the_token_is_stored_without_it(tmp_path: Path) -> No
         return payload
 
     world.consumer_sync = echo  # type: ignore[method-assign]
-    from chift_frames import fetch_snapshot, load
 
     with sandbox:
         fetch_snapshot(
