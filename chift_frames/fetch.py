@@ -19,6 +19,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,7 +195,8 @@ def fetch_snapshot(
     concurrency : int, default 8
         Requests in flight at once: the pairs and the executions pages share the workers.
     batch_size : int, default 500
-        Responses flattened and written together.
+        Responses flattened and written together, at most (an eighth of the pairs when that
+        is fewer, but not under 64, so the writing overlaps the fetching).
     resume : str, optional
         Id of an interrupted or partial snapshot: fetch only its pairs still missing or failed,
         with the filters of the first run.
@@ -262,6 +264,9 @@ def fetch_snapshot(
         done = set(zip(*stored_pairs, strict=True))
         todo = [p for p in pairs if p not in done]
         log.info("snapshot %s: %d pairs, %d to fetch", writer.snapshot_id, len(pairs), len(todo))
+        # Batches of at most an eighth of the pairs: the last one, flattened and written after
+        # the last answer, is then short, and a small account gets its writing overlapped too.
+        run.batch_size = min(batch_size, max(64, -(-len(todo) // 8)))
 
         info = writer.manifest["info"]
         executions = info.setdefault("executions", executions)  # a resume keeps the first choice
@@ -336,11 +341,15 @@ def _fetch_lists(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fetch ``GET /syncs`` and ``GET /consumers``: the syncs body, and the tables to write."""
     raw = _Raw()
-    syncs_response = client.get("/syncs", {"consumers_status": consumers_status})
+    # both at once: the second waits for the token the first asks for, then goes on its own
+    # (an error at GET /syncs is the one reported, whatever GET /consumers answers)
+    with ThreadPoolExecutor(1, thread_name_prefix="chift-lists") as pool:
+        consumers_future = pool.submit(client.get, "/consumers")
+        syncs_response = client.get("/syncs", {"consumers_status": consumers_status})
+        syncs_body = syncs_response.json()  # an ApiError with the status when it is not JSON
+        consumers_response = consumers_future.result()
     syncs_endpoint = SYNCS + (f"?consumers_status={consumers_status}" if consumers_status else "")
-    syncs_body = syncs_response.json()  # an ApiError with the status when it is not JSON
     raw.add(syncs_endpoint, None, None, syncs_response.status, _now(), syncs_response.body)
-    consumers_response = client.get("/consumers")
     consumers_body = consumers_response.json()
     raw.add(CONSUMERS, None, None, consumers_response.status, _now(), consumers_response.body)
     tables = {
