@@ -220,6 +220,11 @@ class _Watchdog:
     binds itself to the entry when it sends; the request disarms the entry once its body is
     read. Timeouts bound each socket read; only this bounds a server that trickles its status
     line, its headers or its body a byte at a time.
+
+    urllib3 puts a connection back in the pool as the last byte of its body is read, a moment
+    before the entry is disarmed: a deadline falling in that moment could shut a connection
+    another request has just taken, which that request then sees as a dropped connection and
+    retries. Nothing is lost, and the window is a few microseconds.
     """
 
     def __init__(self) -> None:

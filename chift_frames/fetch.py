@@ -128,18 +128,30 @@ def _error_row(
 def list_pairs(
     syncs: list[dict[str, Any]], sync_ids: Iterable[str] = (), consumer_ids: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
-    """Return the (consumer_id, sync_id) pairs a ``GET /syncs`` body names, filtered, in order."""
+    """Return the (consumer_id, sync_id) pairs a ``GET /syncs`` body names, filtered, in order.
+
+    Raises
+    ------
+    PayloadError
+        When a consumer id is not a non-empty string (naming where in the body).
+    """
     want_syncs, want_consumers = set(sync_ids), set(consumer_ids)
     known = {s.get("syncid") for s in syncs}
     for missing in sorted(want_syncs - known):
         log.warning("sync %s is not in GET /syncs; nothing to fetch for it", missing)
     seen: set[tuple[str, str]] = set()
     pairs = []
-    for sync in syncs:
+    for i, sync in enumerate(syncs):
         sync_id = sync["syncid"]
         if want_syncs and sync_id not in want_syncs:
             continue
-        for consumer_id in sync["consumers"]:
+        for j, consumer_id in enumerate(sync["consumers"]):
+            if not isinstance(consumer_id, str) or not consumer_id:
+                raise PayloadError(
+                    f"a consumer id must be a non-empty string, got {type(consumer_id).__name__}",
+                    sync_id=sync_id,
+                    path=f"[{i}].consumers[{j}]",
+                )
             pair = (consumer_id, sync_id)
             if (want_consumers and consumer_id not in want_consumers) or pair in seen:
                 continue

@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from chift_frames import ApiError, load
+from chift_frames import ApiError, PayloadError, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
-from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
+from chift_frames.fetch import _Run, fetch_snapshot, list_pairs, rebuild_snapshot
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
 from tests.test_fetch import expected_executions
@@ -218,3 +218,10 @@ def test_an_interrupted_fetch_says_which_snapshot_to_resume(
     monkeypatch.undo()
     with Sandbox(world) as sandbox:
         assert fetch_snapshot(client_for(sandbox), tmp_path, resume=snapshot_id).complete
+
+
+@pytest.mark.parametrize("bad", [{}, None, 7, ""])
+def test_a_consumer_id_that_is_not_a_string_is_a_clear_error(bad: object) -> None:
+    syncs = [{"syncid": "s1", "consumers": ["c1", bad]}]
+    with pytest.raises(PayloadError, match=r"at \[0\]\.consumers\[1\]: a consumer id must be"):
+        list_pairs(syncs)
