@@ -263,7 +263,7 @@ def fetch_snapshot(
             filters = writer.manifest["info"].get("filters", filters)
         writer.manifest["info"]["filters"] = filters
         if lists is not None:
-            writer.write(lists)
+            run.pending = lists  # written once the workers are busy
         else:
             stored = _stored_syncs(writer)
             if stored is None:  # interrupted before the lists were saved
@@ -416,6 +416,7 @@ class _Run:
         self.window = ("", "")
         self.consumers: set[str] = set()
         self._syncs: dict[str, _SyncExecutions] = {}
+        self.pending: dict[str, Any] = {}  # tables to write when the workers have started
 
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
@@ -519,6 +520,9 @@ class _Run:
         ]
         for worker in workers:
             worker.start()
+        if self.pending:  # the account lists, written while the first answers are on their way
+            self.writer.write(self.pending)
+            self.pending = {}
         try:
             while outstanding:
                 job, response, result, fatal = results.get()
@@ -668,6 +672,9 @@ class _Run:
 
         ``done`` holds the pairs an earlier pass already fetched.
         """
+        if self.pending:
+            self.writer.write(self.pending)
+            self.pending = {}
         self.flush()
         ok = done | self.ok
         done_keys = ok | {(None, sync_id) for sync_id in self.executions_done}
