@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SYNCS, CONSUMERS = "GET /syncs", "GET /consumers"
 EXECUTIONS_PAGE = 500  # the largest page Chift serves
 PAGES_PER_PART = 40  # executions pages flattened and written together
+MAX_EXECUTION_PAGES = 2000  # pages read per sync (a million executions): a bound on a bad total
 
 
 @dataclass
@@ -459,6 +460,8 @@ class _Run:
                 raise
             except ChiftError as error:
                 return (job, None, error)
+            except ValueError as exc:  # a sync id that cannot be a path segment
+                return (job, None, ChiftError(str(exc), endpoint=f"GET /syncs/{job.sync_id!r}"))
         return (job, *self._get(*job))
 
     def fetch(
@@ -576,6 +579,15 @@ class _Run:
         if page.number == 1:
             state.total = answer.total
             state.pages = max(1, -(-answer.total // EXECUTIONS_PAGE)) if answer.items else 1
+            if state.pages > MAX_EXECUTION_PAGES:
+                message = (
+                    f"the sync has {answer.total:,} executions in the window, more than the "
+                    f"{MAX_EXECUTION_PAGES * EXECUTIONS_PAGE:,} a fetch reads; fetch a shorter "
+                    "window with --executions-since"
+                )
+                self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
+                state.failed = True
+                return []
             follow = [_Page(page.sync_id, n) for n in range(2, state.pages + 1)]
         state.group.append(answer)
         state.received += 1

@@ -3,6 +3,7 @@ and how an interrupted fetch says which snapshot to resume."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from chift_frames.fetch import _Run, fetch_snapshot, list_pairs, rebuild_snapsho
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
 from tests.test_fetch import expected_executions
-from tests.test_transport import Scripted, send
+from tests.test_transport import Scripted, send, trickle
 
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
 ODD_IDS = ["a#frag", "b/c?d=1", "..", "x/executions?y", "pct%41", "sp ace"]
@@ -225,3 +226,68 @@ def test_a_consumer_id_that_is_not_a_string_is_a_clear_error(bad: object) -> Non
     syncs = [{"syncid": "s1", "consumers": ["c1", bad]}]
     with pytest.raises(PayloadError, match=r"at \[0\]\.consumers\[1\]: a consumer id must be"):
         list_pairs(syncs)
+
+
+def test_an_answer_past_the_deadline_is_a_fetch_error_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    payload = (Path(__file__).parent / "payloads" / "opened_only.json").read_bytes()
+    sync_id = json.loads(payload)["syncid"]
+    syncs = [{"syncid": sync_id, "name": "S", "consumers": ["fast", "slow"], "flows": []}]
+    consumers = [{"consumerid": c, "name": c} for c in ("fast", "slow")]
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(payload)}\r\n\r\n".encode()
+    pages = {"items": [], "total": 0, "page": 1, "size": 500}
+    server = Scripted(
+        {
+            "/syncs": lambda h: send(h, 200, json.dumps(syncs).encode()),
+            "/consumers": lambda h: send(h, 200, json.dumps(consumers).encode()),
+            f"/consumers/fast/syncs/{sync_id}": lambda h: send(h, 200, payload),
+            f"/consumers/slow/syncs/{sync_id}": trickle(head, payload, 0.2),
+            f"/syncs/{sync_id}/executions": lambda h: send(h, 200, json.dumps(pages).encode()),
+        }
+    )
+    server.thread.start()
+    try:
+        client = ChiftClient("id", "secret", ACCOUNT, base_url=server.url, deadline=1.0)
+        result = fetch_snapshot(client, tmp_path, concurrency=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.status == "partial" and result.pairs_failed == 1
+    frames = load(tmp_path)
+    assert frames.consumer_syncs.consumer_id.tolist() == ["fast"]
+    (row,) = frames.fetch_errors.drop(columns=["occurred_at"]).to_dict("records")
+    assert row == {
+        "consumer_id": "slow",
+        "sync_id": sync_id,
+        "endpoint": f"GET /consumers/slow/syncs/{sync_id}",
+        "http_status": None,
+        "error_code": None,
+        "message": "no complete answer within the deadline of 1 s (connect, headers and body); "
+        "it was abandoned",
+        "attempts": 1,
+    }
+
+
+def test_an_absurd_executions_total_is_a_fetch_error_not_a_billion_pages(
+    tmp_path: Path,
+) -> None:
+    world = World(consumers=4, syncs=1, seed=6)
+    with Sandbox(world) as sandbox:
+        page = sandbox._executions_page
+
+        def lying(sync_id: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+            status, body = page(sync_id, query)
+            return status, {**body, "total": 10**15}
+
+        sandbox._executions_page = lying  # type: ignore[method-assign]
+        result = fetch_snapshot(client_for(sandbox), tmp_path)
+    assert result.status == "partial" and result.pairs_failed == 1
+    (row,) = load(tmp_path).fetch_errors.to_dict("records")
+    assert row["consumer_id"] is None and row["sync_id"] == world.sync_items()[0]["syncid"]
+    assert row["message"] == (
+        "the sync has 1,000,000,000,000,000 executions in the window, more than the "
+        "1,000,000 a fetch reads; fetch a shorter window with --executions-since"
+    )
+    assert len(load(tmp_path).consumer_syncs) == world.pair_count
