@@ -291,3 +291,30 @@ def test_an_absurd_executions_total_is_a_fetch_error_not_a_billion_pages(
         "1,000,000 a fetch reads; fetch a shorter window with --executions-since"
     )
     assert len(load(tmp_path).consumer_syncs) == world.pair_count
+
+
+def test_a_server_that_ignores_the_window_is_read_again_and_nothing_doubles(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(consumers=60, syncs=1, seed=13)
+    since = world.now - timedelta(days=20)
+    with Sandbox(world, executions_growth=5, newest_first=True) as sandbox:
+        page = sandbox._executions_page
+
+        def ignore_date_to(sync_id: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+            return page(sync_id, {k: v for k, v in query.items() if k != "date_to"})
+
+        sandbox._executions_page = ignore_date_to  # type: ignore[method-assign]
+        # one worker reads the pages in order, so runs pushed onto later pages are met again
+        result = fetch_snapshot(
+            client_for(sandbox), tmp_path, executions_since=since, concurrency=1
+        )
+    assert result.complete
+    got = load(tmp_path).executions
+    assert not got.execution_id.duplicated().any()
+    expected = expected_executions(world, since)
+    assert len(expected) > 1000
+    assert set(expected.execution_id) <= set(got.execution_id)
+    extra = got[~got.execution_id.isin(expected.execution_id)]
+    assert len(extra) > 0 and (extra.status == "running").all()  # the runs that arrived
+    assert "kept changing while read" in caplog.text
