@@ -711,36 +711,35 @@ class ChiftClient:
             if entry[2]:  # the watchdog shut the socket: what was read is cut short
                 raise _DeadlineError
             return status, str(response.reason or ""), response.headers, body
-        except _TooLargeError:
-            raise ApiError(
-                f"the answer is larger than {_size(self.max_body)} after decompression "
-                "(max_body); it was abandoned",
-                status=response.status_code if response is not None else None,
-                endpoint=endpoint,
-                attempts=attempt,
-            ) from None
-        except (ValueError, zlib.error) as exc:
-            message = str(exc) if isinstance(exc, ValueError) else "its compression is broken"
-            raise ApiError(
-                self.redactor.text(f"the answer cannot be read: {message}"),
-                status=response.status_code if response is not None else None,
-                endpoint=endpoint,
-                attempts=attempt,
-            ) from None
-        except (
-            _DeadlineError,
-            requests.RequestException,
-            urllib3.exceptions.HTTPError,
-            OSError,
-        ) as exc:
-            if isinstance(exc, _DeadlineError) or entry[2] or time.monotonic() >= deadline:
+        except Exception as exc:
+            if entry[2] or time.monotonic() >= deadline or isinstance(exc, _DeadlineError):
+                # whatever the shut socket made the read raise, it is the deadline
                 raise TransportError(
                     f"no complete answer within the deadline of {self.deadline:g} s "
                     "(connect, headers and body); it was abandoned",
                     endpoint=endpoint,
                     attempts=attempt,
                 ) from None
-            return type(exc).__name__
+            answered = response.status_code if response is not None else None
+            if isinstance(exc, _TooLargeError):
+                raise ApiError(
+                    f"the answer is larger than {_size(self.max_body)} after decompression "
+                    "(max_body); it was abandoned",
+                    status=answered,
+                    endpoint=endpoint,
+                    attempts=attempt,
+                ) from None
+            if isinstance(exc, _NO_ANSWER):  # retried by the caller
+                return type(exc).__name__
+            if isinstance(exc, ValueError | zlib.error):
+                reason = str(exc) if isinstance(exc, ValueError) else "its compression is broken"
+                raise ApiError(
+                    self.redactor.text(f"the answer cannot be read: {reason}"),
+                    status=answered,
+                    endpoint=endpoint,
+                    attempts=attempt,
+                ) from None
+            raise
         finally:
             _WATCHDOG.disarm(entry)
             if response is not None:

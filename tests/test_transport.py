@@ -349,3 +349,25 @@ def test_a_listener_that_never_answers_hits_the_timeout() -> None:
 def test_limits_must_be_positive(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="positive"):
         ChiftClient("id", "secret", ACCOUNT, base_url="http://127.0.0.1:1", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"HELLO\r\n\r\n",  # not HTTP
+        b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000 + b"\r\n\r\n",  # a header line too long
+        b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{}",  # the body ends early
+    ],
+)
+def test_a_broken_answer_is_retried_then_a_transport_error(
+    serve: Callable[[dict[str, Handler]], Scripted], garbage: bytes
+) -> None:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(garbage)
+        handler.close_connection = True
+
+    server = serve({"/syncs": answer})
+    with pytest.raises(TransportError, match="no answer after 2 attempts") as info:
+        client_for(server, max_attempts=2).get("/syncs")
+    assert info.value.attempts == 2
+    assert server.paths.count("/syncs") == 2
