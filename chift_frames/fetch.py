@@ -50,6 +50,8 @@ SYNCS, CONSUMERS = "GET /syncs", "GET /consumers"
 EXECUTIONS_PAGE = 500  # the largest page Chift serves
 PAGES_PER_PART = 40  # executions pages flattened and written together
 MAX_EXECUTION_PAGES = 2000  # pages read per sync (a million executions): a bound on a bad total
+BATCH_BYTES = 64 * 2**20  # bodies flattened and written together, at most (besides the count)
+HANDOVER_BYTES = 256 * 2**20  # bodies waiting for this thread, at most (one may always pass)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class _Raw:
 
     def __init__(self) -> None:
         self.columns: dict[str, list[Any]] = {name: [] for name in TABLES["raw_responses"].columns}
+        self.bytes = 0
 
     def add(
         self,
@@ -105,6 +108,7 @@ class _Raw:
             ("body", body),
         ):
             self.columns[key].append(value)
+        self.bytes += len(body)
 
     def __len__(self) -> int:
         return len(self.columns["endpoint"])
@@ -511,6 +515,7 @@ class _Run:
             maxsize=max(concurrency * 4, self.batch_size)
         )
         stop = threading.Event()
+        budget = _ByteBudget(HANDOVER_BYTES)  # and however large the bodies, a bounded size
 
         def work() -> None:
             while not stop.is_set():
@@ -518,9 +523,13 @@ class _Run:
                 if job is None:
                     return
                 try:
-                    results.put((*self._work(job), None))
+                    outcome = self._work(job)
+                    size = _body_size(outcome[1])
+                    if not budget.take(size, stop):
+                        return
+                    results.put((*outcome, size, None))
                 except BaseException as exc:  # an AuthError, or an interrupt: the run stops
-                    results.put((job, None, None, exc))
+                    results.put((job, None, None, 0, exc))
                     return
 
         workers = [
@@ -534,7 +543,8 @@ class _Run:
             self.pending = {}
         try:
             while outstanding:
-                job, response, result, fatal = results.get()
+                job, response, result, size, fatal = results.get()
+                budget.give(size)
                 outstanding -= 1
                 if fatal is not None:
                     raise fatal
@@ -545,7 +555,7 @@ class _Run:
                 consumer_id, sync_id = job
                 self._collect(consumer_id, sync_id, response, result)
                 bar.update(1)
-                if len(self.raw) >= self.batch_size:
+                if len(self.raw) >= self.batch_size or self.raw.bytes >= BATCH_BYTES:
                     self.flush()
                     bar.set_postfix(failed=self.failed_count, refresh=False)
         finally:
@@ -597,7 +607,12 @@ class _Run:
             follow = [_Page(page.sync_id, n) for n in range(2, state.pages + 1)]
         state.group.append(answer)
         state.received += 1
-        if len(state.group) >= PAGES_PER_PART or state.received == state.pages:
+        group_bytes = sum(len(p.response.body) for p in state.group if p.response is not None)
+        if (
+            len(state.group) >= PAGES_PER_PART
+            or group_bytes >= BATCH_BYTES
+            or state.received == state.pages
+        ):
             self._stage_group(page.sync_id, state, state.group)
             state.group = []
         if state.received == state.pages and not state.failed:
@@ -716,6 +731,38 @@ class _Run:
             **({"interrupted": interrupted} if interrupted else {}),
         )
         return status
+
+
+class _ByteBudget:
+    """Bytes handed from the workers to the writing thread and not yet taken in, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def take(self, size: int, stop: threading.Event) -> bool:
+        """Wait until ``size`` more bytes fit (one item always fits); False if the run stopped."""
+        with self._cond:
+            while self.used and self.used + size > self.limit:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.5)
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        """Release ``size`` bytes: the writing thread took them in."""
+        with self._cond:
+            self.used -= size
+            self._cond.notify_all()
+
+
+def _body_size(answer: Any) -> int:
+    """Bytes of the body a worker holds: a pair's Response, or an executions page."""
+    if isinstance(answer, _Page):
+        answer = answer.response
+    return len(answer.body) if isinstance(answer, Response) else 0
 
 
 def _still_failing(parts: list[pd.DataFrame], ok: set[tuple[Any, Any]]) -> pd.DataFrame:

@@ -318,3 +318,21 @@ def test_a_server_that_ignores_the_window_is_read_again_and_nothing_doubles(
     extra = got[~got.execution_id.isin(expected.execution_id)]
     assert len(extra) > 0 and (extra.status == "running").all()  # the runs that arrived
     assert "kept changing while read" in caplog.text
+
+
+def test_tight_byte_bounds_still_fetch_everything_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chift_frames.fetch as fetch_module
+    from tests.test_fetch import WORLD, assert_matches_world
+
+    # a hand-over of 8 KB and batches of 16 KB: workers wait for the writing thread, which
+    # writes a part every few answers; nothing is lost, nothing doubles
+    monkeypatch.setattr(fetch_module, "HANDOVER_BYTES", 8_000)
+    monkeypatch.setattr(fetch_module, "BATCH_BYTES", 16_000)
+    with Sandbox(WORLD) as sandbox:
+        result = fetch_snapshot(client_for(sandbox), tmp_path, concurrency=8)
+    assert result.complete
+    assert_matches_world(tmp_path, WORLD)
+    parts = list((tmp_path / "consumer_syncs").rglob("*.parquet"))
+    assert len(parts) > WORLD.pair_count // 64 + 1  # more parts than the count alone makes
