@@ -5,16 +5,29 @@ are the fetch's own: pairs per second against the ideal (concurrency / latency),
 memory (VmHWM) of the fetching process. Targets (issue 3): at least 80 % of the ideal rate at
 concurrency 8 and 32; peak memory for 20,000 pairs under 1.5x that for 2,000.
 
+The command figures (issue 8) run the whole ``chift-frames fetch`` in a fresh process, through
+``cli.main`` as the command does: listing, pairs, executions, commit and the closing summary,
+against a 500-pair account (205 consumers, 3 syncs) with 50 ms of latency. The clock starts
+once the interpreter is up and ``chift_frames.cli`` is imported; the second figure also leaves
+out the closing summary (timed inside the same run). Target: pairs per second at least 80 % of
+the ideal concurrency / latency, at ``--concurrency 16``.
+
 Run: python benchmarks/bench_fetch.py            (about 3 minutes on 2 cores)
      python benchmarks/bench_fetch.py --quick    (smaller counts, to try it out)
+     python benchmarks/bench_fetch.py --command [--repeat 5]   (the whole command only)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import platform
+import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +136,117 @@ def measure(url: str, concurrency: int, pairs: int) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def command_child(root: str, concurrency: int) -> None:
+    """Run ``chift-frames fetch`` as the command does (``cli.main``) and print its phases."""
+    started = time.perf_counter()
+    import chift_frames.cli as cli
+
+    imported = time.perf_counter()
+    marks: dict[str, float] = {}
+    report = cli._report_fetch
+
+    def timed_report(result: object) -> int:
+        marks["summary"] = time.perf_counter()
+        return report(result)  # type: ignore[arg-type]
+
+    cli._report_fetch = timed_report  # type: ignore[assignment]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = cli.main(["fetch", "--out", root, "--concurrency", str(concurrency), "--quiet"])
+    done = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "status": status,
+                "imports": imported - started,
+                "command": done - imported,
+                "summary": done - marks["summary"],
+                "cpu": usage.ru_utime + usage.ru_stime,
+            }
+        )
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_command(concurrency: int, latency: float, repeat: int) -> None:
+    """Run the whole ``chift-frames fetch`` against a 500-pair account, ``repeat`` times."""
+    from chift_frames import load
+
+    proc, url = start_sandbox(consumers=205, latency=latency)
+    env = {
+        **os.environ,
+        "CHIFT_BASE_URL": url,
+        "CHIFT_CLIENT_ID": "bench",
+        "CHIFT_CLIENT_SECRET": "bench-secret-value",
+        "CHIFT_ACCOUNT_ID": ACCOUNT,
+    }
+    ideal = concurrency / latency
+    print(
+        f"\nThe whole command: chift-frames fetch --concurrency {concurrency} --quiet "
+        f"(500 pairs, {latency * 1000:.0f} ms latency, ideal {ideal:.0f} pairs/s)"
+    )
+    print(
+        f"{'run':>3} {'imports':>8} {'command':>8} {'summary':>8} {'cpu':>6} {'sandbox':>8} "
+        f"{'requests':>9} "
+        f"{'pairs/s':>8} {'of ideal':>9} {'no summary':>11} {'of ideal':>9}"
+    )
+    shares: list[tuple[float, float]] = []
+    by_request: list[float] = []  # every request the command made, against the same ideal
+    try:
+        for run in range(1, repeat + 1):
+            with tempfile.TemporaryDirectory() as root:
+                served = cpu_seconds(proc.pid)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--command-child",
+                        root,
+                        "--concurrency",
+                        str(concurrency),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                served = cpu_seconds(proc.pid) - served
+                frames = load(root, tables=["consumer_syncs", "raw_responses"])
+                pairs = len(frames.consumer_syncs)
+                requests = len(frames.raw_responses)
+            rate = pairs / r["command"]
+            bare = pairs / (r["command"] - r["summary"])
+            shares.append((rate / ideal, bare / ideal))
+            by_request.append(requests / r["command"] / ideal)
+            print(
+                f"{run:>3} {r['imports']:>7.2f}s {r['command']:>7.2f}s {r['summary']:>7.2f}s "
+                f"{r['cpu']:>5.2f}s {served:>7.2f}s {requests:>9,} {rate:>8.0f} "
+                f"{rate / ideal:>8.0%} "
+                f"{bare:>10.0f}/s {bare / ideal:>8.0%}"
+            )
+    finally:
+        proc.terminate()
+        proc.wait()
+    print(
+        f"counting every request (lists, pairs, executions pages) instead of pairs, summary "
+        f"included: {min(by_request):.0%}-{max(by_request):.0%} "
+        f"(median {statistics.median(by_request):.0%})"
+    )
+    with_summary = [a for a, _ in shares]
+    without = [b for _, b in shares]
+    print(
+        f"of ideal, summary included: {min(with_summary):.0%}-{max(with_summary):.0%} "
+        f"(median {statistics.median(with_summary):.0%}); summary excluded: "
+        f"{min(without):.0%}-{max(without):.0%} (median {statistics.median(without):.0%})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--child", metavar="URL")
@@ -130,9 +254,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--command", action="store_true", help="the whole command only")
+    parser.add_argument("--command-child", metavar="ROOT")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the whole command")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.concurrency, args.pairs)
+        return
+    if args.command_child:
+        command_child(args.command_child, args.concurrency)
+        return
+    if args.command:
+        measure_command(16, args.latency, args.repeat)
         return
 
     small, large, serial = (500, 5000, 100) if args.quick else (2000, 20000, 400)
@@ -161,6 +294,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+    measure_command(16, args.latency, args.repeat)
 
 
 if __name__ == "__main__":

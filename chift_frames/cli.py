@@ -6,19 +6,20 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ._version import __version__
-from .client import ChiftClient
+from .client import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV, ChiftClient
 from .errors import ChiftFramesError
 from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .frames import Frames
 from .history import diff, pick_snapshots
+from .redact import Redactor
 from .reports import Summary, summarise
 from .sandbox import Faults, Sandbox
 from .store import (
@@ -153,45 +154,35 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch a snapshot from the Chift API, credentials from the environment."""
-    with ChiftClient.from_env(max_rps=args.max_rps, pool_size=args.concurrency) as client:
-        try:
-            result = _fetch(client, args)
-        except (ChiftFramesError, KeyboardInterrupt):
-            _say_how_to_resume(args.out)
-            raise
+
+    def started(snapshot_id: str) -> None:
+        print(
+            f"Fetching snapshot {snapshot_id} into {args.out}; if this run stops, finish it "
+            f"with: chift-frames fetch --out {args.out} --resume {snapshot_id}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    with ChiftClient.from_env(
+        max_rps=args.max_rps,
+        pool_size=args.concurrency,
+        deadline=args.deadline,
+        max_body=int(args.max_body_mib * 2**20),
+    ) as client:
+        result = fetch_snapshot(
+            client,
+            args.out,
+            sync_ids=args.sync,
+            consumer_ids=args.consumer,
+            consumers_status=args.consumers_status,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            progress=False if args.quiet else None,
+            executions_since=args.executions_since,
+            executions=not args.no_executions,
+            on_start=started,
+        )
     return _report_fetch(result)
-
-
-def _say_how_to_resume(root: str) -> None:
-    """After a fetch that failed before its commit, name the snapshot and how to finish it."""
-    try:
-        states = snapshot_states(root)
-    except ChiftFramesError:  # nothing was written, or the store is unreachable
-        return
-    here = f"pid {os.getpid()} on "  # this process's writer may not be collected yet
-    for sid, status, writer in zip(states.snapshot_id, states.status, states.writer, strict=True):
-        if status in ("writing", "resuming") and (not writer or writer.startswith(here)):
-            print(
-                f"chift-frames: snapshot {sid} is not committed; finish it with: "
-                f"chift-frames fetch --out {display_root(root)} --resume {sid}",
-                file=sys.stderr,
-            )
-
-
-def _fetch(client: ChiftClient, args: argparse.Namespace) -> FetchResult:
-    """Run the fetch that ``chift-frames fetch`` asks for."""
-    return fetch_snapshot(
-        client,
-        args.out,
-        sync_ids=args.sync,
-        consumer_ids=args.consumer,
-        consumers_status=args.consumers_status,
-        concurrency=args.concurrency,
-        resume=args.resume,
-        progress=False if args.quiet else None,
-        executions_since=args.executions_since,
-        executions=not args.no_executions,
-    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -420,6 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch executions that started since then (ISO date; default: 30 days ago)",
     )
     fetch.add_argument("--no-executions", action="store_true", help="do not fetch executions")
+    fetch.add_argument(
+        "--deadline",
+        type=float,
+        default=DEFAULT_DEADLINE,
+        metavar="SECONDS",
+        help="longest a request may take, body included (default: %(default)g)",
+    )
+    fetch.add_argument(
+        "--max-body-mib",
+        type=float,
+        default=DEFAULT_MAX_BODY / 2**20,
+        metavar="MIB",
+        help="largest response accepted, after decompression (default: %(default)g)",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
@@ -538,17 +543,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_notes(exc: BaseException, redact: Callable[[str], str]) -> None:
+    for note in getattr(exc, "__notes__", []):
+        print(redact(f"chift-frames: {note}"), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``chift-frames``; return the exit status (0 ok, 1 fatal, 2 partial)."""
     args = build_parser().parse_args(argv)
+    # the library redacts what it raises; this is the last line of defence before stderr
+    redact = Redactor([os.environ.get(ENV["client_secret"], "")]).text
     try:
         status: int = args.func(args)
     except ChiftFramesError as exc:
         message = " ".join(str(exc).split("\n"))  # one line, whatever the source
-        print(f"chift-frames: error: {message}", file=sys.stderr)
+        print(redact(f"chift-frames: error: {message}"), file=sys.stderr)
+        _print_notes(exc, redact)
         return EXIT_FATAL
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("chift-frames: interrupted", file=sys.stderr)
+        _print_notes(exc, redact)
         return 130
     except BrokenPipeError:  # the reader went away (`chift-frames query ... | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

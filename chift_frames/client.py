@@ -1,31 +1,52 @@
 """``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
 
-- One pooled ``requests.Session``; a timeout on every request.
+- One pooled ``requests.Session``; a timeout on every read, and a total deadline on every
+  request (connect, headers and the whole body), enforced by one watchdog thread that shuts the
+  socket of a request past its deadline.
+- Bodies are read as a stream and decompressed here, stopped at a maximum size, so neither a
+  huge answer nor a gzip bomb can take the memory.
+- The base URL is checked with urllib3's parser, the one that connects: plain
+  ``https://host[:port][/path]``, or ``http://`` to a loopback address, and nothing else.
+  Path segments are URL-quoted by :func:`api_path`.
+- Anything but a 2xx is an error: a 3xx is never followed nor taken for success.
 - ``POST /token`` on first use; the token is renewed shortly before its ``expires_on`` and,
   on a 401, renewed once and the request replayed. Renewal is thread-safe.
 - Idempotent GETs are retried on 429, 5xx, timeouts and dropped connections with exponential
   backoff and full jitter, honouring ``Retry-After``, for a bounded number of attempts.
 - An optional client-side cap on requests per second, shared by every thread.
-- The client secret and the access token never appear in an exception, a log line or a repr.
+- The client secret and the access tokens never appear in an exception, a log line or a repr:
+  every error text passes the client's :class:`~chift_frames.redact.Redactor`, and so does
+  every body it returns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
 import json
 import logging
 import os
 import random
+import re
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .errors import (
     ApiError,
@@ -35,13 +56,20 @@ from .errors import (
     RateLimitError,
     TransportError,
 )
+from .redact import Redactor
 
-__all__ = ["DEFAULT_BASE_URL", "ChiftClient", "RateLimiter", "Response"]
+__all__ = ["DEFAULT_BASE_URL", "ChiftClient", "RateLimiter", "Response", "api_path"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.chift.eu"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_DEADLINE = 120.0  # seconds per request: connect, headers and the whole body
+DEFAULT_MAX_BODY = 64 * 2**20  # bytes per body, after decompression
+ERROR_BODY_LIMIT = 64 * 2**10  # bytes of an error body kept for its message
+CHUNK = 64 * 2**10
+# what a request that got no (complete) answer raises, from requests, urllib3 or the socket
+_NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 ENV = {
     "client_id": "CHIFT_CLIENT_ID",
     "client_secret": "CHIFT_CLIENT_SECRET",
@@ -49,6 +77,29 @@ ENV = {
     "marketplace_id": "CHIFT_MARKETPLACE_ID",
     "base_url": "CHIFT_BASE_URL",
 }
+
+
+def api_path(*segments: Any) -> str:
+    """Build a request path from raw segments, each URL-quoted.
+
+    Nothing in an id can change which endpoint is asked: ``/``, ``?``, ``#`` and ``%`` are
+    escaped, and so are the dot segments ``.`` and ``..`` that URL parsers would collapse.
+
+    Examples
+    --------
+    >>> api_path("consumers", "a#frag", "syncs", "s/1")
+    '/consumers/a%23frag/syncs/s%2F1'
+    >>> api_path("consumers", "..", "syncs")
+    '/consumers/%2E%2E/syncs'
+    """
+    parts = []
+    for segment in segments:
+        text = str(segment)
+        if not text:
+            raise ValueError("an empty id cannot be a path segment")
+        quoted = quote(text, safe="")
+        parts.append(quoted.replace(".", "%2E") if set(text) == {"."} else quoted)
+    return "/" + "/".join(parts)
 
 
 @dataclass(frozen=True)
@@ -59,10 +110,26 @@ class Response:
     body: bytes
     attempts: int
     received_at: float
+    endpoint: str = ""
 
     def json(self) -> Any:
-        """Decode the body as JSON."""
-        return json.loads(self.body)
+        """Decode the body as JSON.
+
+        Raises
+        ------
+        ApiError
+            When the body is not JSON (or nests too deep to decode), with the status.
+        """
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deep" if isinstance(exc, RecursionError) else "not JSON"
+            raise ApiError(
+                f"the answer is {reason} ({len(self.body):,} bytes)",
+                status=self.status,
+                endpoint=self.endpoint or None,
+                attempts=self.attempts,
+            ) from None
 
 
 class RateLimiter:
@@ -88,25 +155,218 @@ class RateLimiter:
         return wait
 
 
+_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:/%]*")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host[1:-1] if host.startswith("[") else host).is_loopback
     except ValueError:
         return False
 
 
 def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: credentials would travel unencrypted; "
-            "use https:// (plain http is allowed only on loopback addresses, for the sandbox)"
+    """Return ``base_url`` without a trailing slash, or raise ValueError saying what is wrong.
+
+    The URL is read by urllib3's parser, the one requests connects with, and must be exactly
+    ``https://host[:port][/path]`` (or ``http://`` to a loopback address): no user info, query,
+    fragment, backslash, whitespace or control character, which parsers read differently.
+    """
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"base_url {base_url!r} is refused: {why}")
+
+    if not isinstance(base_url, str) or not base_url:
+        raise ValueError("base_url must be a non-empty string such as https://api.chift.eu")
+    if not base_url.isascii() or any(c.isspace() or not c.isprintable() for c in base_url):
+        raise refuse("it holds whitespace, control or non-ASCII characters")
+    if "\\" in base_url:
+        raise refuse("it holds a backslash, which parsers read differently")
+    if "@" in base_url:
+        raise refuse("user info (user:password@) is not allowed; credentials go in the environment")
+    if "?" in base_url or "#" in base_url:
+        raise refuse("a query or a fragment is not allowed")
+    try:
+        url = parse_url(base_url)
+    except LocationParseError:
+        raise refuse("it is not a URL") from None
+    if url.scheme not in ("https", "http") or not base_url.lower().startswith(url.scheme + "://"):
+        raise refuse("it must start with https:// (or http:// to a loopback address)")
+    if not url.host or url.auth or url.query is not None or url.fragment is not None:
+        raise refuse("it must be https://host[:port][/path]")
+    if url.port == 0:
+        raise refuse("port 0 is not a port to connect to")
+    if not _PATH.fullmatch(url.path or ""):
+        raise refuse("its path holds characters that are not allowed")
+    # the standard library must read the same host, or the two parsers disagree on where it goes
+    split = urlsplit(base_url)
+    host = url.host.lower()
+    if (split.hostname or "") != host.strip("[]"):
+        raise refuse("parsers disagree on its host")
+    if url.scheme == "http" and not _is_loopback(host):
+        raise refuse(
+            f"plain http:// to {host}: credentials would travel unencrypted; use https:// "
+            "(plain http is allowed only to loopback addresses, for the sandbox)"
         )
     return base_url.rstrip("/")
+
+
+class _Watchdog:
+    """One daemon thread that shuts the socket of any request still running past its deadline.
+
+    A request arms an entry (its deadline) before it is sent; the connection that carries it
+    binds itself to the entry when it sends; the request disarms the entry once its body is
+    read. Timeouts bound each socket read; only this bounds a server that trickles its status
+    line, its headers or its body a byte at a time.
+
+    urllib3 puts a connection back in the pool as the last byte of its body is read, a moment
+    before the entry is disarmed: a deadline falling in that moment could shut a connection
+    another request has just taken, which that request then sees as a dropped connection and
+    retries. Nothing is lost, and the window is a few microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, list[Any]]] = []
+        self._count = itertools.count()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float) -> list[Any]:
+        """Register a deadline (``time.monotonic`` seconds) for this thread's next request."""
+        entry: list[Any] = [None, False, False]  # connection, disarmed, fired
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="chift-deadline", daemon=True
+                )
+                self._thread.start()
+            if len(self._heap) > 1024 and len(self._heap) > 4 * threading.active_count():
+                self._heap = [item for item in self._heap if not item[2][1]]
+                heapq.heapify(self._heap)
+            first = not self._heap or deadline < self._heap[0][0]
+            heapq.heappush(self._heap, (deadline, next(self._count), entry))
+            if first:
+                self._cond.notify()
+        self._local.entry = entry
+        return entry
+
+    def bind(self, connection: Any) -> None:
+        """Tie the connection sending this thread's request to its armed entry."""
+        entry = getattr(self._local, "entry", None)
+        if entry is not None:
+            entry[0] = connection
+
+    def disarm(self, entry: list[Any]) -> None:
+        """Mark the request over: its connection is never shut."""
+        entry[1] = True
+        entry[0] = None
+        self._local.entry = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, entry = heapq.heappop(self._heap)
+            connection = entry[0]
+            if entry[1] or connection is None:
+                continue
+            entry[2] = True
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _HTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.bind(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.bind(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose connections tell the watchdog which socket carries a request."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _DeadlineError(Exception):
+    """The request ran past its deadline (internal: becomes a TransportError)."""
+
+
+class _TooLargeError(Exception):
+    """The body grew past the limit (internal: becomes an ApiError)."""
+
+
+def _read_body(raw: Any, encoding: str, limit: int, deadline: float, truncate: bool) -> bytes:
+    """Read a body as a stream, decompressing it here, stopped at ``limit`` bytes.
+
+    ``truncate`` keeps the first ``limit`` bytes (an error message) instead of failing.
+    """
+    encoding = encoding.strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise ValueError(f"the answer uses an unsupported Content-Encoding {encoding!r}")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() >= deadline:
+            raise _DeadlineError
+        data = raw.read1(CHUNK, decode_content=False)
+        if not data:
+            break
+        pending = data
+        while pending:
+            if decoder is None:
+                piece, pending = pending, b""
+            else:
+                piece = decoder.decompress(pending, limit - size + 1)
+                pending = decoder.unconsumed_tail
+            size += len(piece)
+            if size > limit:
+                if truncate:
+                    chunks.append(piece[: len(piece) - (size - limit)])
+                    return b"".join(chunks)
+                raise _TooLargeError
+            chunks.append(piece)
+    if decoder is not None:
+        rest = decoder.flush()
+        size += len(rest)
+        if size > limit and not truncate:
+            raise _TooLargeError
+        chunks.append(rest)
+    return b"".join(chunks)[: limit if truncate else None]
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -123,16 +383,17 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _error_fields(response: requests.Response) -> tuple[str, str | None, Any]:
-    """Chift's ``message``, ``error_code`` and ``detail`` from an error response."""
+def _error_fields(status: int, reason: str, body: bytes) -> tuple[str, str | None, Any]:
+    """Chift's ``message``, ``error_code`` and ``detail`` from an error body."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"], body.get("error_code"), body.get("detail")
-    text = response.text.strip().replace("\n", " ")
-    return (text[:200] or response.reason or f"HTTP {response.status_code}"), None, None
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        code = data.get("error_code")
+        return data["message"], code if isinstance(code, str) else None, data.get("detail")
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    return (text[:200] or reason or f"HTTP {status}"), None, None
 
 
 class ChiftClient:
@@ -145,9 +406,17 @@ class ChiftClient:
     marketplace_id : str, optional
         For marketplace setups only.
     base_url : str, default "https://api.chift.eu"
-        Plain ``http://`` is refused except on loopback addresses (the sandbox).
+        ``https://host[:port][/path]``; plain ``http://`` only to loopback addresses (the
+        sandbox). Anything else (user info, a query, a fragment, backslashes, whitespace) is
+        refused with a ValueError.
     timeout : float, default 30
         Seconds to wait for a connection and for each read.
+    deadline : float, default 120
+        Seconds a request may take in all: connecting, the headers and the whole body. Past
+        it the request is abandoned (not retried) with a ``TransportError``.
+    max_body : int, default 64 MiB
+        Largest body accepted, in bytes after decompression; a larger one is abandoned as
+        soon as it passes the limit, with an ``ApiError`` (not retried).
     max_attempts : int, default 5
         Attempts per request, counting the first, on 429, 5xx, timeouts and dropped connections.
     backoff : float, default 0.5
@@ -160,7 +429,8 @@ class ChiftClient:
     pool_size : int, default 32
         Connections kept open to the API (at least the number of worker threads).
     session : requests.Session, optional
-        A session to use (its adapters are left alone); by default a new pooled one.
+        A session to use (its adapters are left alone, so the deadline is then checked between
+        reads of the body only); by default a new pooled one.
     sleep : callable, default time.sleep
         How to wait between attempts (tests inject a recorder).
     """
@@ -174,6 +444,8 @@ class ChiftClient:
         marketplace_id: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body: int = DEFAULT_MAX_BODY,
         max_attempts: int = 5,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
@@ -191,7 +463,14 @@ class ChiftClient:
                 raise ValueError(f"{name} must be a non-empty string")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if not deadline > 0 or not timeout > 0:
+            raise ValueError("timeout and deadline must be positive numbers of seconds")
+        if not isinstance(max_body, int) or max_body < 1:
+            raise ValueError("max_body must be a positive number of bytes")
         self.base_url = _check_base_url(base_url)
+        self.redactor = Redactor([client_secret])
+        self.deadline = float(deadline)
+        self.max_body = max_body
         self.account_id = account_id
         self._client_id = client_id
         self._secret = client_secret
@@ -209,7 +488,9 @@ class ChiftClient:
         self.token_requests = 0
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0)
+            adapter = _DeadlineAdapter(
+                pool_connections=1, pool_maxsize=max(pool_size, 1), max_retries=0
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
@@ -299,6 +580,7 @@ class ChiftClient:
                 ) from None
             # renew a little before expiry: 60 s, or a tenth of a short lifetime
             self._renew_at = expires_on - min(60.0, lifetime / 10)
+            self.redactor.add(str(token))
             self._token = str(token)
             log.debug("new access token, expires at %s", expires_on)
             return self._token
@@ -349,40 +631,27 @@ class ChiftClient:
                 headers["Authorization"] = f"Bearer {token}"
             if self._limiter is not None:
                 self._limiter.acquire()
-            try:
-                request = requests.PreparedRequest()
-                request.prepare(
-                    method=method, url=url, headers=headers, params=params, json=json_body
-                )
-                response = self._adapter.send(
-                    request,
-                    timeout=self.timeout,
-                    proxies=self._proxies,
-                    verify=self._verify,
-                    cert=self._cert,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = type(exc).__name__
+            outcome = self._attempt(method, url, headers, params, json_body, endpoint, attempt)
+            if isinstance(outcome, str):  # no answer: the reason
                 if attempt >= self.max_attempts:
                     raise TransportError(
-                        f"no answer after {attempt} attempts ({reason})",
+                        f"no answer after {attempt} attempts ({outcome})",
                         endpoint=endpoint,
                         attempts=attempt,
-                    ) from None
-                self._wait(attempt, None, endpoint, reason)
+                    )
+                self._wait(attempt, None, endpoint, outcome)
                 continue
-            status = response.status_code
+            status, reason, response_headers, body = outcome
             if status != 401 and token is not None and token not in self._accepted:
                 if len(self._accepted) > 64:
                     self._accepted.clear()
                 self._accepted.add(token)
-            if status < 400:
-                return Response(status, response.content, attempt, time.time())
+            if 200 <= status < 300:
+                return Response(status, self.redactor.data(body), attempt, time.time(), endpoint)
             if status == 401 and auth and (not replayed or token in self._accepted):
                 # The token expired or was revoked early: renew and replay, once for a token
                 # that was never accepted (so bad credentials fail fast), and again only when
                 # a token that did work is refused later, as during a long run of retries.
-                response.close()
                 replays += 1
                 if replays <= self.max_attempts:
                     self._renew(token)
@@ -390,11 +659,91 @@ class ChiftClient:
                     attempt -= 1
                     continue
             if status in RETRY_STATUSES and attempt < self.max_attempts:
-                wait_hint = _retry_after(response.headers.get("Retry-After"))
-                response.close()
+                wait_hint = _retry_after(response_headers.get("Retry-After"))
                 self._wait(attempt, wait_hint, endpoint, f"HTTP {status}")
                 continue
-            raise self._error(response, endpoint, attempt)
+            raise self._error(status, reason, body, endpoint, attempt)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        endpoint: str,
+        attempt: int,
+    ) -> str | tuple[int, str, Mapping[str, str], bytes]:
+        """Send once: the status, reason, headers and body read within the limits, or why not.
+
+        Raises
+        ------
+        TransportError
+            Past the deadline (not retried).
+        ApiError
+            A body over ``max_body``, or in an encoding it cannot read (not retried).
+        """
+        deadline = time.monotonic() + self.deadline
+        entry = _WATCHDOG.arm(deadline)
+        response = None
+        try:
+            request = requests.PreparedRequest()
+            request.prepare(method=method, url=url, headers=headers, params=params, json=json_body)
+            wait = min(self.timeout, self.deadline)
+            response = self._adapter.send(
+                request,
+                stream=True,
+                timeout=(wait, wait),
+                proxies=self._proxies,
+                verify=self._verify,
+                cert=self._cert,
+            )
+            status = response.status_code
+            ok = 200 <= status < 300
+            limit = self.max_body if ok else min(self.max_body, ERROR_BODY_LIMIT)
+            body = _read_body(
+                response.raw,
+                response.headers.get("Content-Encoding", ""),
+                limit,
+                deadline,
+                truncate=not ok,
+            )
+            if entry[2]:  # the watchdog shut the socket: what was read is cut short
+                raise _DeadlineError
+            return status, str(response.reason or ""), response.headers, body
+        except Exception as exc:
+            if entry[2] or time.monotonic() >= deadline or isinstance(exc, _DeadlineError):
+                # whatever the shut socket made the read raise, it is the deadline
+                raise TransportError(
+                    f"no complete answer within the deadline of {self.deadline:g} s "
+                    "(connect, headers and body); it was abandoned",
+                    endpoint=endpoint,
+                    attempts=attempt,
+                ) from None
+            answered = response.status_code if response is not None else None
+            if isinstance(exc, _TooLargeError):
+                raise ApiError(
+                    f"the answer is larger than {_size(self.max_body)} after decompression "
+                    "(max_body); it was abandoned",
+                    status=answered,
+                    endpoint=endpoint,
+                    attempts=attempt,
+                ) from None
+            if isinstance(exc, _NO_ANSWER):  # retried by the caller
+                return type(exc).__name__
+            if isinstance(exc, ValueError | zlib.error):
+                reason = str(exc) if isinstance(exc, ValueError) else "its compression is broken"
+                raise ApiError(
+                    self.redactor.text(f"the answer cannot be read: {reason}"),
+                    status=answered,
+                    endpoint=endpoint,
+                    attempts=attempt,
+                ) from None
+            raise
+        finally:
+            _WATCHDOG.disarm(entry)
+            if response is not None:
+                response.close()
 
     def _wait(self, attempt: int, retry_after: float | None, endpoint: str, reason: str) -> None:
         delay = random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
@@ -410,12 +759,21 @@ class ChiftClient:
         )
         self._sleep(delay)
 
-    @staticmethod
-    def _error(response: requests.Response, endpoint: str, attempts: int) -> ChiftError:
-        status = response.status_code
-        message, error_code, detail = _error_fields(response)
+    def _error(
+        self, status: int, reason: str, body: bytes, endpoint: str, attempts: int
+    ) -> ChiftError:
+        message, error_code, detail = _error_fields(status, reason, body)
+        message = self.redactor.text(message)
+        error_code = self.redactor.text(error_code) if error_code else None
+        try:
+            detail = self.redactor.value(detail)
+        except RecursionError:
+            detail = None
         kind: type[ChiftError]
-        if status in (401, 403) or (endpoint == "POST /token" and status in (400, 422)):
+        if 300 <= status < 400:
+            kind = ApiError
+            message = f"Chift answered a redirect ({status}), which is not followed: {message}"
+        elif status in (401, 403) or (endpoint == "POST /token" and status in (400, 422)):
             kind = AuthError
             if endpoint == "POST /token":
                 message = (

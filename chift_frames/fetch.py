@@ -1,24 +1,30 @@
 """Fetch a snapshot: every (consumer, sync) pair of an account, through a bounded pool of workers.
 
-The walk: ``GET /syncs`` lists the pairs (each sync names its consumers), ``GET /consumers``
-names the consumers, then each pair's ``GET /consumers/{consumer_id}/syncs/{syncid}`` is
-fetched by one of ``concurrency`` workers. Responses are flattened and written in batches as
-they arrive, so memory stays flat however many pairs there are; every response is also kept
-as received in ``raw_responses``. A pair that fails after its retries, or answers 404, becomes
-a row of ``fetch_errors`` and the run goes on. The snapshot is committed ``complete`` only when
-every pair came back; otherwise ``partial``, and ``resume`` fetches the pairs still missing.
+The walk: ``GET /syncs`` lists the pairs (each sync names its consumers) while
+``GET /consumers`` names the consumers; then each pair's
+``GET /consumers/{consumer_id}/syncs/{syncid}`` and every page of each sync's
+``GET /syncs/{syncid}/executions`` are fetched by one pool of ``concurrency`` workers (pages
+first). Responses are flattened and written in batches as they arrive, so memory stays flat
+however many pairs there are and the writing overlaps the fetching; every response is also
+kept in ``raw_responses``. A pair that fails after its retries, answers 404, a redirect, a body
+that is not JSON or one over a limit becomes a row of ``fetch_errors`` and the run goes on.
+Executions are read in a window pinned when the snapshot starts, checked by reading the first
+page again, and kept once per ``execution_id``. The snapshot is committed ``complete`` only
+when everything came back; otherwise ``partial``, and ``resume`` fetches what is missing.
+Ids are URL-quoted (:func:`~chift_frames.client.api_path`); error messages pass the client's
+redactor before they are stored.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import json
 import logging
 import os
 import queue
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._version import __version__
-from .client import ChiftClient, Response
+from .client import ChiftClient, Response, api_path
 from .errors import AuthError, ChiftError, PayloadError, StoreError
 from .flatten import flatten_consumers, flatten_executions, flatten_syncs, flatten_to_arrow
 from .schema import TABLES, to_pandas
@@ -43,6 +49,9 @@ log = logging.getLogger(__name__)
 SYNCS, CONSUMERS = "GET /syncs", "GET /consumers"
 EXECUTIONS_PAGE = 500  # the largest page Chift serves
 PAGES_PER_PART = 40  # executions pages flattened and written together
+MAX_EXECUTION_PAGES = 2000  # pages read per sync (a million executions): a bound on a bad total
+BATCH_BYTES = 64 * 2**20  # bodies flattened and written together, at most (besides the count)
+HANDOVER_BYTES = 256 * 2**20  # bodies waiting for this thread, at most (one may always pass)
 
 
 @dataclass
@@ -64,7 +73,10 @@ class FetchResult:
 
 
 def _pair_endpoint(consumer_id: str, sync_id: str) -> str:
-    return f"GET /consumers/{consumer_id}/syncs/{sync_id}"
+    try:
+        return "GET " + api_path("consumers", consumer_id, "syncs", sync_id)
+    except ValueError:
+        return f"GET /consumers/{consumer_id!r}/syncs/{sync_id!r}"
 
 
 def _now() -> datetime:
@@ -76,6 +88,7 @@ class _Raw:
 
     def __init__(self) -> None:
         self.columns: dict[str, list[Any]] = {name: [] for name in TABLES["raw_responses"].columns}
+        self.bytes = 0
 
     def add(
         self,
@@ -95,6 +108,7 @@ class _Raw:
             ("body", body),
         ):
             self.columns[key].append(value)
+        self.bytes += len(body)
 
     def __len__(self) -> int:
         return len(self.columns["endpoint"])
@@ -125,18 +139,30 @@ def _error_row(
 def list_pairs(
     syncs: list[dict[str, Any]], sync_ids: Iterable[str] = (), consumer_ids: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
-    """Return the (consumer_id, sync_id) pairs a ``GET /syncs`` body names, filtered, in order."""
+    """Return the (consumer_id, sync_id) pairs a ``GET /syncs`` body names, filtered, in order.
+
+    Raises
+    ------
+    PayloadError
+        When a consumer id is not a non-empty string (naming where in the body).
+    """
     want_syncs, want_consumers = set(sync_ids), set(consumer_ids)
     known = {s.get("syncid") for s in syncs}
     for missing in sorted(want_syncs - known):
         log.warning("sync %s is not in GET /syncs; nothing to fetch for it", missing)
     seen: set[tuple[str, str]] = set()
     pairs = []
-    for sync in syncs:
+    for i, sync in enumerate(syncs):
         sync_id = sync["syncid"]
         if want_syncs and sync_id not in want_syncs:
             continue
-        for consumer_id in sync["consumers"]:
+        for j, consumer_id in enumerate(sync["consumers"]):
+            if not isinstance(consumer_id, str) or not consumer_id:
+                raise PayloadError(
+                    f"a consumer id must be a non-empty string, got {type(consumer_id).__name__}",
+                    sync_id=sync_id,
+                    path=f"[{i}].consumers[{j}]",
+                )
             pair = (consumer_id, sync_id)
             if (want_consumers and consumer_id not in want_consumers) or pair in seen:
                 continue
@@ -175,6 +201,7 @@ def fetch_snapshot(
     progress: bool | None = None,
     executions_since: datetime | None = None,
     executions: bool = True,
+    on_start: Callable[[str], None] | None = None,
 ) -> FetchResult:
     """Fetch every (consumer, sync) pair into a new snapshot of the dataset at ``root``.
 
@@ -189,9 +216,10 @@ def fetch_snapshot(
     consumers_status : {"all", "enabled", "not_enabled"}, optional
         Passed to ``GET /syncs`` to list only consumers who enabled a flow, or only the others.
     concurrency : int, default 8
-        Requests in flight at once.
+        Requests in flight at once: the pairs and the executions pages share the workers.
     batch_size : int, default 500
-        Responses flattened and written together.
+        Responses flattened and written together, at most (an eighth of the pairs when that
+        is fewer, but not under 64, so the writing overlaps the fetching).
     resume : str, optional
         Id of an interrupted or partial snapshot: fetch only its pairs still missing or failed,
         with the filters of the first run.
@@ -199,9 +227,14 @@ def fetch_snapshot(
         Show a progress bar; by default only when standard error is a terminal.
     executions_since : datetime, optional
         Fetch the executions of every sync in scope that started since then, through the
-        paged ``GET /syncs/{syncid}/executions`` (default: the last 30 days).
+        paged ``GET /syncs/{syncid}/executions`` (default: the last 30 days). The window
+        ends when the fetch starts, so runs that begin while the pages are read cannot shift
+        them; each execution is kept once.
     executions : bool, default True
         Whether to fetch executions at all.
+    on_start : callable, optional
+        Called with the snapshot id as soon as the snapshot exists, before the pairs are
+        fetched (the CLI prints how to resume it if the run dies).
 
     Returns
     -------
@@ -212,7 +245,8 @@ def fetch_snapshot(
     ------
     AuthError
         When Chift refuses the credentials; what was fetched stays in the snapshot, which
-        ``resume`` can finish.
+        ``resume`` can finish. An error or an interrupt after the snapshot was created
+        carries a note (``add_note``) naming the snapshot and the command that resumes it.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -231,44 +265,58 @@ def fetch_snapshot(
         Path(root), resume, resume=resume is not None, info={"package_version": __version__}
     )
     assert writer.snapshot_id is not None
-    if resume is not None:
-        filters = writer.manifest["info"].get("filters", filters)
-    writer.manifest["info"]["filters"] = filters
-    if lists is not None:
-        writer.write(lists)
-    else:
-        stored = _stored_syncs(writer)
-        if stored is None:  # interrupted before the lists were saved
-            syncs_body, lists = _fetch_lists(client, filters["consumers_status"])
-            writer.write(lists)
-        else:
-            syncs_body = stored
-    pairs = list_pairs(syncs_body, filters["sync_ids"], filters["consumer_ids"])
-    done = {(c, s) for c, s in zip(*_pair_columns(writer.read("consumer_syncs")), strict=True)}
-    todo = [p for p in pairs if p not in done]
-    log.info("snapshot %s: %d pairs, %d to fetch", writer.snapshot_id, len(pairs), len(todo))
-
+    if on_start is not None:
+        on_start(writer.snapshot_id)
     run = _Run(client, writer, batch_size)
-    info = writer.manifest["info"]
-    executions = info.setdefault("executions", executions)  # a resume keeps the first choice
-    if executions and "executions_since" not in info:
-        since = executions_since or (_now() - timedelta(days=30))
-        info["executions_since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    run.executions_done = set(info.get("executions_done", []))
-    in_scope = sorted({s for _, s in pairs})
+    done: set[tuple[str, str]] = set()
     try:
-        run.fetch(todo, concurrency, _progress(len(todo), progress, "pairs"))
+        if resume is not None:
+            filters = writer.manifest["info"].get("filters", filters)
+        writer.manifest["info"]["filters"] = filters
+        if lists is not None:
+            run.pending = lists  # written once the workers are busy
+        else:
+            stored = _stored_syncs(writer)
+            if stored is None:  # interrupted before the lists were saved
+                syncs_body, lists = _fetch_lists(client, filters["consumers_status"])
+                writer.write(lists)
+            else:
+                syncs_body = stored
+        pairs = list_pairs(syncs_body, filters["sync_ids"], filters["consumer_ids"])
+        stored_pairs = _pair_columns(writer.read("consumer_syncs"))
+        done = set(zip(*stored_pairs, strict=True))
+        todo = [p for p in pairs if p not in done]
+        log.info("snapshot %s: %d pairs, %d to fetch", writer.snapshot_id, len(pairs), len(todo))
+        # Batches of at most an eighth of the pairs: the last one, flattened and written after
+        # the last answer, is then short, and a small account gets its writing overlapped too.
+        run.batch_size = min(batch_size, max(64, -(-len(todo) // 8)))
+
+        info = writer.manifest["info"]
+        executions = info.setdefault("executions", executions)  # a resume keeps the first choice
+        if executions and "executions_since" not in info:
+            since = executions_since or (_now() - timedelta(days=30))
+            info["executions_since"] = _iso(since)
+        if "executions_since" in info and "executions_until" not in info:
+            info["executions_until"] = _iso(_now())  # the window is pinned once, for resumes too
+        run.executions_done = set(info.get("executions_done", []))
+        wanted: list[str] = []
         if "executions_since" in info:
+            in_scope = sorted({s for _, s in pairs})
             wanted = [s for s in in_scope if s not in run.executions_done]
-            run.fetch_executions(
-                wanted,
-                info["executions_since"],
-                set(filters["consumer_ids"]),
-                concurrency,
-                _progress(len(wanted), progress, "syncs' executions"),
-            )
+        run.fetch(
+            todo,
+            concurrency,
+            _progress(len(todo) + len(wanted), progress, "pairs and executions"),
+            executions=wanted,
+            window=(info.get("executions_since", ""), info.get("executions_until", "")),
+            consumers=set(filters["consumer_ids"]),
+        )
     except BaseException as exc:
         run.finish(done, interrupted=type(exc).__name__)
+        exc.add_note(
+            f"Snapshot {writer.snapshot_id} in {writer.path} is saved as partial; finish it "
+            f"with: chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+        )
         raise
     status = run.finish(done)
     errors = to_pandas(writer.read("fetch_errors"))
@@ -283,6 +331,10 @@ def fetch_snapshot(
     )
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _pair_columns(table: pa.Table) -> tuple[list[Any], list[Any]]:
     if table.num_rows == 0:
         return [], []
@@ -290,18 +342,20 @@ def _pair_columns(table: pa.Table) -> tuple[list[Any], list[Any]]:
 
 
 def _stored_syncs(writer: SnapshotWriter) -> list[dict[str, Any]] | None:
-    raw = writer.read("raw_responses", ["endpoint", "body"])
-    for endpoint, body in zip(
-        *(raw.column(c).to_pylist() for c in ("endpoint", "body")), strict=True
-    ):
-        if _is_syncs_list(endpoint):
+    raw = writer.read("raw_responses", ["endpoint", "consumer_id", "sync_id", "body"])
+    columns = (raw.column(c).to_pylist() for c in ("endpoint", "consumer_id", "sync_id", "body"))
+    for endpoint, consumer_id, sync_id, body in zip(*columns, strict=True):
+        if consumer_id is None and sync_id is None and _is_syncs_list(endpoint):
             data: list[dict[str, Any]] = json.loads(body)
             return data
     return None
 
 
 def _is_syncs_list(endpoint: str) -> bool:
-    """Whether a raw response's endpoint is ``GET /syncs`` (with or without its query)."""
+    """Whether an account-level raw response (no consumer, no sync) is ``GET /syncs``.
+
+    Only the two account lists are told apart by their endpoint; it names no id.
+    """
     return endpoint == SYNCS or endpoint.startswith(SYNCS + "?")
 
 
@@ -310,22 +364,54 @@ def _fetch_lists(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fetch ``GET /syncs`` and ``GET /consumers``: the syncs body, and the tables to write."""
     raw = _Raw()
-    syncs_response = client.get("/syncs", {"consumers_status": consumers_status})
+    # both at once: the second waits for the token the first asks for, then goes on its own
+    # (an error at GET /syncs is the one reported, whatever GET /consumers answers)
+    with ThreadPoolExecutor(1, thread_name_prefix="chift-lists") as pool:
+        consumers_future = pool.submit(client.get, "/consumers")
+        syncs_response = client.get("/syncs", {"consumers_status": consumers_status})
+        syncs_body = syncs_response.json()  # an ApiError with the status when it is not JSON
+        consumers_response = consumers_future.result()
     syncs_endpoint = SYNCS + (f"?consumers_status={consumers_status}" if consumers_status else "")
     raw.add(syncs_endpoint, None, None, syncs_response.status, _now(), syncs_response.body)
-    consumers_response = client.get("/consumers")
+    consumers_body = consumers_response.json()
     raw.add(CONSUMERS, None, None, consumers_response.status, _now(), consumers_response.body)
-    syncs_body = syncs_response.json()
     tables = {
         "syncs": flatten_syncs(syncs_body),
-        "consumers": flatten_consumers(consumers_response.json()),
+        "consumers": flatten_consumers(consumers_body),
         "raw_responses": raw.to_table(),
     }
     return list(syncs_body), tables
 
 
+@dataclass
+class _Page:
+    """One executions page asked of a worker, and what came back."""
+
+    sync_id: str
+    number: int
+    verify: bool = False
+    endpoint: str = ""
+    response: Response | None = None
+    items: list[Any] = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass
+class _SyncExecutions:
+    """Where the executions of one sync stand: pages expected, received, staged."""
+
+    total: int = -1  # as the first page of the pass said
+    pages: int = 0
+    received: int = 0
+    passes: int = 1
+    seen: set[str] = field(default_factory=set)
+    group: list[_Page] = field(default_factory=list)
+    staged: list[tuple[str, str, int]] = field(default_factory=list)
+    failed: bool = False
+
+
 class _Run:
-    """One pass over the pairs to fetch: workers, batches, errors."""
+    """One pass over the pairs and executions to fetch: workers, batches, errors."""
 
     def __init__(self, client: ChiftClient, writer: SnapshotWriter, batch_size: int) -> None:
         self.client = client
@@ -338,168 +424,267 @@ class _Run:
         self.payload_errors: list[pd.DataFrame] = []
         self.failed_count = 0
         self.executions_done: set[str] = set()
+        self.window = ("", "")
+        self.consumers: set[str] = set()
+        self._syncs: dict[str, _SyncExecutions] = {}
+        self.pending: dict[str, Any] = {}  # tables to write when the workers have started
 
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
-            response = self.client.get(f"/consumers/{consumer_id}/syncs/{sync_id}")
+            response = self.client.get(api_path("consumers", consumer_id, "syncs", sync_id))
+            return response, response.json()
         except AuthError:
             raise
         except ChiftError as error:
             return None, error
-        try:
-            return response, response.json()
-        except (ValueError, RecursionError) as exc:  # json.loads: RecursionError past ~1000 levels
-            bad = ChiftError(
-                "the answer nests too deeply to parse"
-                if isinstance(exc, RecursionError)
-                else "the answer is not JSON",
+        except ValueError as exc:  # an id that cannot be a path segment
+            return None, ChiftError(str(exc), endpoint=_pair_endpoint(consumer_id, sync_id))
+
+    def _get_page(self, page: _Page) -> _Page:
+        """Fetch one executions page (in a worker); raise ChiftError when it is unusable."""
+        since, until = self.window
+        path = api_path("syncs", page.sync_id, "executions")
+        query = {"page": page.number, "size": EXECUTIONS_PAGE, "date_from": since}
+        if until:
+            query["date_to"] = until
+        page.endpoint = "GET " + path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        response = self.client.get(path, query)
+        body = response.json()
+        items = body.get("items") if isinstance(body, dict) else None
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(items, list) or type(total) is not int or total < 0:
+            raise ChiftError(
+                "the executions page does not follow the spec (items and total)",
                 status=response.status,
-                endpoint=_pair_endpoint(consumer_id, sync_id),
+                endpoint=page.endpoint,
                 attempts=response.attempts,
             )
-            return response, bad
+        page.response, page.items, page.total = response, items, total
+        return page
 
-    def fetch(self, todo: list[tuple[str, str]], concurrency: int, bar: Any) -> None:
-        """Fetch ``todo`` with ``concurrency`` worker threads; collect and write in this one."""
-        jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+    def _work(self, job: tuple[str, str] | _Page) -> tuple[Any, ...]:
+        if isinstance(job, _Page):
+            try:
+                return (job, self._get_page(job), None)
+            except AuthError:
+                raise
+            except ChiftError as error:
+                return (job, None, error)
+            except ValueError as exc:  # a sync id that cannot be a path segment
+                return (job, None, ChiftError(str(exc), endpoint=f"GET /syncs/{job.sync_id!r}"))
+        return (job, *self._get(*job))
+
+    def fetch(
+        self,
+        todo: list[tuple[str, str]],
+        concurrency: int,
+        bar: Any,
+        *,
+        executions: Iterable[str] = (),
+        window: tuple[str, str] = ("", ""),
+        consumers: set[str] | None = None,
+    ) -> None:
+        """Fetch ``todo`` and the executions pages with ``concurrency`` worker threads.
+
+        The pairs and the pages share the workers (pages first, so a sync's pages are not
+        left for the end); this thread flattens and writes what comes back, while the workers
+        go on fetching.
+        """
+        self.window = window
+        self.consumers = consumers or set()
+        # (priority, order, job): executions pages before pairs, the sentinels last
+        jobs: queue.PriorityQueue[tuple[int, int, tuple[str, str] | _Page | None]] = (
+            queue.PriorityQueue()
+        )
+        order = itertools.count()
+        outstanding = 0
+
+        def submit(job: tuple[str, str] | _Page) -> None:
+            nonlocal outstanding
+            jobs.put((0 if isinstance(job, _Page) else 1, next(order), job))
+            outstanding += 1
+
+        for sync_id in executions:
+            self._syncs[sync_id] = _SyncExecutions()
+            submit(_Page(sync_id, 1))
         for pair in todo:
-            jobs.put(pair)
+            submit(pair)
         # A bounded hand-over: memory stays flat however many pairs there are, and a whole
         # batch fits, so workers keep fetching while this thread flattens and writes one.
-        results: queue.Queue[tuple[str, str, Response | None, Any, BaseException | None]] = (
-            queue.Queue(maxsize=max(concurrency * 4, self.batch_size))
+        results: queue.Queue[tuple[Any, ...]] = queue.Queue(
+            maxsize=max(concurrency * 4, self.batch_size)
         )
         stop = threading.Event()
+        budget = _ByteBudget(HANDOVER_BYTES)  # and however large the bodies, a bounded size
 
         def work() -> None:
             while not stop.is_set():
-                pair = jobs.get()
-                if pair is None:
+                job = jobs.get()[2]
+                if job is None:
                     return
                 try:
-                    results.put((*pair, *self._get(*pair), None))
+                    outcome = self._work(job)
+                    size = _body_size(outcome[1])
+                    if not budget.take(size, stop):
+                        return
+                    results.put((*outcome, size, None))
                 except BaseException as exc:  # an AuthError, or an interrupt: the run stops
-                    results.put((*pair, None, None, exc))
+                    results.put((job, None, None, 0, exc))
                     return
 
         workers = [
             threading.Thread(target=work, name=f"chift-fetch-{i}", daemon=True)
-            for i in range(min(concurrency, len(todo)))
+            for i in range(min(concurrency, outstanding))
         ]
         for worker in workers:
-            jobs.put(None)
             worker.start()
+        if self.pending:  # the account lists, written while the first answers are on their way
+            self.writer.write(self.pending)
+            self.pending = {}
         try:
-            for _ in range(len(todo)):
-                consumer_id, sync_id, response, result, fatal = results.get()
+            while outstanding:
+                job, response, result, size, fatal = results.get()
+                budget.give(size)
+                outstanding -= 1
                 if fatal is not None:
                     raise fatal
+                if isinstance(job, _Page):
+                    for follow in self._page_done(job, response, result):
+                        submit(follow)
+                    continue
+                consumer_id, sync_id = job
                 self._collect(consumer_id, sync_id, response, result)
                 bar.update(1)
-                if len(self.raw) >= self.batch_size:
+                if len(self.raw) >= self.batch_size or self.raw.bytes >= BATCH_BYTES:
                     self.flush()
                     bar.set_postfix(failed=self.failed_count, refresh=False)
         finally:
             stop.set()
+            for _ in workers:
+                jobs.put((2, next(order), None))
             bar.close()
 
-    def fetch_executions(
-        self, sync_ids: list[str], since: str, consumers: set[str], concurrency: int, bar: Any
-    ) -> None:
-        """Fetch every page of each sync's executions since ``since``; write them per sync.
+    def _page_done(
+        self, page: _Page, answer: _Page | None, error: ChiftError | None
+    ) -> list[_Page]:
+        """Take in one executions page; return the pages to ask next."""
+        state = self._syncs[page.sync_id]
+        if state.failed:
+            return []
+        if answer is None:
+            assert error is not None
+            self._execution_error(page.sync_id, error.endpoint or page.endpoint, error)
+            state.failed = True
+            return []
+        follow: list[_Page] = []
+        if page.verify:
+            if answer.total == state.total or state.passes >= 2:
+                if answer.total != state.total:
+                    log.warning(
+                        "the executions of sync %s kept changing while read; kept each once",
+                        page.sync_id,
+                    )
+                self._stage_group(page.sync_id, state, [answer])
+                return self._sync_done(page.sync_id, state)
+            # the window moved under the pages (a server that ignores date_to, or a skewed
+            # clock): read them all again; each execution is still kept once
+            state.passes += 1
+            state.total, state.received = -1, 0
+            self._stage_group(page.sync_id, state, [answer])
+            return [_Page(page.sync_id, 1)]
+        if page.number == 1:
+            state.total = answer.total
+            state.pages = max(1, -(-answer.total // EXECUTIONS_PAGE)) if answer.items else 1
+            if state.pages > MAX_EXECUTION_PAGES:
+                message = (
+                    f"the sync has {answer.total:,} executions in the window, more than the "
+                    f"{MAX_EXECUTION_PAGES * EXECUTIONS_PAGE:,} a fetch reads; fetch a shorter "
+                    "window with --executions-since"
+                )
+                self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
+                state.failed = True
+                return []
+            follow = [_Page(page.sync_id, n) for n in range(2, state.pages + 1)]
+        state.group.append(answer)
+        state.received += 1
+        group_bytes = sum(len(p.response.body) for p in state.group if p.response is not None)
+        if (
+            len(state.group) >= PAGES_PER_PART
+            or group_bytes >= BATCH_BYTES
+            or state.received == state.pages
+        ):
+            self._stage_group(page.sync_id, state, state.group)
+            state.group = []
+        if state.received == state.pages and not state.failed:
+            # read the first page again: if the total moved, the pages may have shifted
+            follow.append(_Page(page.sync_id, 1, verify=True))
+        return follow
 
-        The first page says how many there are; the others are then fetched by
-        ``concurrency`` workers at once.
-        """
-        try:
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="chift-pages") as pool:
-                for sync_id in sync_ids:
-                    self._fetch_sync_executions(sync_id, since, consumers, pool)
-                    bar.update(1)
-        finally:
-            bar.close()
-
-    def _fetch_sync_executions(
-        self, sync_id: str, since: str, consumers: set[str], pool: ThreadPoolExecutor
-    ) -> None:
-        path = f"/syncs/{sync_id}/executions"
-
-        def get_page(page: int) -> tuple[str, Response, list[Any], int]:
-            response = self.client.get(
-                path, {"page": page, "size": EXECUTIONS_PAGE, "date_from": since}
-            )
-            body = response.json()
-            items, total = body["items"], int(body["total"])
-            if not isinstance(items, list):
-                raise TypeError("items is not an array")
-            endpoint = f"GET {path}?page={page}&size={EXECUTIONS_PAGE}&date_from={since}"
-            return endpoint, response, items, total
-
-        # Pages are flattened and staged in groups, so memory stays flat however many
-        # executions a sync has; the sync's parts are listed together once every page came.
-        staged: list[tuple[str, str, int]] = []
-        try:
-            first = get_page(1)  # it says how many pages there are
-            pages = -(-first[3] // EXECUTIONS_PAGE) if first[2] else 1
-            staged += self._stage_executions(sync_id, [first], consumers)
-            for start in range(2, pages + 1, PAGES_PER_PART):
-                numbers = range(start, min(pages, start + PAGES_PER_PART - 1) + 1)
-                group = list(pool.map(get_page, numbers))
-                staged += self._stage_executions(sync_id, group, consumers)
-        except AuthError:
-            raise
-        except ChiftError as error:
-            self._execution_error(sync_id, error.endpoint or f"GET {path}", error)
+    def _stage_group(self, sync_id: str, state: _SyncExecutions, pages: list[_Page]) -> None:
+        if state.failed:
             return
-        except (ValueError, KeyError, TypeError) as exc:
-            message = f"the executions page does not follow the spec ({exc})"
-            self._execution_error(sync_id, f"GET {path}", ChiftError(message))
-            return
-        except PayloadError as exc:
-            self._execution_error(sync_id, f"GET {path}", ChiftError(str(exc)))
-            return
-        self.executions_done.add(sync_id)
-        self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
-        self.writer.attach(staged)
-
-    def _stage_executions(
-        self, sync_id: str, answers: list[tuple[str, Response, list[Any], int]], consumers: set[str]
-    ) -> list[tuple[str, str, int]]:
         raw = _Raw()
-        for endpoint, response, _, _ in answers:
-            raw.add(endpoint, None, sync_id, response.status, _now(), response.body)
-        table = flatten_executions(sync_id, [i for _, _, items, _ in answers for i in items])
-        if consumers:
-            table = table.filter(
-                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
+        items = []
+        for page in pages:
+            assert page.response is not None
+            raw.add(page.endpoint, None, sync_id, page.response.status, _now(), page.response.body)
+            for item in page.items:
+                key = item.get("id") if isinstance(item, dict) else None
+                if isinstance(key, str):
+                    if key in state.seen:
+                        continue
+                    state.seen.add(key)
+                items.append(item)
+        try:
+            table = flatten_executions(sync_id, items)
+        except PayloadError as exc:
+            self._execution_error(
+                sync_id, pages[0].endpoint, ChiftError(self.client.redactor.text(str(exc)))
             )
-        return self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
+            state.failed = True
+            return
+        if self.consumers:
+            table = table.filter(
+                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(self.consumers)))
+            )
+        state.staged += self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
+
+    def _sync_done(self, sync_id: str, state: _SyncExecutions) -> list[_Page]:
+        if not state.failed:
+            self.executions_done.add(sync_id)
+            self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
+            self.writer.attach(state.staged)
+        return []
 
     def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
-        self.fetch_errors.append(_error_row(None, sync_id, endpoint, error, _now()))
+        self.fetch_errors.append(self._error_row(None, sync_id, endpoint, error))
         self.failed_count += 1
+
+    def _error_row(
+        self, consumer_id: str | None, sync_id: str | None, endpoint: str, error: ChiftError
+    ) -> dict[str, Any]:
+        row = _error_row(consumer_id, sync_id, endpoint, error, _now())
+        row["message"] = self.client.redactor.text(str(row["message"]))
+        return row
 
     def _collect(
         self, consumer_id: str, sync_id: str, response: Response | None, result: Any
     ) -> None:
         received = _now()
-        if response is not None:
-            self.raw.add(
-                _pair_endpoint(consumer_id, sync_id),
-                consumer_id,
-                sync_id,
-                response.status,
-                received,
-                response.body,
-            )
         if isinstance(result, ChiftError):
-            self.fetch_errors.append(
-                _error_row(
-                    consumer_id, sync_id, _pair_endpoint(consumer_id, sync_id), result, received
-                )
-            )
+            endpoint = _pair_endpoint(consumer_id, sync_id)
+            self.fetch_errors.append(self._error_row(consumer_id, sync_id, endpoint, result))
             self.failed_count += 1
             return
+        assert response is not None
+        self.raw.add(
+            _pair_endpoint(consumer_id, sync_id),
+            consumer_id,
+            sync_id,
+            response.status,
+            received,
+            response.body,
+        )
         self.records.append((consumer_id, result, received))
 
     def flush(self) -> None:
@@ -520,6 +705,9 @@ class _Run:
 
         ``done`` holds the pairs an earlier pass already fetched.
         """
+        if self.pending:
+            self.writer.write(self.pending)
+            self.pending = {}
         self.flush()
         ok = done | self.ok
         done_keys = ok | {(None, sync_id) for sync_id in self.executions_done}
@@ -543,6 +731,38 @@ class _Run:
             **({"interrupted": interrupted} if interrupted else {}),
         )
         return status
+
+
+class _ByteBudget:
+    """Bytes handed from the workers to the writing thread and not yet taken in, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def take(self, size: int, stop: threading.Event) -> bool:
+        """Wait until ``size`` more bytes fit (one item always fits); False if the run stopped."""
+        with self._cond:
+            while self.used and self.used + size > self.limit:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.5)
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        """Release ``size`` bytes: the writing thread took them in."""
+        with self._cond:
+            self.used -= size
+            self._cond.notify_all()
+
+
+def _body_size(answer: Any) -> int:
+    """Bytes of the body a worker holds: a pair's Response, or an executions page."""
+    if isinstance(answer, _Page):
+        answer = answer.response
+    return len(answer.body) if isinstance(answer, Response) else 0
 
 
 def _still_failing(parts: list[pd.DataFrame], ok: set[tuple[Any, Any]]) -> pd.DataFrame:
@@ -597,29 +817,40 @@ def rebuild_snapshot(
     columns = zip(
         raw.endpoint.tolist(),
         raw.consumer_id.tolist(),
+        raw.sync_id.tolist(),
         raw.http_status.tolist(),
         raw.body.tolist(),
         fetched,
         strict=True,
     )
-    for endpoint, consumer_id, status, body, fetched_at in columns:
-        if _is_syncs_list(endpoint):
-            lists["syncs"] = flatten_syncs(json.loads(body))
-        elif "/executions?" in endpoint:
-            sync_id = endpoint.split("/")[2]
-            executions.setdefault(sync_id, []).extend(json.loads(body)["items"])
+    # What a response is comes from its consumer_id and sync_id columns, never from parsing
+    # its endpoint: a pair has both, an executions page only its sync, and the two account
+    # lists neither (their endpoints name no id).
+    for endpoint, consumer_id, sync_id, status, body, fetched_at in columns:
+        consumer_id = consumer_id if isinstance(consumer_id, str) else None
+        sync_id = sync_id if isinstance(sync_id, str) else None
+        if consumer_id is not None and sync_id is not None:
+            if status == 200:
+                records.append((consumer_id, _decode(body), fetched_at))
+        elif sync_id is not None:
+            page = _decode(body)
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise StoreError(
+                    f"snapshot {source_id!r}: the raw executions page {endpoint!r} of sync "
+                    f"{sync_id!r} has no items to rebuild from"
+                )
+            executions.setdefault(sync_id, []).extend(items)
+        elif _is_syncs_list(endpoint):
+            lists["syncs"] = flatten_syncs(_decode(body))
         elif endpoint == CONSUMERS:
-            lists["consumers"] = flatten_consumers(json.loads(body))
-        elif status == 200 and isinstance(consumer_id, str):
-            # a body the fetch could not parse either: its fetch_errors row is copied below
-            with contextlib.suppress(ValueError, RecursionError):
-                records.append((consumer_id, json.loads(body), fetched_at))
+            lists["consumers"] = flatten_consumers(_decode(body))
         if len(records) >= batch_size:
             payload_errors.append(_write_pairs(writer, records, ok))
             records = []
     payload_errors.append(_write_pairs(writer, records, ok))
     for sync_id, items in executions.items():
-        table = flatten_executions(sync_id, items)
+        table = flatten_executions(sync_id, _unique_executions(items))
         if consumers:
             table = table.filter(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
@@ -638,6 +869,28 @@ def rebuild_snapshot(
     writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), pairs_failed=failed)
     assert writer.snapshot_id is not None
     return writer.snapshot_id
+
+
+def _decode(body: bytes) -> Any:
+    """Decode a stored body; one that is not JSON is given to flatten as text, to be refused."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")
+
+
+def _unique_executions(items: list[Any]) -> list[Any]:
+    """Keep the first of each execution id (pages read while runs arrived may repeat one)."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        key = item.get("id") if isinstance(item, dict) else None
+        if isinstance(key, str):
+            if key in seen:
+                continue
+            seen.add(key)
+        unique.append(item)
+    return unique
 
 
 def _write_pairs(

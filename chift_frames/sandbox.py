@@ -15,6 +15,9 @@ Endpoints (shapes from Chift's official OpenAPI spec)::
 By default any non-empty clientId and clientSecret with a UUID accountId get a token; give
 ``client_id``/``client_secret`` to make it strict. Optional latency and faults: 429 with
 ``Retry-After``, 500/502/503, dropped connections, short-lived tokens and tokens revoked early.
+Test hooks: ``echo`` makes every error answer repeat the request (its headers and body, as a
+careless server might), ``executions_growth`` adds new runs while the executions are being
+paged, and ``newest_first`` serves them newest first, so new runs shift the pages.
 Faults are deterministic: a request is faulty by a seeded draw on (path, how many times that
 path was asked), and only its first ``fault_attempts`` asks can fail, so a client that retries
 enough always gets through. Sockets run with Nagle's algorithm off (``TCP_NODELAY``): without
@@ -31,10 +34,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .world import World
 
@@ -163,6 +166,13 @@ class Sandbox:
         Bodies to answer as they are, with status 200, keyed by request path (without the
         query), such as ``{"/consumers/c1/syncs/s1": b'{"syncid": NaN}'}``: rehearses broken
         answers that the world would never give.
+    echo : bool, default False
+        Error answers repeat the request: its path, headers (``Authorization`` included) and
+        body (the client secret, on ``POST /token``), in ``message`` and ``detail``.
+    executions_growth : int, default 0
+        New runs (started now) added to a sync's executions after each page of them served.
+    newest_first : bool, default False
+        Serve executions newest first, as an API that lists recent runs first would.
 
     Examples
     --------
@@ -181,9 +191,16 @@ class Sandbox:
         client_secret: str | None = None,
         faults: Faults | None = None,
         raw_bodies: dict[str, bytes] | None = None,
+        echo: bool = False,
+        executions_growth: int = 0,
+        newest_first: bool = False,
     ) -> None:
         self.world = world or World(consumers=50, syncs=3)
         self.raw_bodies = dict(raw_bodies or {})
+        self.echo = echo
+        self.executions_growth = executions_growth
+        self.newest_first = newest_first
+        self.issued: list[str] = []  # every token issued, for tests that look for leaks
         self.faults = faults or Faults()
         self.stats = _Stats()
         self._strict = (client_id, client_secret) if client_id or client_secret else None
@@ -257,6 +274,7 @@ class Sandbox:
         ttl = self.faults.token_ttl
         with self._tokens_lock:
             self._tokens[token] = [now + ttl, 0]
+            self.issued.append(token)
         self.stats.count("token")
         return 200, {
             "access_token": token,
@@ -313,7 +331,7 @@ class Sandbox:
 
     def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         """Answer an authenticated GET: a status and a body."""
-        parts = [p for p in path.split("/") if p]
+        parts = [unquote(p) for p in path.split("/") if p]
         world = self.world
         if parts == ["syncs"]:
             status = (query.get("consumers_status") or ["all"])[0]
@@ -379,6 +397,8 @@ class Sandbox:
         if sync_id not in self._executions:
             self._executions[sync_id] = self.world.executions(sync_id)
         items = self._executions[sync_id]
+        if self.newest_first:
+            items = items[::-1]
         flow_id, date_from, date_to = one("flowid"), one("date_from"), one("date_to")
         if flow_id:
             items = [i for i in items if i["flow_id"] == flow_id]
@@ -394,7 +414,18 @@ class Sandbox:
                 (["query", "date_from"], "Input should be a valid datetime", "datetime_parsing")
             )
         chunk = items[(page - 1) * size : page * size]
+        self._grow_executions(sync_id)
         return 200, {"items": chunk, "total": len(items), "page": page, "size": size}
+
+    def _grow_executions(self, sync_id: str) -> None:
+        """Add ``executions_growth`` runs that start now (a test hook)."""
+        runs = self._executions.get(sync_id)
+        if not self.executions_growth or not runs:
+            return
+        now = datetime.now(UTC).isoformat()
+        for _ in range(self.executions_growth):
+            new = {**runs[-1], "id": str(uuid.uuid4()), "start": now, "end": None}
+            runs.append({**new, "parentexecutionid": None, "status": "running"})
 
 
 class _Server(ThreadingHTTPServer):
@@ -416,6 +447,14 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("sandbox: " + format, *args)
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if status >= 400 and self.server.sandbox.echo and isinstance(body, dict):
+            request = {
+                "request": f"{self.command} {self.path}",
+                "headers": dict(self.headers.items()),
+                "body": getattr(self, "raw_body", b"").decode("utf-8", "replace"),
+            }
+            body = {**body, "message": f"{body.get('message')}; you sent {request}"}
+            body["detail"] = [{"loc": ["echo"], "msg": json.dumps(request), "type": "echo"}]
         self._send_bytes(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), headers)
 
     def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
@@ -430,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        self.raw_body = raw
         try:
             return json.loads(raw) if raw else None
         except ValueError:
@@ -452,6 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         sandbox = self.server.sandbox
+        self.raw_body = b""
         parts = urlsplit(self.path)
         if sandbox.faults.latency:
             time.sleep(sandbox.faults.latency)

@@ -447,7 +447,11 @@ _TABLES = [
         "one response as received, kept so every table can be rebuilt without the network",
         _col("endpoint", STRING, "Method and path that was requested.", nullable=False),
         _col("consumer_id", STRING, "Consumer of a consumer-sync response; else null."),
-        _col("sync_id", STRING, "Sync of a consumer-sync response; else null."),
+        _col(
+            "sync_id",
+            STRING,
+            "Sync of a consumer-sync response or of an executions page; else null.",
+        ),
         _col("http_status", INT, "HTTP status of the response."),
         _col("fetched_at", UTC_TS, "When the response was received (UTC).", nullable=False),
         _col(
