@@ -180,6 +180,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
             executions_since=args.executions_since,
             executions=not args.no_executions,
+            connections=not args.no_connections,
+            connection_data=args.connection_data,
             on_start=started,
         )
     return _report_fetch(result)
@@ -411,6 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch executions that started since then (ISO date; default: 30 days ago)",
     )
     fetch.add_argument("--no-executions", action="store_true", help="do not fetch executions")
+    fetch.add_argument(
+        "--no-connections",
+        action="store_true",
+        help="do not fetch each consumer's connections (GET /consumers/{id}/connections)",
+    )
+    fetch.add_argument(
+        "--connection-data",
+        action="store_true",
+        help="keep each connection's `data` (may hold the consumer's own settings) in the "
+        "connections table and the raw responses; left out by default",
+    )
     fetch.add_argument(
         "--deadline",
         type=float,

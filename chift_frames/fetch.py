@@ -38,7 +38,8 @@ import pyarrow.compute as pc
 from ._version import __version__
 from .client import ChiftClient, Response, api_path
 from .errors import AuthError, ChiftError, PayloadError, StoreError
-from .flatten import flatten_consumers, flatten_executions, flatten_syncs, flatten_to_arrow
+from .flatten import flatten_consumers, flatten_executions, flatten_to_arrow
+from .flatten_account import flatten_connections, flatten_sync_definitions
 from .schema import TABLES, to_pandas
 from .store import SnapshotWriter, Status, load, snapshot_manifest, to_arrow
 
@@ -77,6 +78,13 @@ def _pair_endpoint(consumer_id: str, sync_id: str) -> str:
         return "GET " + api_path("consumers", consumer_id, "syncs", sync_id)
     except ValueError:
         return f"GET /consumers/{consumer_id!r}/syncs/{sync_id!r}"
+
+
+def _connections_endpoint(consumer_id: str) -> str:
+    try:
+        return "GET " + api_path("consumers", consumer_id, "connections")
+    except ValueError:
+        return f"GET /consumers/{consumer_id!r}/connections"
 
 
 def _now() -> datetime:
@@ -201,6 +209,8 @@ def fetch_snapshot(
     progress: bool | None = None,
     executions_since: datetime | None = None,
     executions: bool = True,
+    connections: bool = True,
+    connection_data: bool = False,
     on_start: Callable[[str], None] | None = None,
 ) -> FetchResult:
     """Fetch every (consumer, sync) pair into a new snapshot of the dataset at ``root``.
@@ -232,6 +242,13 @@ def fetch_snapshot(
         them; each execution is kept once.
     executions : bool, default True
         Whether to fetch executions at all.
+    connections : bool, default True
+        Whether to fetch the connections of every consumer in scope
+        (``GET /consumers/{consumer_id}/connections``), through the same workers.
+    connection_data : bool, default False
+        Keep each connection's ``data``, which may hold the consumer's own settings, in the
+        ``connections`` table and in the raw responses. Without it, ``data`` is left out of
+        both (the raw body is stored with every ``data`` set to null).
     on_start : callable, optional
         Called with the snapshot id as soon as the snapshot exists, before the pairs are
         fetched (the CLI prints how to resume it if the run dies).
@@ -299,6 +316,13 @@ def fetch_snapshot(
         if "executions_since" in info and "executions_until" not in info:
             info["executions_until"] = _iso(_now())  # the window is pinned once, for resumes too
         run.executions_done = set(info.get("executions_done", []))
+        info.setdefault("connections", connections)  # a resume keeps the first choices
+        run.connection_data = bool(info.setdefault("connection_data", connection_data))
+        connections_wanted: list[str] = []
+        if info["connections"]:
+            run.connections_done = _connections_done(writer)
+            in_scope_consumers = sorted({c for c, _ in pairs})
+            connections_wanted = [c for c in in_scope_consumers if c not in run.connections_done]
         wanted: list[str] = []
         if "executions_since" in info:
             in_scope = sorted({s for _, s in pairs})
@@ -308,6 +332,7 @@ def fetch_snapshot(
             concurrency,
             _progress(len(todo) + len(wanted), progress, "pairs and executions"),
             executions=wanted,
+            connections=connections_wanted,
             window=(info.get("executions_since", ""), info.get("executions_until", "")),
             consumers=set(filters["consumer_ids"]),
         )
@@ -329,6 +354,31 @@ def fetch_snapshot(
         run.failed_count,
         errors,
     )
+
+
+def _connections_done(writer: SnapshotWriter) -> set[str]:
+    """Return the consumers whose connections an earlier pass stored.
+
+    A connections body that broke the spec has a ``payload_errors`` row without a sync; it is
+    not done, and is fetched again.
+    """
+    raw = writer.read("raw_responses", ["consumer_id", "sync_id"])
+    stored = {
+        c
+        for c, s in zip(
+            *(raw.column(n).to_pylist() for n in ("consumer_id", "sync_id")), strict=True
+        )
+        if c is not None and s is None
+    }
+    bad = writer.read("payload_errors", ["consumer_id", "sync_id"])
+    broken = {
+        c
+        for c, s in zip(
+            *(bad.column(n).to_pylist() for n in ("consumer_id", "sync_id")), strict=True
+        )
+        if s is None
+    }
+    return stored - broken
 
 
 def _iso(moment: datetime) -> str:
@@ -375,8 +425,8 @@ def _fetch_lists(
     raw.add(syncs_endpoint, None, None, syncs_response.status, _now(), syncs_response.body)
     consumers_body = consumers_response.json()
     raw.add(CONSUMERS, None, None, consumers_response.status, _now(), consumers_response.body)
-    tables = {
-        "syncs": flatten_syncs(syncs_body),
+    tables: dict[str, Any] = {
+        **flatten_sync_definitions(syncs_body),
         "consumers": flatten_consumers(consumers_body),
         "raw_responses": raw.to_table(),
     }
@@ -394,6 +444,20 @@ class _Page:
     response: Response | None = None
     items: list[Any] = field(default_factory=list)
     total: int = 0
+
+
+@dataclass(frozen=True)
+class _Connections:
+    """The connections of one consumer, asked of a worker."""
+
+    consumer_id: str
+
+
+def _without_data(items: Any) -> Any:
+    """Return a connections body with every ``data`` set to null (when it has the shape)."""
+    if not isinstance(items, list):
+        return items
+    return [{**c, "data": None} if isinstance(c, dict) and "data" in c else c for c in items]
 
 
 @dataclass
@@ -428,6 +492,9 @@ class _Run:
         self.consumers: set[str] = set()
         self._syncs: dict[str, _SyncExecutions] = {}
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started
+        self.connections_done: set[str] = set()
+        self.connection_data = False
+        self.connection_tables: list[pa.Table] = []
 
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
@@ -462,7 +529,20 @@ class _Run:
         page.response, page.items, page.total = response, items, total
         return page
 
-    def _work(self, job: tuple[str, str] | _Page) -> tuple[Any, ...]:
+    def _get_connections(self, job: _Connections) -> tuple[Response | None, Any]:
+        try:
+            response = self.client.get(api_path("consumers", job.consumer_id, "connections"))
+            return response, response.json()
+        except AuthError:
+            raise
+        except ChiftError as error:
+            return None, error
+        except ValueError as exc:  # an id that cannot be a path segment
+            return None, ChiftError(str(exc), endpoint=_connections_endpoint(job.consumer_id))
+
+    def _work(self, job: tuple[str, str] | _Page | _Connections) -> tuple[Any, ...]:
+        if isinstance(job, _Connections):
+            return (job, *self._get_connections(job))
         if isinstance(job, _Page):
             try:
                 return (job, self._get_page(job), None)
@@ -481,6 +561,7 @@ class _Run:
         bar: Any,
         *,
         executions: Iterable[str] = (),
+        connections: Iterable[str] = (),
         window: tuple[str, str] = ("", ""),
         consumers: set[str] | None = None,
     ) -> None:
@@ -493,13 +574,13 @@ class _Run:
         self.window = window
         self.consumers = consumers or set()
         # (priority, order, job): executions pages before pairs, the sentinels last
-        jobs: queue.PriorityQueue[tuple[int, int, tuple[str, str] | _Page | None]] = (
-            queue.PriorityQueue()
-        )
+        jobs: queue.PriorityQueue[
+            tuple[int, int, tuple[str, str] | _Page | _Connections | None]
+        ] = queue.PriorityQueue()
         order = itertools.count()
         outstanding = 0
 
-        def submit(job: tuple[str, str] | _Page) -> None:
+        def submit(job: tuple[str, str] | _Page | _Connections) -> None:
             nonlocal outstanding
             jobs.put((0 if isinstance(job, _Page) else 1, next(order), job))
             outstanding += 1
@@ -509,6 +590,8 @@ class _Run:
             submit(_Page(sync_id, 1))
         for pair in todo:
             submit(pair)
+        for consumer_id in connections:
+            submit(_Connections(consumer_id))
         # A bounded hand-over: memory stays flat however many pairs there are, and a whole
         # batch fits, so workers keep fetching while this thread flattens and writes one.
         results: queue.Queue[tuple[Any, ...]] = queue.Queue(
@@ -551,6 +634,9 @@ class _Run:
                 if isinstance(job, _Page):
                     for follow in self._page_done(job, response, result):
                         submit(follow)
+                    continue
+                if isinstance(job, _Connections):
+                    self._connections_done(job.consumer_id, response, result)
                     continue
                 consumer_id, sync_id = job
                 self._collect(consumer_id, sync_id, response, result)
@@ -656,6 +742,25 @@ class _Run:
             self.writer.attach(state.staged)
         return []
 
+    def _connections_done(self, consumer_id: str, response: Response | None, result: Any) -> None:
+        """Take in one consumer's connections: rows, or a fetch or payload error."""
+        endpoint = _connections_endpoint(consumer_id)
+        if isinstance(result, ChiftError):
+            self.fetch_errors.append(self._error_row(consumer_id, None, endpoint, result))
+            self.failed_count += 1
+            return
+        assert response is not None
+        body = response.body if self.connection_data else _dumps(_without_data(result))
+        self.raw.add(endpoint, consumer_id, None, response.status, _now(), body)
+        try:
+            table = flatten_connections(consumer_id, result, keep_data=self.connection_data)
+        except PayloadError as exc:
+            self.payload_errors.append(_connections_error(consumer_id, exc, self.client))
+            self.failed_count += 1
+            return
+        self.connections_done.add(consumer_id)
+        self.connection_tables.append(table)
+
     def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
         self.fetch_errors.append(self._error_row(None, sync_id, endpoint, error))
         self.failed_count += 1
@@ -697,8 +802,10 @@ class _Run:
             self.failed_count += bad.num_rows
         self.ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
         tables["raw_responses"] = self.raw.to_table()
+        if self.connection_tables:
+            tables["connections"] = pa.concat_tables(self.connection_tables)
         self.writer.write(tables)
-        self.records, self.raw = [], _Raw()
+        self.records, self.raw, self.connection_tables = [], _Raw(), []
 
     def finish(self, done: set[tuple[str, str]], interrupted: str | None = None) -> str:
         """Write the last batch and the error tables, then commit; return the status.
@@ -710,7 +817,10 @@ class _Run:
             self.pending = {}
         self.flush()
         ok = done | self.ok
-        done_keys = ok | {(None, sync_id) for sync_id in self.executions_done}
+        # what is done: pairs, syncs' executions (no consumer), consumers' connections (no sync)
+        done_keys: set[tuple[str | None, str | None]] = set(ok)
+        done_keys |= {(None, sync_id) for sync_id in self.executions_done}
+        done_keys |= {(consumer_id, None) for consumer_id in self.connections_done}
         # errors of an earlier pass are kept unless their pair has come back since
         old_fetch = to_pandas(self.writer.read("fetch_errors"))
         old_payload = to_pandas(self.writer.read("payload_errors"))
@@ -718,7 +828,7 @@ class _Run:
             [old_fetch, pd.DataFrame(self.fetch_errors, columns=TABLES["fetch_errors"].columns)],
             done_keys,
         )
-        payload_errors = _still_failing([old_payload, *self.payload_errors], ok)
+        payload_errors = _still_failing([old_payload, *self.payload_errors], done_keys)
         self.writer.replace("fetch_errors", _to_table("fetch_errors", fetch_errors))
         self.writer.replace("payload_errors", _to_table("payload_errors", payload_errors))
         failed = len(fetch_errors) + len(payload_errors)
@@ -824,8 +934,11 @@ def rebuild_snapshot(
         strict=True,
     )
     # What a response is comes from its consumer_id and sync_id columns, never from parsing
-    # its endpoint: a pair has both, an executions page only its sync, and the two account
-    # lists neither (their endpoints name no id).
+    # its endpoint: a pair has both, an executions page only its sync, a consumer's
+    # connections only its consumer, and the two account lists neither (their endpoints name
+    # no id).
+    connections: list[pa.Table] = []
+    keep_data = bool(manifest["info"].get("connection_data", False))
     for endpoint, consumer_id, sync_id, status, body, fetched_at in columns:
         consumer_id = consumer_id if isinstance(consumer_id, str) else None
         sync_id = sync_id if isinstance(sync_id, str) else None
@@ -841,8 +954,16 @@ def rebuild_snapshot(
                     f"{sync_id!r} has no items to rebuild from"
                 )
             executions.setdefault(sync_id, []).extend(items)
+        elif consumer_id is not None:  # a consumer's connections
+            if status == 200:
+                try:
+                    connections.append(
+                        flatten_connections(consumer_id, _decode(body), keep_data=keep_data)
+                    )
+                except PayloadError as exc:
+                    payload_errors.append(_connections_error(consumer_id, exc))
         elif _is_syncs_list(endpoint):
-            lists["syncs"] = flatten_syncs(_decode(body))
+            lists.update(flatten_sync_definitions(_decode(body)))
         elif endpoint == CONSUMERS:
             lists["consumers"] = flatten_consumers(_decode(body))
         if len(records) >= batch_size:
@@ -856,6 +977,8 @@ def rebuild_snapshot(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
             )
         writer.write({"executions": table})
+    if connections:
+        writer.write({"connections": pa.concat_tables(connections)})
     writer.write(lists)
     writer.replace("fetch_errors", _to_table("fetch_errors", source.fetch_errors))
     writer.replace(
@@ -869,6 +992,19 @@ def rebuild_snapshot(
     writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), pairs_failed=failed)
     assert writer.snapshot_id is not None
     return writer.snapshot_id
+
+
+def _connections_error(
+    consumer_id: str, exc: PayloadError, client: ChiftClient | None = None
+) -> pd.DataFrame:
+    """Return the ``payload_errors`` row of a connections body that breaks the spec."""
+    message = client.redactor.text(exc.message) if client is not None else exc.message
+    row = {"consumer_id": consumer_id, "sync_id": None, "path": "connections" + exc.path}
+    return pd.DataFrame([{**row, "message": message}])
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _decode(body: bytes) -> Any:

@@ -15,12 +15,8 @@ from chift_frames import AuthError, flatten, list_snapshots, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
 from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
-from chift_frames.flatten import (
-    PAIR_TABLES,
-    flatten_consumers,
-    flatten_executions,
-    flatten_syncs,
-)
+from chift_frames.flatten import PAIR_TABLES, flatten_consumers, flatten_executions
+from chift_frames.flatten_account import flatten_connections, flatten_sync_definitions
 from chift_frames.sandbox import Faults, Sandbox
 from chift_frames.schema import to_pandas
 from chift_frames.store import snapshot_states
@@ -38,6 +34,12 @@ KEYS = {
     "datastore_columns": ["consumer_id", "sync_id", "flow_id", "datastore_index", "column_index"],
     "consumers": ["consumer_id"],
     "syncs": ["sync_id"],
+    "sync_flows": ["sync_id", "flow_id"],
+    "sync_flow_triggers": ["sync_id", "flow_id", "trigger_index"],
+    "sync_mappings": ["sync_id", "mapping_index", "sub_mapping_index"],
+    "sync_mapping_labels": ["sync_id", "mapping_index", "sub_mapping_index", "side", "value_index"],
+    "sync_connections": ["sync_id", "connection_index"],
+    "connections": ["consumer_id", "connection_id"],
 }
 
 
@@ -45,7 +47,12 @@ def ground_truth(world: World) -> dict[str, pd.DataFrame]:
     frames = flatten((c, world.consumer_sync(c, s)) for c, s in world.pairs())
     truth = dict(frames)
     truth["consumers"] = flatten_consumers(world.consumer_items())
-    truth["syncs"] = flatten_syncs(world.sync_items())
+    for name, table in flatten_sync_definitions(world.sync_items()).items():
+        truth[name] = to_pandas(table)
+    linked = sorted({c for c, _ in world.pairs()})
+    truth["connections"] = to_pandas(
+        pa.concat_tables(flatten_connections(c, world.connection_items(c)) for c in linked)
+    )
     return truth
 
 
@@ -188,8 +195,10 @@ def test_rebuild_gives_the_same_tables_without_the_network(tmp_path: Path) -> No
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
     raw = load(tmp_path, original.snapshot_id, tables=["raw_responses"]).raw_responses
-    pair_answers = raw.endpoint.str.contains("/consumers/").sum()
+    pair_answers = (raw.consumer_id.notna() & raw.sync_id.notna()).sum()
     assert pair_answers == WORLD.pair_count  # every pair, as well as /syncs, /consumers, executions
+    linked = {c for c, _ in WORLD.pairs()}
+    assert raw.endpoint.str.endswith("/connections").sum() == len(linked)  # and connections
     assert len(a.executions) > 0
     info = list_snapshots(tmp_path).info_json.iloc[-1]
     assert original.snapshot_id in info

@@ -45,8 +45,13 @@ def odd_world() -> World:
             return consumer_sync(template_consumer, sync)
         return consumer_sync(consumer_id, sync)
 
+    def connections(consumer_id: str) -> list[dict[str, Any]] | None:
+        return connection_items(template_consumer if consumer_id in ODD_IDS else consumer_id)
+
+    connection_items = world.connection_items
     world.sync_items = items  # type: ignore[method-assign]
     world.consumer_sync = answer  # type: ignore[method-assign]
+    world.connection_items = connections  # type: ignore[method-assign]
     return world
 
 
@@ -61,7 +66,10 @@ def test_odd_ids_are_quoted_fetched_and_rebuilt(tmp_path: Path) -> None:
     assert set(ODD_IDS) <= fetched
     raw = load(tmp_path, tables=["raw_responses"]).raw_responses
     endpoints = set(raw.endpoint[raw.consumer_id == "a#frag"])
-    assert endpoints == {f"GET /consumers/a%23frag/syncs/{sync_id}"}
+    assert endpoints == {
+        f"GET /consumers/a%23frag/syncs/{sync_id}",
+        "GET /consumers/a%23frag/connections",
+    }
     rebuilt = rebuild_snapshot(tmp_path, result.snapshot_id)  # no KeyError on odd ids
     again = load(tmp_path, rebuilt)
     for name in frames:
@@ -233,7 +241,15 @@ def test_an_answer_past_the_deadline_is_a_fetch_error_and_the_others_go_on(
 ) -> None:
     payload = (Path(__file__).parent / "payloads" / "opened_only.json").read_bytes()
     sync_id = json.loads(payload)["syncid"]
-    syncs = [{"syncid": sync_id, "name": "S", "consumers": ["fast", "slow"], "flows": []}]
+    syncs = [
+        {
+            "syncid": sync_id,
+            "name": "S",
+            "consumers": ["fast", "slow"],
+            "flows": [],
+            "connections": [],
+        }
+    ]
     consumers = [{"consumerid": c, "name": c} for c in ("fast", "slow")]
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     head += f"Content-Length: {len(payload)}\r\n\r\n".encode()
@@ -250,7 +266,7 @@ def test_an_answer_past_the_deadline_is_a_fetch_error_and_the_others_go_on(
     server.thread.start()
     try:
         client = ChiftClient("id", "secret", ACCOUNT, base_url=server.url, deadline=1.0)
-        result = fetch_snapshot(client, tmp_path, concurrency=2)
+        result = fetch_snapshot(client, tmp_path, concurrency=2, connections=False)
     finally:
         server.shutdown()
         server.server_close()
