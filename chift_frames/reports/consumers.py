@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..engine import open_source
 from ._query import (
     BOOL,
     FLOAT,
@@ -19,7 +20,6 @@ from ._query import (
     UTC,
     Source,
     has_table,
-    open_source,
     run_report,
 )
 
