@@ -37,6 +37,7 @@ __all__ = [
     "configure",
     "connect_frames",
     "fetch_arrow",
+    "frame_to_arrow",
     "open_source",
     "settings",
 ]
@@ -109,7 +110,7 @@ def configure(con: Any, **options: Any) -> Any:
     return con
 
 
-def _to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
+def frame_to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
     """Table ``name`` of some frames as arrow, typed by its pinned schema where it can be."""
     schema = TABLES[name].schema
     if list(df.columns) == schema.names:
@@ -146,7 +147,9 @@ def connect_frames(frames: Mapping[str, pd.DataFrame], **options: Any) -> Any:
     con = configure(duckdb.connect(), **options)
     for name, table in TABLES.items():
         empty = name not in frames
-        con.register(name, table.schema.empty_table() if empty else _to_arrow(name, frames[name]))
+        con.register(
+            name, table.schema.empty_table() if empty else frame_to_arrow(name, frames[name])
+        )
     return con
 
 

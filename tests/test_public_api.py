@@ -34,6 +34,7 @@ def test_public_api_is_pinned() -> None:
             "rebuild_snapshot",
             "save",
             "to_canonical_json",
+            "trends",
         ]
     )
     for name in chift_frames.__all__:
