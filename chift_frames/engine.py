@@ -17,6 +17,7 @@ Settings, each an argument, else an environment variable, else a default for a l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -104,9 +105,11 @@ def configure(con: Any, **options: Any) -> Any:
         if "threads" in chosen:
             con.execute(f"SET threads = {int(chosen['threads'])}")
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
     except duckdb.Error as exc:
         raise StoreError(f"cannot apply the DuckDB settings {chosen}: {exc}") from None
+    # no progress bar in the CLI's output; Jupyter without ipywidgets refuses the change
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
