@@ -280,7 +280,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--memory-limit",
         metavar="SIZE",
         help="DuckDB's memory limit before it spills to disk, such as 2GB "
-        "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 1GB)",
+        "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MB)",
     )
     parser.add_argument(
         "--temp-directory",

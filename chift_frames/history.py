@@ -130,56 +130,45 @@ ORDER BY field_order, consumer_id, sync_id
     "value_changes": f"""
 -- Which mapping values were added, removed or retargeted in setups in both snapshots?
 -- Grain: one row per pair, mapping, sub-mapping and source id that changed.
+-- One pass over both snapshots' values, grouped by what a value is (its first row wins);
+-- pairs are numbered first, so that the grouping holds a number, not two ids, per value.
 WITH {_COMMON_PAIRS},
-before_values AS (
-    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
-    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
-    WHERE v.snapshot_id = $before AND v.source_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
-        ORDER BY v.mapping_index, v.value_index
-    ) = 1
-),
-after_values AS (
-    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
-    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
-    WHERE v.snapshot_id = $after AND v.source_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
-        ORDER BY v.mapping_index, v.value_index
-    ) = 1
+numbered_pairs AS (
+    SELECT consumer_id, sync_id, row_number() OVER (ORDER BY consumer_id, sync_id) AS pair_number
+    FROM common_pairs
 ),
 compared AS (
     SELECT
-        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
-        coalesce(b.sync_id, a.sync_id) AS sync_id,
-        coalesce(b.mapping_name, a.mapping_name) AS mapping_name,
-        coalesce(b.sub_mapping_name, a.sub_mapping_name) AS sub_mapping_name,
-        coalesce(b.source_id, a.source_id) AS source_id,
-        CASE
-            WHEN a.consumer_id IS NULL THEN 'removed'
-            WHEN b.consumer_id IS NULL THEN 'added'
-            WHEN b.target_id IS DISTINCT FROM a.target_id THEN 'retargeted'
-        END AS change,
-        b.target_id AS target_before,
-        a.target_id AS target_after
-    FROM before_values AS b
-    FULL JOIN after_values AS a
-        ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
-        AND a.mapping_name = b.mapping_name AND a.sub_mapping_name = b.sub_mapping_name
-        AND a.source_id = b.source_id
+        p.pair_number, v.mapping_name, v.sub_mapping_name, v.source_id,
+        count(*) FILTER (WHERE v.snapshot_id = $before) > 0 AS in_before,
+        count(*) FILTER (WHERE v.snapshot_id = $after) > 0 AS in_after,
+        arg_min_null(v.target_id, (v.mapping_index, v.value_index))
+            FILTER (WHERE v.snapshot_id = $before) AS target_before,
+        arg_min_null(v.target_id, (v.mapping_index, v.value_index))
+            FILTER (WHERE v.snapshot_id = $after) AS target_after
+    FROM mapping_values AS v
+    JOIN numbered_pairs AS p ON p.consumer_id = v.consumer_id AND p.sync_id = v.sync_id
+    WHERE v.snapshot_id IN ($before, $after) AND v.source_id IS NOT NULL
+    GROUP BY p.pair_number, v.mapping_name, v.sub_mapping_name, v.source_id
 )
 SELECT
-    CAST(consumer_id AS VARCHAR) AS consumer_id,
-    CAST(sync_id AS VARCHAR) AS sync_id,
-    CAST(mapping_name AS VARCHAR) AS mapping_name,
-    CAST(sub_mapping_name AS VARCHAR) AS sub_mapping_name,
-    CAST(source_id AS VARCHAR) AS source_id,
-    CAST(change AS VARCHAR) AS change,
-    CAST(target_before AS VARCHAR) AS target_before,
-    CAST(target_after AS VARCHAR) AS target_after
-FROM compared
-WHERE change IS NOT NULL
+    CAST(p.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(p.sync_id AS VARCHAR) AS sync_id,
+    CAST(c.mapping_name AS VARCHAR) AS mapping_name,
+    CAST(c.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(c.source_id AS VARCHAR) AS source_id,
+    CAST(
+        CASE
+            WHEN NOT c.in_after THEN 'removed'
+            WHEN NOT c.in_before THEN 'added'
+            WHEN c.target_before IS DISTINCT FROM c.target_after THEN 'retargeted'
+        END AS VARCHAR
+    ) AS change,
+    CAST(c.target_before AS VARCHAR) AS target_before,
+    CAST(c.target_after AS VARCHAR) AS target_after
+FROM compared AS c
+JOIN numbered_pairs AS p USING (pair_number)
+WHERE NOT c.in_before OR NOT c.in_after OR c.target_before IS DISTINCT FROM c.target_after
 ORDER BY consumer_id, sync_id, mapping_name, sub_mapping_name, source_id
 """,
     "flow_changes": f"""
@@ -235,6 +224,7 @@ ORDER BY consumer_id, sync_id, flow_id, change
     "column_changes": f"""
 -- Which datastore columns were added, removed or retyped, in flows enabled in both?
 -- Grain: one row per pair, flow, datastore name and column name that changed.
+-- One pass over both snapshots' columns, grouped by what a column is (its first row wins).
 WITH {_COMMON_PAIRS},
 common_flows AS (
     SELECT consumer_id, sync_id, flow_id
@@ -245,42 +235,20 @@ common_flows AS (
     FROM flows JOIN common_pairs USING (consumer_id, sync_id)
     WHERE snapshot_id = $after
 ),
-before_columns AS (
-    SELECT c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name, c.type
-    FROM datastore_columns AS c JOIN common_flows USING (consumer_id, sync_id, flow_id)
-    WHERE c.snapshot_id = $before
-    QUALIFY row_number() OVER (
-        PARTITION BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name
-        ORDER BY c.datastore_index, c.column_index
-    ) = 1
-),
-after_columns AS (
-    SELECT c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name, c.type
-    FROM datastore_columns AS c JOIN common_flows USING (consumer_id, sync_id, flow_id)
-    WHERE c.snapshot_id = $after
-    QUALIFY row_number() OVER (
-        PARTITION BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name
-        ORDER BY c.datastore_index, c.column_index
-    ) = 1
-),
 compared AS (
     SELECT
-        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
-        coalesce(b.sync_id, a.sync_id) AS sync_id,
-        coalesce(b.flow_id, a.flow_id) AS flow_id,
-        coalesce(b.datastore_name, a.datastore_name) AS datastore_name,
-        coalesce(b.column_name, a.column_name) AS column_name,
-        CASE
-            WHEN a.consumer_id IS NULL THEN 'removed'
-            WHEN b.consumer_id IS NULL THEN 'added'
-            WHEN b.type IS DISTINCT FROM a.type THEN 'retyped'
-        END AS change,
-        b.type AS type_before,
-        a.type AS type_after
-    FROM before_columns AS b
-    FULL JOIN after_columns AS a
-        ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id AND a.flow_id = b.flow_id
-        AND a.datastore_name = b.datastore_name AND a.column_name = b.column_name
+        c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
+        count(*) FILTER (WHERE c.snapshot_id = $before) > 0 AS in_before,
+        count(*) FILTER (WHERE c.snapshot_id = $after) > 0 AS in_after,
+        arg_min_null(c.type, (c.datastore_index, c.column_index))
+            FILTER (WHERE c.snapshot_id = $before) AS type_before,
+        arg_min_null(c.type, (c.datastore_index, c.column_index))
+            FILTER (WHERE c.snapshot_id = $after) AS type_after
+    FROM datastore_columns AS c
+    JOIN common_flows AS f
+        ON f.consumer_id = c.consumer_id AND f.sync_id = c.sync_id AND f.flow_id = c.flow_id
+    WHERE c.snapshot_id IN ($before, $after)
+    GROUP BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name
 )
 SELECT
     CAST(consumer_id AS VARCHAR) AS consumer_id,
@@ -288,11 +256,17 @@ SELECT
     CAST(flow_id AS VARCHAR) AS flow_id,
     CAST(datastore_name AS VARCHAR) AS datastore_name,
     CAST(column_name AS VARCHAR) AS column_name,
-    CAST(change AS VARCHAR) AS change,
+    CAST(
+        CASE
+            WHEN NOT in_after THEN 'removed'
+            WHEN NOT in_before THEN 'added'
+            WHEN type_before IS DISTINCT FROM type_after THEN 'retyped'
+        END AS VARCHAR
+    ) AS change,
     CAST(type_before AS VARCHAR) AS type_before,
     CAST(type_after AS VARCHAR) AS type_after
 FROM compared
-WHERE change IS NOT NULL
+WHERE NOT in_before OR NOT in_after OR type_before IS DISTINCT FROM type_after
 ORDER BY consumer_id, sync_id, flow_id, datastore_name, column_name
 """,
 }

@@ -93,7 +93,7 @@ def test_engine_settings_come_from_arguments_then_environment(
     assert engine_settings() == {"memory_limit": "300MB", "temp_directory": "/tmp/spill-here"}
     assert engine_settings(memory_limit="2GB")["memory_limit"] == "2GB"
     monkeypatch.delenv("CHIFT_FRAMES_MEMORY_LIMIT")
-    assert engine_settings()["memory_limit"] == "1GB"
+    assert engine_settings()["memory_limit"] == "256MB"
 
 
 def test_connections_carry_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
