@@ -97,9 +97,10 @@ def test_report_sql_prints_the_query_that_gives_the_report(
 def test_summary_and_report_take_engine_settings(
     demo_dir: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the command hands its options to DuckDB through the environment: restore it after
-    monkeypatch.delenv("CHIFT_FRAMES_MEMORY_LIMIT", raising=False)
-    monkeypatch.delenv("CHIFT_FRAMES_TEMP_DIRECTORY", raising=False)
+    # the command hands its options to DuckDB through the environment: monkeypatch restores
+    # it after the test (setenv records the variables' absence; delenv would not)
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "256MB")
+    monkeypatch.setenv("CHIFT_FRAMES_TEMP_DIRECTORY", str(tmp_path / "default-spill"))
     spill = tmp_path / "spill"
     args = ["--memory-limit", "200MB", "--temp-directory", str(spill)]
     assert main(["summary", str(demo_dir), *args]) == 0

@@ -7,6 +7,7 @@ the result becomes pandas, with the dtypes each report pins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
@@ -36,13 +37,17 @@ def report_sql(name: str) -> str:
         When there is no report of that name.
     """
     resource = files("chift_frames.reports") / "sql" / f"{name}.sql"
-    if not resource.is_file():
+    if not re.fullmatch(r"[a-z][a-z_]*", name) or not resource.is_file():
         raise KeyError(f"no report {name!r}")
     return resource.read_text(encoding="utf-8")
 
 
 def has_table(source: Source, snapshot: str, name: str) -> bool:
-    """Whether ``source`` holds table ``name`` (a dataset or a connection always does)."""
+    """Whether ``source`` holds table ``name``.
+
+    A dataset's snapshot always does (a table written without rows is an empty file), as
+    does a connection opened over one; in-memory frames may leave tables out.
+    """
     if isinstance(source, Mapping):
         return name in source
     return True
