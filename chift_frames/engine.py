@@ -107,6 +107,8 @@ def configure(con: Any, **options: Any) -> Any:
         if "threads" in chosen:
             con.execute(f"SET threads = {int(chosen['threads'])}")
         con.execute("SET TimeZone = 'UTC'")
+        # every query orders its result itself: DuckDB need not keep the order rows came in
+        con.execute("SET preserve_insertion_order = false")
     except duckdb.Error as exc:
         raise StoreError(f"cannot apply the DuckDB settings {chosen}: {exc}") from None
     # no progress bar in the CLI's output; Jupyter without ipywidgets refuses the change

@@ -27,9 +27,8 @@ runs AS (
         count(*) AS run_count,
         count(*) FILTER (WHERE list_contains($success_statuses, status)) AS success_count,
         count(*) FILTER (WHERE "end" IS NULL) AS running_count,
-        quantile_cont(duration_s, 0.5) AS duration_p50_s,
-        quantile_cont(duration_s, 0.9) AS duration_p90_s,
-        quantile_cont(duration_s, 0.99) AS duration_p99_s,
+        -- one call for the three percentiles: the durations are held once, not three times
+        quantile_cont(duration_s, [0.5, 0.9, 0.99]) AS duration_percentiles,
         max(start) AS last_started_at
     FROM executions
     GROUP BY sync_id, flow_id
@@ -44,9 +43,9 @@ SELECT
     CAST(r.run_count - r.running_count - r.success_count AS BIGINT) AS failure_count,
     CAST(r.running_count AS BIGINT) AS running_count,
     CAST(r.success_count AS DOUBLE) / nullif(r.run_count - r.running_count, 0) AS success_share,
-    CAST(r.duration_p50_s AS DOUBLE) AS duration_p50_s,
-    CAST(r.duration_p90_s AS DOUBLE) AS duration_p90_s,
-    CAST(r.duration_p99_s AS DOUBLE) AS duration_p99_s,
+    CAST(r.duration_percentiles[1] AS DOUBLE) AS duration_p50_s,
+    CAST(r.duration_percentiles[2] AS DOUBLE) AS duration_p90_s,
+    CAST(r.duration_percentiles[3] AS DOUBLE) AS duration_p99_s,
     CAST(r.last_started_at AS TIMESTAMPTZ) AS last_started_at
 FROM runs AS r
 LEFT JOIN sync_names AS sn ON sn.sync_id = r.sync_id
