@@ -130,45 +130,58 @@ ORDER BY field_order, consumer_id, sync_id
     "value_changes": f"""
 -- Which mapping values were added, removed or retargeted in setups in both snapshots?
 -- Grain: one row per pair, mapping, sub-mapping and source id that changed.
--- One pass over both snapshots' values, grouped by what a value is (its first row wins);
--- pairs are numbered first, so that the grouping holds a number, not two ids, per value.
+-- A full join of the two snapshots' values: DuckDB spills joins and windows to disk, so
+-- this runs within the memory limit at any size (a grouping of both would not).
 WITH {_COMMON_PAIRS},
-numbered_pairs AS (
-    SELECT consumer_id, sync_id, row_number() OVER (ORDER BY consumer_id, sync_id) AS pair_number
-    FROM common_pairs
+before_values AS (
+    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
+    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
+    WHERE v.snapshot_id = $before AND v.source_id IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
+        ORDER BY v.mapping_index, v.value_index
+    ) = 1
+),
+after_values AS (
+    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
+    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
+    WHERE v.snapshot_id = $after AND v.source_id IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
+        ORDER BY v.mapping_index, v.value_index
+    ) = 1
 ),
 compared AS (
     SELECT
-        p.pair_number, v.mapping_name, v.sub_mapping_name, v.source_id,
-        count(*) FILTER (WHERE v.snapshot_id = $before) > 0 AS in_before,
-        count(*) FILTER (WHERE v.snapshot_id = $after) > 0 AS in_after,
-        arg_min_null(v.target_id, (v.mapping_index, v.value_index))
-            FILTER (WHERE v.snapshot_id = $before) AS target_before,
-        arg_min_null(v.target_id, (v.mapping_index, v.value_index))
-            FILTER (WHERE v.snapshot_id = $after) AS target_after
-    FROM mapping_values AS v
-    JOIN numbered_pairs AS p ON p.consumer_id = v.consumer_id AND p.sync_id = v.sync_id
-    WHERE v.snapshot_id IN ($before, $after) AND v.source_id IS NOT NULL
-    GROUP BY p.pair_number, v.mapping_name, v.sub_mapping_name, v.source_id
+        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
+        coalesce(b.sync_id, a.sync_id) AS sync_id,
+        coalesce(b.mapping_name, a.mapping_name) AS mapping_name,
+        coalesce(b.sub_mapping_name, a.sub_mapping_name) AS sub_mapping_name,
+        coalesce(b.source_id, a.source_id) AS source_id,
+        CASE
+            WHEN a.consumer_id IS NULL THEN 'removed'
+            WHEN b.consumer_id IS NULL THEN 'added'
+            WHEN b.target_id IS DISTINCT FROM a.target_id THEN 'retargeted'
+        END AS change,
+        b.target_id AS target_before,
+        a.target_id AS target_after
+    FROM before_values AS b
+    FULL JOIN after_values AS a
+        ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
+        AND a.mapping_name = b.mapping_name AND a.sub_mapping_name = b.sub_mapping_name
+        AND a.source_id = b.source_id
 )
 SELECT
-    CAST(p.consumer_id AS VARCHAR) AS consumer_id,
-    CAST(p.sync_id AS VARCHAR) AS sync_id,
-    CAST(c.mapping_name AS VARCHAR) AS mapping_name,
-    CAST(c.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
-    CAST(c.source_id AS VARCHAR) AS source_id,
-    CAST(
-        CASE
-            WHEN NOT c.in_after THEN 'removed'
-            WHEN NOT c.in_before THEN 'added'
-            WHEN c.target_before IS DISTINCT FROM c.target_after THEN 'retargeted'
-        END AS VARCHAR
-    ) AS change,
-    CAST(c.target_before AS VARCHAR) AS target_before,
-    CAST(c.target_after AS VARCHAR) AS target_after
-FROM compared AS c
-JOIN numbered_pairs AS p USING (pair_number)
-WHERE NOT c.in_before OR NOT c.in_after OR c.target_before IS DISTINCT FROM c.target_after
+    CAST(consumer_id AS VARCHAR) AS consumer_id,
+    CAST(sync_id AS VARCHAR) AS sync_id,
+    CAST(mapping_name AS VARCHAR) AS mapping_name,
+    CAST(sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(source_id AS VARCHAR) AS source_id,
+    CAST(change AS VARCHAR) AS change,
+    CAST(target_before AS VARCHAR) AS target_before,
+    CAST(target_after AS VARCHAR) AS target_after
+FROM compared
+WHERE change IS NOT NULL
 ORDER BY consumer_id, sync_id, mapping_name, sub_mapping_name, source_id
 """,
     "flow_changes": f"""
