@@ -10,6 +10,7 @@ The public surface::
     fetch_snapshot(client, root)   every (consumer, sync) pair into a new snapshot
     rebuild_snapshot(root)    re-derive a snapshot's tables from its raw responses
     diff(root)                what changed between two snapshots
+    trends(root)              per-snapshot figures across every snapshot, in one SQL pass
 
 The sandbox, an offline stand-in for the Chift API, is ``chift_frames.sandbox.Sandbox``.
 """
@@ -34,7 +35,7 @@ from .errors import (
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
-from .history import diff
+from .history import diff, trends
 from .schema import TABLES
 from .store import SnapshotWriter, connect, list_snapshots, load, query, save
 
@@ -66,4 +67,5 @@ __all__ = [
     "rebuild_snapshot",
     "save",
     "to_canonical_json",
+    "trends",
 ]

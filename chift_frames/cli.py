@@ -20,7 +20,7 @@ from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .frames import Frames
 from .history import diff, pick_snapshots
 from .redact import Redactor
-from .reports import Summary, summarise
+from .reports import REPORTS, Summary, report_sql, summarise
 from .sandbox import Faults, Sandbox
 from .store import (
     clean,
@@ -82,8 +82,10 @@ def _next_steps(root: str | os.PathLike[str]) -> None:
 
 def _report_fetch(result: FetchResult) -> int:
     """Print how a fetch ended; return the exit status."""
-    frames = load(result.root, result.snapshot_id)
-    _print_summary(summarise(frames), result.root, result.snapshot_id)
+    # DuckDB summarises the snapshot on disk: memory stays flat whatever the account's size
+    _print_summary(
+        summarise(result.root, snapshot=result.snapshot_id), result.root, result.snapshot_id
+    )
     if result.complete:
         print(f"\nSnapshot {result.snapshot_id} is complete: {result.pairs_ok:,} pairs.")
         return EXIT_OK
@@ -91,7 +93,8 @@ def _report_fetch(result: FetchResult) -> int:
         f"\nSnapshot {result.snapshot_id} is partial: {result.pairs_failed:,} of "
         f"{result.pairs:,} pairs failed:"
     )
-    failed = frames.fetch_errors[["consumer_id", "sync_id", "http_status", "message"]]
+    errors = load(result.root, result.snapshot_id, tables=["fetch_errors"]).fetch_errors
+    failed = errors[["consumer_id", "sync_id", "http_status", "message"]]
     print(failed.head(20).to_string(index=False))
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (table fetch_errors)")
@@ -147,6 +150,7 @@ def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> N
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Print what changed between two snapshots."""
+    _apply_engine_options(args)
     before, after = pick_snapshots(args.dir, args.from_id, args.to_id)
     _print_changes(diff(args.dir, before, after), before, after, rows=args.rows)
     return EXIT_OK
@@ -249,11 +253,21 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _apply_engine_options(args: argparse.Namespace) -> None:
+    """Hand ``--memory-limit`` and ``--temp-directory`` to every DuckDB connection opened."""
+    if getattr(args, "memory_limit", None):
+        os.environ["CHIFT_FRAMES_MEMORY_LIMIT"] = args.memory_limit
+    if getattr(args, "temp_directory", None):
+        os.environ["CHIFT_FRAMES_TEMP_DIRECTORY"] = str(args.temp_directory)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     """Print the summary of a snapshot."""
-    frames = load(args.dir, args.snapshot)
+    _apply_engine_options(args)
     _print_summary(
-        summarise(frames), args.dir, None if args.snapshot == "latest" else args.snapshot
+        summarise(args.dir, snapshot=args.snapshot),
+        args.dir,
+        None if args.snapshot == "latest" else args.snapshot,
     )
     return EXIT_OK
 
@@ -279,19 +293,24 @@ def _is_url(text: str) -> bool:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write every report of a snapshot as files, and optionally as one HTML page."""
+    if args.sql:
+        if args.sql not in REPORTS:
+            raise ChiftFramesError(f"no report {args.sql!r}; reports: {', '.join(REPORTS)}")
+        print(report_sql(args.sql), end="")
+        return EXIT_OK
+    _apply_engine_options(args)
     if args.snapshot == "all":
         raise ChiftFramesError("report takes one snapshot: give its id, or leave --snapshot out")
     snapshot_id = args.snapshot
     if snapshot_id == "latest":  # resolved first, so the files and the page name the snapshot
         ids = list_snapshots(args.dir).snapshot_id
         snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
-    frames = load(args.dir, snapshot_id)  # the id is now one the dataset's manifests hold
-    reports = compute_reports(frames)
+    reports = compute_reports(args.dir, snapshot=snapshot_id)  # DuckDB reads the files
     out = args.out or f"{display_root(args.dir).rstrip('/')}/reports/{snapshot_id}"
     with tempfile.TemporaryDirectory(prefix="chift-frames-report-") as tmp:
         # object stores get the files written locally first, then uploaded whole
         folder = Path(tmp) / "reports" if _is_url(out) else Path(out)
-        paths = save_reports(frames, folder, args.format, reports=reports)
+        paths = save_reports(args.dir, folder, args.format, reports=reports)
         if _is_url(out):
             upload_files(paths, out)
         print(f"Reports of snapshot {snapshot_id} in {out}:")
@@ -300,7 +319,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"  {path.name:<{width}}  {len(report):>9,} rows")
         if args.html:
             page_path = Path(tmp) / "report.html" if _is_url(args.html) else Path(args.html)
-            page = save_html(frames, page_path, snapshot_id=snapshot_id, reports=reports)
+            page = save_html(
+                args.dir, page_path, snapshot=snapshot_id, snapshot_id=snapshot_id, reports=reports
+            )
             if _is_url(args.html):
                 folder_url, _, name = args.html.rstrip("/").rpartition("/")
                 upload_files([page], folder_url, names=[name])
@@ -359,6 +380,21 @@ def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumers", type=int, default=200, help="consumers in the account")
     parser.add_argument("--syncs", type=int, default=3, help="syncs in the account")
     parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB's memory limit before it spills to disk, such as 2GB "
+        "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MB)",
+    )
+    parser.add_argument(
+        "--temp-directory",
+        type=Path,
+        metavar="DIR",
+        help="where DuckDB spills (default: $CHIFT_FRAMES_TEMP_DIRECTORY, else a temp folder)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -484,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="print the summary of a snapshot")
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
+    _engine_options(summary)
     summary.set_defaults(func=cmd_summary)
 
     q = sub.add_parser("query", help="run DuckDB SQL over a dataset; every table is a view")
@@ -509,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the later snapshot (default: the latest complete one)",
     )
     changes.add_argument("--rows", type=int, default=10, help="example rows to show")
+    _engine_options(changes)
     changes.set_defaults(func=cmd_diff)
 
     report = sub.add_parser("report", help="write every report of a snapshot, and an HTML page")
@@ -521,6 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--html", metavar="FILE", help="also write this HTML page (a path or a URL)"
     )
     report.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
+    report.add_argument(
+        "--sql",
+        metavar="NAME",
+        help="print the SQL of report NAME (to paste into DuckDB or Spark SQL) and stop",
+    )
+    _engine_options(report)
     report.set_defaults(func=cmd_report)
 
     retire = sub.add_parser(

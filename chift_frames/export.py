@@ -29,9 +29,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
 from .reports import REPORTS
+from .schema import TABLES
+from .store import snapshot_manifest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,31 +56,50 @@ FORMATS: tuple[Format, ...] = ("parquet", "csv")
 _ID_LIST = pa.list_(pa.string())
 
 
-def compute_reports(frames: Frames) -> dict[str, pd.DataFrame]:
+def compute_reports(
+    frames: Frames | str | os.PathLike[str], *, snapshot: str = "latest"
+) -> dict[str, pd.DataFrame]:
     """Run every report of :data:`~chift_frames.reports.REPORTS` on ``frames``.
+
+    The reports share one DuckDB connection; each one's result alone becomes pandas.
 
     Parameters
     ----------
-    frames : Frames
-        A snapshot, as given by :func:`chift_frames.load` or :func:`chift_frames.flatten`.
+    frames : Frames or str or path
+        A snapshot, as given by :func:`chift_frames.load` or :func:`chift_frames.flatten`,
+        or a dataset folder, read by DuckDB without loading it.
+    snapshot : str, default "latest"
+        When ``frames`` is a dataset folder: the snapshot to report on.
 
     Returns
     -------
     dict of str to pandas.DataFrame
         Each report by its name, in the order of ``REPORTS``.
     """
-    return {name: report(frames) for name, report in REPORTS.items()}
+    with open_source(frames, snapshot) as con:
+        return {name: report(con) for name, report in REPORTS.items()}
+
+
+def _row_counts(frames: Frames | str | os.PathLike[str], snapshot: str) -> dict[str, int]:
+    """Rows per table: of the frames, or as the dataset's manifest records them."""
+    if isinstance(frames, Mapping):
+        return {name: len(df) for name, df in frames.items()}
+    rows = snapshot_manifest(frames, snapshot)["rows"]
+    return {
+        name: int(rows.get(name, 0)) for name, table in TABLES.items() if table.loaded_by_default
+    }
 
 
 # -- report files --------------------------------------------------------------------------------
 
 
 def save_reports(
-    frames: Frames,
+    frames: Frames | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     format: Format = "parquet",
     *,
     reports: Mapping[str, pd.DataFrame] | None = None,
+    snapshot: str = "latest",
 ) -> list[Path]:
     """Write every report of a snapshot to ``out_dir``, one file per report.
 
@@ -86,8 +108,8 @@ def save_reports(
 
     Parameters
     ----------
-    frames : Frames
-        A snapshot, as given by :func:`chift_frames.load`.
+    frames : Frames or str or path
+        A snapshot, as given by :func:`chift_frames.load`, or a dataset folder.
     out_dir : str or path
         The folder to write to; created when missing.
     format : {"parquet", "csv"}, default "parquet"
@@ -97,6 +119,8 @@ def save_reports(
     reports : mapping of str to DataFrame, optional
         The reports already computed by :func:`compute_reports` on ``frames``, so that a
         caller who also renders them does not run them twice.
+    snapshot : str, default "latest"
+        When ``frames`` is a dataset folder: the snapshot to report on.
 
     Returns
     -------
@@ -123,7 +147,7 @@ def save_reports(
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
-    computed = compute_reports(frames) if reports is None else reports
+    computed = compute_reports(frames, snapshot=snapshot) if reports is None else reports
     folder = Path(out_dir)
     paths = []
     for name in REPORTS:
@@ -514,8 +538,9 @@ table.counts td:last-child, table.counts th:last-child { text-align: right; }
 
 
 def render_html(
-    frames: Frames,
+    frames: Frames | str | os.PathLike[str],
     *,
+    snapshot: str = "latest",
     snapshot_id: str | None = None,
     title: str = "Chift sync setups",
     max_rows: int = 50,
@@ -531,8 +556,10 @@ def render_html(
 
     Parameters
     ----------
-    frames : Frames
-        A snapshot, as given by :func:`chift_frames.load`.
+    frames : Frames or str or path
+        A snapshot, as given by :func:`chift_frames.load`, or a dataset folder.
+    snapshot : str, default "latest"
+        When ``frames`` is a dataset folder: the snapshot to present.
     snapshot_id : str, optional
         The id shown in the header.
     title : str, default "Chift sync setups"
@@ -547,7 +574,7 @@ def render_html(
     str
         The HTML document.
     """
-    computed = compute_reports(frames) if reports is None else reports
+    computed = compute_reports(frames, snapshot=snapshot) if reports is None else reports
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -559,7 +586,7 @@ def render_html(
         "</head>",
         "<body>",
         "<main>",
-        _header(frames, title, snapshot_id),
+        _header(_row_counts(frames, snapshot), title, snapshot_id),
     ]
     parts += [_section(name, computed[name], max_rows) for name in REPORTS]
     parts += ["</main>", "</body>", "</html>", ""]
@@ -567,9 +594,10 @@ def render_html(
 
 
 def save_html(
-    frames: Frames,
+    frames: Frames | str | os.PathLike[str],
     path: str | os.PathLike[str],
     *,
+    snapshot: str = "latest",
     snapshot_id: str | None = None,
     title: str = "Chift sync setups",
     max_rows: int = 50,
@@ -579,11 +607,11 @@ def save_html(
 
     Parameters
     ----------
-    frames : Frames
-        A snapshot, as given by :func:`chift_frames.load`.
+    frames : Frames or str or path
+        A snapshot, as given by :func:`chift_frames.load`, or a dataset folder.
     path : str or path
         The HTML file; its folder is created when missing.
-    snapshot_id, title, max_rows, reports
+    snapshot, snapshot_id, title, max_rows, reports
         As for :func:`render_html`.
 
     Returns
@@ -597,7 +625,12 @@ def save_html(
         If the file cannot be written.
     """
     page = render_html(
-        frames, snapshot_id=snapshot_id, title=title, max_rows=max_rows, reports=reports
+        frames,
+        snapshot=snapshot,
+        snapshot_id=snapshot_id,
+        title=title,
+        max_rows=max_rows,
+        reports=reports,
     )
     target = Path(path)
     with _atomic(target, "w") as fh:
@@ -609,18 +642,15 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _header(frames: Frames, title: str, snapshot_id: str | None) -> str:
+def _header(row_counts: Mapping[str, int], title: str, snapshot_id: str | None) -> str:
     counts = pd.DataFrame(
-        {
-            "table": list(frames.row_counts()),
-            "rows": [f"{n:,}" for n in frames.row_counts().values()],
-        }
+        {"table": list(row_counts), "rows": [f"{n:,}" for n in row_counts.values()]}
     )
     links = "".join(
         f'<li><a href="#{_esc(name)}">{_esc(_heading(name))}</a></li>' for name in REPORTS
     )
     snapshot = f"Snapshot <code>{_esc(snapshot_id)}</code>" if snapshot_id else "A snapshot"
-    pairs = len(frames["consumer_syncs"]) if "consumer_syncs" in frames else 0
+    pairs = row_counts.get("consumer_syncs", 0)
     return (
         "<header>"
         f"<h1>{_esc(title)}</h1>"

@@ -103,3 +103,37 @@ def test_sandbox_on_a_busy_port_says_so_in_one_line(capsys) -> None:
     err = capsys.readouterr().err
     assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_sql_prints_the_query_that_gives_the_report(
+    demo_dir: Path, capsys, tmp_path: Path
+) -> None:
+    from chift_frames import query
+    from chift_frames.reports import REPORTS
+
+    assert main(["report", str(demo_dir), "--sql", "mapping_completeness"]) == 0
+    sql = capsys.readouterr().out
+    assert sql.startswith("-- How complete is each mapping across the consumers who have it?")
+    # pasted as it is into `query`, it gives the report
+    pasted = query(demo_dir, sql)
+    expected = REPORTS["mapping_completeness"](demo_dir)
+    assert pasted.astype(object).values.tolist() == expected.astype(object).values.tolist()
+    assert main(["report", str(demo_dir), "--sql", "nope"]) == 1
+    assert "no report 'nope'" in capsys.readouterr().err
+
+
+def test_summary_and_report_take_engine_settings(
+    demo_dir: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the command hands its options to DuckDB through the environment: monkeypatch restores
+    # it after the test (setenv records the variables' absence; delenv would not)
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "256MB")
+    monkeypatch.setenv("CHIFT_FRAMES_TEMP_DIRECTORY", str(tmp_path / "default-spill"))
+    spill = tmp_path / "spill"
+    args = ["--memory-limit", "200MB", "--temp-directory", str(spill)]
+    assert main(["summary", str(demo_dir), *args]) == 0
+    assert "Rows per table:" in capsys.readouterr().out
+    assert main(["report", str(demo_dir), "--out", str(tmp_path / "r"), *args]) == 0
+    assert "consensus_targets.parquet" in capsys.readouterr().out
+    assert main(["summary", str(demo_dir), "--memory-limit", "lots"]) == 1
+    assert "memory_limit" in capsys.readouterr().err

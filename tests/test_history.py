@@ -179,3 +179,78 @@ def test_pick_snapshots_skips_partial_ones(tmp_path: Path) -> None:
         pick_snapshots(tmp_path, after="zz")
     with pytest.raises(StoreError, match="no complete snapshot before 'a'"):
         pick_snapshots(tmp_path, after="a")
+
+
+def test_diff_works_when_a_table_is_empty_in_one_or_both_snapshots(tmp_path: Path) -> None:
+    from chift_frames import flatten, save
+    from chift_frames.history import diff_frames
+
+    world = World(consumers=6, syncs=1, seed=2)
+    full = flatten([(c, world.consumer_sync(c, s)) for c, s in world.pairs()])
+    no_datastores = {
+        name: df.iloc[0:0] if name in ("datastores", "datastore_columns") else df
+        for name, df in full.items()
+    }
+    save(flatten([]), tmp_path, snapshot_id="a")  # every table empty
+    save(flatten([]), tmp_path, snapshot_id="b")
+    save(no_datastores, tmp_path, snapshot_id="c")  # no datastore anywhere
+    save(full, tmp_path, snapshot_id="d")
+    empty_both = diff(tmp_path, "a", "b")
+    assert {name: len(df) for name, df in empty_both.items()} == dict.fromkeys(CHANGE_TABLES, 0)
+    for name, columns in CHANGE_TABLES.items():
+        assert list(empty_both[name].columns) == columns
+        assert (empty_both[name].dtypes == "string").all()
+    pairs = sorted(world.pairs())
+    assert rows(diff(tmp_path, "b", "c").pair_changes) == {(c, s, "added") for c, s in pairs}
+    assert rows(diff(tmp_path, "c", "b").pair_changes) == {(c, s, "removed") for c, s in pairs}
+    # datastores appear in flows enabled in both snapshots: every column is "added"
+    added = diff(tmp_path, "c", "d").column_changes
+    columns = full["datastore_columns"]
+    assert len(columns) > 0
+    assert rows(added) == {
+        (r.consumer_id, r.sync_id, r.flow_id, r.datastore_name, r.name, "added", None, r.type)
+        for r in columns.itertuples()
+    }
+    assert all(
+        len(df) == 0 for name, df in diff(tmp_path, "c", "d").items() if name != "column_changes"
+    )
+    # the same from in-memory frames, with tables missing altogether
+    only_pairs = {"consumer_syncs": full["consumer_syncs"]}
+    assert rows(diff_frames(flatten([]), only_pairs).pair_changes) == {
+        (c, s, "added") for c, s in pairs
+    }
+
+
+def test_trends_count_every_snapshot_in_one_pass(tmp_path: Path) -> None:
+    from chift_frames import flatten, save, trends
+
+    world = World(consumers=12, syncs=2, seed=4)
+    names = {}
+    for snapshot_id in ("s1", "s2", "s3"):
+        frames = flatten([(c, world.consumer_sync(c, s)) for c, s in world.pairs()])
+        save(frames, tmp_path, snapshot_id=snapshot_id)
+        names[snapshot_id] = frames["consumer_syncs"]
+        world.evolve()
+    got = trends(tmp_path)
+    assert got.snapshot_id.tolist() == sorted(
+        got.snapshot_id.tolist(), key=["s1", "s2", "s3"].index
+    )
+    expected = set()
+    for snapshot_id, cs in names.items():
+        for sync_id, group in cs.groupby("sync_id"):
+            active = int((group.status == "active").sum())
+            expected.add(
+                (
+                    snapshot_id,
+                    sync_id,
+                    len(group),
+                    active,
+                    active / len(group),
+                    int((group.enabled_flow_count > 0).sum()),
+                    int(group.value_count.sum()),
+                    int(group.unmapped_count.sum()),
+                )
+            )
+    assert rows(got.drop(columns=["finished_at", "sync_name"])) == expected
+    latest = names["s3"].drop_duplicates("sync_id").set_index("sync_id").sync_name
+    assert (got.sync_name == got.sync_id.map(latest)).all()

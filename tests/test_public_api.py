@@ -35,6 +35,7 @@ def test_public_api_is_pinned() -> None:
             "rebuild_snapshot",
             "save",
             "to_canonical_json",
+            "trends",
         ]
     )
     for name in chift_frames.__all__:

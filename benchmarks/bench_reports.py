@@ -1,0 +1,189 @@
+"""Benchmark: wall time and peak memory of `report`, `summary`, `diff` and `trends` by size.
+
+Not a timed test. It writes the sandbox's made-up world straight to datasets (flatten and
+save, no HTTP): accounts of 2,000, 20,000 and (with ``--pairs 200000``) 200,000 (consumer,
+sync) pairs over two syncs, two snapshots each (the world evolves between them), with the
+account's consumers and syncs and 30 days of executions (what a fetch takes by default).
+Each command then runs as its own process under ``/usr/bin/time``, which gives its wall time
+and peak memory (maximum resident set).
+
+``report`` at ``--compare-pairs`` (20,000) runs side by side with the pandas version of
+commit 247a0a6 (``git archive`` of that commit, run with ``PYTHONPATH``); both read the same
+dataset, whose format has not changed since. Trends run over ``--trends-snapshots`` (30)
+snapshots of ``--trends-pairs`` pairs: the two built snapshots, then copies of them written
+again as new snapshots (the figures repeat; the work does not shrink).
+
+    python benchmarks/bench_reports.py                       # 2,000 and 20,000 pairs
+    python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from chift_frames import flatten
+from chift_frames.flatten import flatten_consumers, flatten_executions, flatten_syncs
+from chift_frames.schema import TABLES
+from chift_frames.store import SnapshotWriter, list_snapshots, snapshot_manifest
+from chift_frames.world import World
+
+REPO = Path(__file__).resolve().parent.parent
+SYNCS = 2
+LINK_SHARE = 0.8  # World's default: the share of consumers linked to each sync
+BATCH = 5_000
+
+
+def build(root: Path, pairs: int, execution_days: int, seed: int = 0) -> None:
+    """Write two snapshots of a world of about ``pairs`` pairs to ``root``."""
+    world = World(consumers=max(1, round(pairs / (SYNCS * LINK_SHARE))), syncs=SYNCS, seed=seed)
+    for _ in range(2):
+        writer = SnapshotWriter(root)
+        batch: list[tuple[str, dict]] = []
+        for consumer_id, sync_id in world.pairs():
+            batch.append((consumer_id, world.consumer_sync(consumer_id, sync_id)))
+            if len(batch) == BATCH:
+                writer.write(flatten(batch))
+                batch = []
+        if batch:
+            writer.write(flatten(batch))
+        writer.write(
+            {
+                "consumers": flatten_consumers(world.consumer_items()),
+                "syncs": flatten_syncs(world.sync_items()),
+            }
+        )
+        for item in world.sync_items():
+            runs = world.executions(item["syncid"], days=execution_days)
+            writer.write({"executions": flatten_executions(item["syncid"], runs)})
+        writer.commit("complete", pairs_ok=world.pair_count, pairs_failed=0)
+        world.evolve()
+
+
+def copy_snapshots(root: Path, total: int) -> None:
+    """Add snapshots to ``root`` until it holds ``total``: copies of the existing ones."""
+    existing = list_snapshots(root).snapshot_id.tolist()
+    for i in range(len(existing), total):
+        source = snapshot_manifest(root, existing[i % len(existing)])
+        writer = SnapshotWriter(root)
+        for name in TABLES:
+            for part in source["files"].get(name, []):
+                writer.write({name: pq.read_table(root / part, schema=TABLES[name].schema)})
+        writer.commit("complete", **source.get("info", {}))
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run ``argv`` as its own process; return (wall seconds, peak RSS in MiB).
+
+    ``/usr/bin/time`` starts the process, so its peak is its own: a child forked straight
+    from this (large) benchmark process would count the pages it was forked with.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *argv]
+        done = subprocess.run(
+            timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO.parent
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr.decode()}")
+        wall, peak_kib = report.read().split()[-2:]
+    return float(wall), int(peak_kib) / 1024
+
+
+def cli(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "chift_frames", *map(str, args)]
+
+
+def old_code(work: Path, commit: str) -> Path:
+    target = work / f"old-{commit}"
+    if not (target / "chift_frames").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "chift_frames"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, nargs="+", default=[2_000, 20_000])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_reports")
+    parser.add_argument("--execution-days", type=int, default=30)
+    parser.add_argument("--compare-pairs", type=int, default=20_000)
+    parser.add_argument("--old-commit", default="247a0a6")
+    parser.add_argument("--no-compare", action="store_true", help="skip the old pandas version")
+    parser.add_argument("--no-trends", action="store_true")
+    parser.add_argument("--trends-pairs", type=int, default=20_000)
+    parser.add_argument("--trends-snapshots", type=int, default=30)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    def dataset(pairs: int) -> Path:
+        root = args.work / f"pairs-{pairs}"
+        if not (root / "_snapshots").is_dir() or len(list_snapshots(root)) < 2:
+            start = time.perf_counter()
+            build(root, pairs, args.execution_days)
+            print(f"built {root} in {time.perf_counter() - start:.0f} s", flush=True)
+        return root
+
+    rows = []
+    for pairs in args.pairs:
+        root = dataset(pairs)
+        manifest = snapshot_manifest(root)
+        size = sum(f.stat().st_size for f in root.rglob("*.parquet")) / 2**20
+        print(
+            f"\n{manifest['rows']['consumer_syncs']:,} pairs, "
+            f"{manifest['rows']['mapping_values']:,} values, "
+            f"{manifest['rows']['executions']:,} executions per snapshot; {size:.0f} MiB",
+            flush=True,
+        )
+        out = args.work / f"out-{pairs}"
+        commands = {
+            "report": cli("report", root, "--out", out, "--html", out / "report.html"),
+            "report (files only)": cli("report", root, "--out", out),
+            "summary": cli("summary", root),
+            "diff": cli("diff", root),
+        }
+        for name, argv in commands.items():
+            wall, peak = measure(argv)
+            rows.append((name, pairs, "DuckDB (this version)", wall, peak))
+            print(f"  {name:<20} {wall:7.1f} s  {peak:7.0f} MiB", flush=True)
+        if pairs == args.compare_pairs and not args.no_compare:
+            env = {**os.environ, "PYTHONPATH": str(old_code(args.work, args.old_commit))}
+            old = {
+                "report": cli("report", root, "--out", out / "old", "--html", out / "old.html"),
+                "report (files only)": cli("report", root, "--out", out / "old"),
+            }
+            for name, argv in old.items():
+                wall, peak = measure(argv, env)
+                rows.append((name, pairs, f"pandas ({args.old_commit})", wall, peak))
+                print(f"  {name:<20} {wall:7.1f} s  {peak:7.0f} MiB  (old)", flush=True)
+
+    if not args.no_trends:
+        root = args.work / f"trends-{args.trends_pairs}"
+        if not root.is_dir():
+            build(root, args.trends_pairs, args.execution_days)
+        copy_snapshots(root, args.trends_snapshots)
+        code = f"import chift_frames as cf; print(len(cf.trends({str(root)!r})))"
+        wall, peak = measure([sys.executable, "-c", code])
+        label = f"trends ({args.trends_snapshots} snapshots)"
+        rows.append((label, args.trends_pairs, "DuckDB (this version)", wall, peak))
+        print(f"\n  {label} {wall:7.1f} s  {peak:7.0f} MiB", flush=True)
+
+    print("\n| command | pairs | version | wall time | peak memory |")
+    print("|---|---|---|---|---|")
+    for name, pairs, version, wall, peak in rows:
+        print(f"| `{name}` | {pairs:,} | {version} | {wall:.1f} s | {peak:,.0f} MiB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""DuckDB connections for analysis: settings that let big inputs spill, and in-memory frames.
+
+Every connection the analysis code opens goes through :func:`configure`, so a report over an
+account larger than the machine's memory spills to disk instead of failing. The dataset's own
+views come from :func:`chift_frames.store.connect`; this module adds :func:`connect_frames`,
+which shows an in-memory :class:`~chift_frames.frames.Frames` under the same view names, and
+:func:`open_source`, which opens either. It reads no Parquet file itself.
+
+Settings, each an argument, else an environment variable, else a default for a laptop:
+
+- ``memory_limit`` (``CHIFT_FRAMES_MEMORY_LIMIT``, default ``"256MB"``): how much memory
+  DuckDB may use before it spills, in DuckDB's words (``"512MB"``, ``"4GB"``, ``"50%"``).
+  The default keeps a command's memory nearly flat from 2,000 to 200,000 pairs; raise it
+  on a machine with memory to spare, and big reports spill less and run faster.
+- ``temp_directory`` (``CHIFT_FRAMES_TEMP_DIRECTORY``, default a ``chift_frames_duckdb``
+  folder in the system's temporary folder): where it spills.
+- ``threads`` (``CHIFT_FRAMES_THREADS``, default DuckDB's own: one per core).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from .errors import StoreError
+from .frames import Frames
+from .schema import TABLES
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "Source",
+    "configure",
+    "connect_frames",
+    "fetch_arrow",
+    "frame_to_arrow",
+    "open_source",
+    "settings",
+]
+
+DEFAULT_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory limit unless told otherwise. Past it, joins, aggregates and sorts spill to
+``temp_directory``, so the memory a command takes barely grows with the account."""
+
+Source = Frames | str | os.PathLike[str]
+"""What an analysis reads: in-memory :class:`Frames`, or a dataset folder."""
+
+
+def settings(
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> dict[str, str | int]:
+    """Return the DuckDB settings :func:`configure` applies: arguments, else environment.
+
+    Examples
+    --------
+    >>> settings(memory_limit="2GB", temp_directory="/tmp/spill")["memory_limit"]
+    '2GB'
+    """
+    out: dict[str, str | int] = {
+        "memory_limit": memory_limit
+        or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")
+        or DEFAULT_MEMORY_LIMIT,
+        "temp_directory": str(
+            temp_directory
+            or os.environ.get("CHIFT_FRAMES_TEMP_DIRECTORY")
+            or Path(tempfile.gettempdir()) / "chift_frames_duckdb"
+        ),
+    }
+    given_threads = threads or os.environ.get("CHIFT_FRAMES_THREADS")
+    if given_threads:
+        try:
+            out["threads"] = int(given_threads)
+        except ValueError:
+            raise StoreError(
+                f"CHIFT_FRAMES_THREADS must be a whole number, not {given_threads!r}"
+            ) from None
+    return out
+
+
+def configure(con: Any, **options: Any) -> Any:
+    """Apply :func:`settings` to DuckDB connection ``con`` and return it.
+
+    Sets ``memory_limit`` and ``temp_directory`` (so that big joins and sorts spill), the
+    time zone to UTC (timestamps come back as UTC, as in the tables), and turns off the
+    progress bar. ``options`` are those of :func:`settings`.
+
+    Raises
+    ------
+    StoreError
+        When DuckDB refuses a setting (a memory limit it cannot read, for example).
+    """
+    import duckdb
+
+    chosen = settings(**options)
+    try:
+        con.execute("SET memory_limit = ?", [str(chosen["memory_limit"])])
+        con.execute("SET temp_directory = ?", [str(chosen["temp_directory"])])
+        if "threads" in chosen:
+            con.execute(f"SET threads = {int(chosen['threads'])}")
+        con.execute("SET TimeZone = 'UTC'")
+        # every query orders its result itself: DuckDB need not keep the order rows came in
+        con.execute("SET preserve_insertion_order = false")
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot apply the DuckDB settings {chosen}: {exc}") from None
+    # no progress bar in the CLI's output; Jupyter without ipywidgets refuses the change
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def frame_to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
+    """Table ``name`` of some frames as arrow, typed by its pinned schema where it can be."""
+    schema = TABLES[name].schema
+    if list(df.columns) == schema.names:
+        try:
+            return pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+            pass  # hand-made frames with looser dtypes: let arrow infer, then cast below
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            columns.append(column if column.type == field.type else column.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    extra = [c for c in table.column_names if c not in schema.names]
+    fields = [pa.field(f.name, f.type) for f in schema]
+    fields += [table.schema.field(c) for c in extra]
+    return pa.Table.from_arrays(
+        columns + [table.column(c) for c in extra], schema=pa.schema(fields)
+    )
+
+
+def connect_frames(frames: Mapping[str, pd.DataFrame], **options: Any) -> Any:
+    """Open a configured DuckDB connection where each table of ``frames`` is a view.
+
+    Every table of :data:`~chift_frames.schema.TABLES` gets a view of that name, as
+    :func:`chift_frames.store.connect` gives over a dataset; a table missing from ``frames``
+    is an empty table of its pinned schema. The DataFrames are handed to DuckDB through
+    Arrow (pyarrow-backed columns without a copy). ``options`` go to :func:`configure`.
+    """
+    import duckdb
+
+    con = configure(duckdb.connect(), **options)
+    for name, table in TABLES.items():
+        empty = name not in frames
+        con.register(
+            name, table.schema.empty_table() if empty else frame_to_arrow(name, frames[name])
+        )
+    return con
+
+
+@contextmanager
+def open_source(source: Any, snapshot: str = "latest", **options: Any) -> Iterator[Any]:
+    """Open a configured DuckDB connection over ``source``; close it on leaving.
+
+    Parameters
+    ----------
+    source : Frames or str or path or DuckDB connection
+        In-memory frames (``snapshot`` is then ignored), a dataset folder, or a connection
+        opened by this module, used as it is and left open.
+    snapshot : str, default "latest"
+        The snapshot of a dataset: ``"latest"``, a snapshot id or ``"all"``.
+    **options
+        DuckDB settings, as for :func:`configure`.
+    """
+    if hasattr(source, "execute") and not isinstance(source, Mapping | str | os.PathLike):
+        yield source  # a connection the caller opened, and closes
+        return
+    if isinstance(source, Mapping):
+        con = connect_frames(source, **options)
+    else:
+        from .store import connect
+
+        con = configure(connect(source, snapshot), **options)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def fetch_arrow(result: Any) -> pa.Table:
+    """Return a DuckDB relation's rows as an arrow table (any DuckDB version)."""
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table

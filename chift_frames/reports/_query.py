@@ -1,0 +1,112 @@
+"""Run a report's SQL over a source and hand back a typed DataFrame; nothing else.
+
+A report's query lives in ``sql/<name>.sql``, names the views :func:`chift_frames.query`
+offers, and binds its parameters (``$top``, ``$success_statuses``...). DuckDB computes; only
+the result becomes pandas, with the dtypes each report pins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from importlib.resources import files
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..engine import fetch_arrow, open_source
+from ..errors import StoreError
+
+STRING = pd.StringDtype("pyarrow")
+INT = pd.Int64Dtype()
+FLOAT = pd.Float64Dtype()
+BOOL = pd.BooleanDtype()
+UTC = pd.DatetimeTZDtype("us", "UTC")
+IDS = "object"  # sorted Python lists of str
+
+Source = Any  # Frames, a dataset folder, or an open DuckDB connection (see ``open_source``)
+
+
+def report_sql(name: str) -> str:
+    """Return the SQL of report ``name``, as kept in ``chift_frames/reports/sql/``.
+
+    Raises
+    ------
+    KeyError
+        When there is no report of that name.
+    """
+    resource = files("chift_frames.reports") / "sql" / f"{name}.sql"
+    if not re.fullmatch(r"[a-z][a-z_]*", name) or not resource.is_file():
+        raise KeyError(f"no report {name!r}")
+    return resource.read_text(encoding="utf-8")
+
+
+def has_table(source: Source, snapshot: str, name: str) -> bool:
+    """Whether ``source`` holds table ``name``.
+
+    A dataset's snapshot always does (a table written without rows is an empty file), as
+    does a connection opened over one; in-memory frames may leave tables out.
+    """
+    if isinstance(source, Mapping):
+        return name in source
+    return True
+
+
+def to_frame(table: pa.Table, columns: Mapping[str, Any]) -> pd.DataFrame:
+    """Return arrow ``table`` as a DataFrame of ``columns``, in that order, with those dtypes."""
+    out = {}
+    for name, dtype in columns.items():
+        column = table.column(name)
+        if dtype == IDS:
+            out[name] = pd.Series(
+                [list(v) if v is not None else [] for v in column.to_pylist()], dtype=object
+            )
+        elif dtype == UTC:
+            out[name] = pd.Series(column.to_pandas(), dtype=UTC)
+        else:
+            out[name] = pd.Series(column.to_pandas(types_mapper=_mapper), dtype=dtype)
+    return pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
+
+
+def _mapper(type_: pa.DataType) -> object | None:
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return STRING
+    if pa.types.is_integer(type_):
+        return INT
+    if pa.types.is_floating(type_):
+        return FLOAT
+    if pa.types.is_boolean(type_):
+        return BOOL
+    return None
+
+
+def run_sql(
+    con: Any, name: str, params: Mapping[str, Any] | None = None, sql: str | None = None
+) -> pa.Table:
+    """Run report ``name``'s SQL (or ``sql``) on ``con`` with bound ``params``; return arrow."""
+    import duckdb
+
+    text = report_sql(name) if sql is None else sql
+    try:
+        return fetch_arrow(con.sql(text, params=dict(params or {})))
+    except duckdb.Error as exc:
+        raise StoreError(f"report {name} failed in DuckDB: {exc}") from None
+
+
+def run_report(
+    source: Source,
+    snapshot: str,
+    name: str,
+    columns: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    prepare: Callable[[Any], None] | None = None,
+) -> pd.DataFrame:
+    """Run report ``name`` over ``source`` and return its typed DataFrame.
+
+    ``prepare`` registers helper tables on the connection first (the cron expansions).
+    """
+    with open_source(source, snapshot) as con:
+        if prepare is not None:
+            prepare(con)
+        return to_frame(run_sql(con, name, params), columns)

@@ -1,0 +1,192 @@
+"""Reports on consumers: where each stands with each sync, and who left most unmapped.
+
+Also the short summary printed after a fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..engine import open_source
+from ._query import (
+    BOOL,
+    FLOAT,
+    INT,
+    STRING,
+    UTC,
+    Source,
+    has_table,
+    run_report,
+)
+
+__all__ = ["Summary", "consumer_health", "summarise", "unmapped_by_consumer", "unmapped_by_mapping"]
+
+_HEALTH_COLUMNS: dict[str, Any] = {
+    "consumer_id": STRING,
+    "consumer_name": STRING,
+    "sync_id": STRING,
+    "sync_name": STRING,
+    "status": STRING,
+    "status_details": STRING,
+    "enabled": BOOL,
+    "value_count": INT,
+    "unmapped_count": INT,
+    "mapped_share": FLOAT,
+    "skipped_mapping_count": INT,
+    "enabled_flow_count": INT,
+    "last_error_at": UTC,
+    "last_error_http_status": INT,
+    "last_error_code": STRING,
+    "last_error_message": STRING,
+}
+
+_BY_CONSUMER_COLUMNS: dict[str, Any] = {
+    "consumer_id": STRING,
+    "consumer_name": STRING,
+    "sync_id": STRING,
+    "sync_name": STRING,
+    "status": STRING,
+    "unmapped_count": INT,
+    "value_count": INT,
+}
+
+# these two predate the house rules: their ``consumers`` count is int64
+_BY_MAPPING_COLUMNS: dict[str, Any] = {
+    "sync_name": STRING,
+    "mapping_name": STRING,
+    "sub_mapping_name": STRING,
+    "consumers": "int64",
+    "consumers_incomplete": INT,
+    "unmapped_values": INT,
+}
+
+
+def consumer_health(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
+    """Where does each consumer stand with each sync, and did fetching its setup fail?
+
+    Parameters
+    ----------
+    frames : Frames or str or path
+        A snapshot. With a ``consumers`` table, consumers get their name; with a
+        ``fetch_errors`` table, each pair gets its latest fetch error (by ``occurred_at``).
+    snapshot : str, default "latest"
+        When ``frames`` is a dataset folder: the snapshot to read (``"latest"`` or an id).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (consumer, sync) of ``consumer_syncs``, plus one per pair that only has a
+        fetch error (its setup columns null), ordered by sync name, sync id and consumer id:
+
+        - ``consumer_id``, ``consumer_name``, ``sync_id``, ``sync_name``
+        - ``status``, ``status_details``, ``enabled``: as in ``consumer_syncs``
+        - ``value_count``, ``unmapped_count``: source values, and those left unmapped (values,
+          not consumers)
+        - ``mapped_share``: mapped values / values; null when there are no values
+        - ``skipped_mapping_count``, ``enabled_flow_count``: as in ``consumer_syncs``
+        - ``last_error_at``, ``last_error_http_status``, ``last_error_code``,
+          ``last_error_message``: the pair's latest fetch error; null when it has none (or the
+          snapshot has no ``fetch_errors``). Errors not tied to a pair are left out.
+    """
+    return run_report(frames, snapshot, "consumer_health", _HEALTH_COLUMNS)
+
+
+def unmapped_by_consumer(
+    frames: Source, top: int | None = None, *, snapshot: str = "latest"
+) -> pd.DataFrame:
+    """Which consumers left the most source values unmapped, and in which syncs?
+
+    One row per (consumer, sync) with at least one unmapped value, most unmapped first, with
+    the consumer's name when the snapshot has a ``consumers`` table.
+    """
+    columns = dict(_BY_CONSUMER_COLUMNS)
+    if not has_table(frames, snapshot, "consumers"):
+        del columns["consumer_name"]
+    return run_report(frames, snapshot, "unmapped_by_consumer", columns, {"top": top or None})
+
+
+def unmapped_by_mapping(
+    frames: Source, top: int | None = None, *, snapshot: str = "latest"
+) -> pd.DataFrame:
+    """Which mappings are left incomplete by the most consumers?
+
+    One row per (sync, mapping, sub-mapping): consumers concerned, consumers with at least
+    one unmapped value, and unmapped values in all.
+    """
+    return run_report(
+        frames, snapshot, "unmapped_by_mapping", _BY_MAPPING_COLUMNS, {"top": top or None}
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The short summary the CLI prints after a fetch."""
+
+    rows: dict[str, int]
+    pairs: int
+    incomplete: int
+    top_consumers: pd.DataFrame
+    top_mappings: pd.DataFrame
+    errors: pd.DataFrame
+
+
+_SUMMARY_SQL = """
+-- How many setups are there, and how many are not active?
+-- Grain: one row.
+SELECT
+    CAST(count(*) AS BIGINT) AS pair_count,
+    CAST(count(*) FILTER (WHERE status <> 'active') AS BIGINT) AS incomplete_count
+FROM consumer_syncs
+"""
+
+
+def _row_counts(con: Any, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    counts = " UNION ALL ".join(
+        f'SELECT {i} AS i, count(*) AS n FROM "{name}"' for i, name in enumerate(names)
+    )
+    rows = dict(con.sql(counts).fetchall())
+    return {name: int(rows[i]) for i, name in enumerate(names)}
+
+
+def summarise(frames: Source, top: int = 5, *, snapshot: str = "latest") -> Summary:
+    """Which setups are incomplete, who has the most unmapped values, and what failed?
+
+    Every figure is computed by DuckDB over the snapshot (a dataset folder, or in-memory
+    frames); only the top rows and the error tables become pandas, so the summary of a large
+    account takes little memory.
+    """
+    from ..schema import TABLES
+    from ..store import load
+
+    if isinstance(frames, Mapping):
+        names = list(frames)
+    else:
+        names = [name for name, table in TABLES.items() if table.loaded_by_default]
+    with open_source(frames, snapshot) as con:
+        rows = _row_counts(con, names)
+        pairs, incomplete = con.sql(_SUMMARY_SQL).fetchall()[0]
+        top_consumers = unmapped_by_consumer(con, top)
+        if not has_table(frames, snapshot, "consumers"):
+            top_consumers = top_consumers.drop(columns="consumer_name")
+        top_mappings = unmapped_by_mapping(con, top)
+    error_names = [t for t in ("fetch_errors", "payload_errors") if t in names]
+    if isinstance(frames, Mapping):
+        error_tables = [frames[t] for t in error_names]
+    else:
+        loaded = load(frames, snapshot, tables=error_names)
+        error_tables = [loaded[t] for t in error_names]
+    errors = pd.concat(error_tables, ignore_index=True) if error_tables else pd.DataFrame()
+    return Summary(
+        rows=rows,
+        pairs=int(pairs),
+        incomplete=int(incomplete),
+        top_consumers=top_consumers,
+        top_mappings=top_mappings,
+        errors=errors,
+    )

@@ -1,0 +1,72 @@
+-- Which target do most consumers map each source to, and who maps it elsewhere?
+-- Grain: one row per sync, mapping, sub-mapping and source id some consumer mapped.
+-- A consumer counts once per source: its most frequent target (first A-Z on a tie).
+WITH sync_names AS (
+    SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
+    UNION ALL
+    SELECT s.sync_id, min(s.name) FROM syncs AS s
+    WHERE NOT EXISTS (SELECT 1 FROM consumer_syncs AS cs WHERE cs.sync_id = s.sync_id)
+    GROUP BY s.sync_id
+),
+target_uses AS (
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
+        count(*) AS value_count
+    FROM mapping_values
+    WHERE is_mapped AND source_id IS NOT NULL AND target_id IS NOT NULL
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
+),
+consumer_choices AS (
+    -- the one target that stands for each consumer
+    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
+    FROM target_uses
+    QUALIFY row_number() OVER (
+        PARTITION BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
+        ORDER BY value_count DESC, target_id
+    ) = 1
+),
+target_votes AS (
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id, target_id,
+        count(*) AS consumer_count
+    FROM consumer_choices
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, target_id
+),
+consensus AS (
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id,
+        target_id AS consensus_target_id, consumer_count AS consensus_count
+    FROM target_votes
+    QUALIFY row_number() OVER (
+        PARTITION BY sync_id, mapping_name, sub_mapping_name, source_id
+        ORDER BY consumer_count DESC, target_id
+    ) = 1
+),
+per_source AS (
+    SELECT
+        ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id,
+        count(*) AS consumer_count,
+        count(DISTINCT ch.target_id) AS target_count,
+        list(ch.consumer_id ORDER BY ch.consumer_id)
+            FILTER (WHERE ch.target_id <> co.consensus_target_id) AS outlier_consumer_ids
+    FROM consumer_choices AS ch
+    JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
+    GROUP BY ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id
+)
+SELECT
+    CAST(p.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(p.mapping_name AS VARCHAR) AS mapping_name,
+    CAST(p.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(p.source_id AS VARCHAR) AS source_id,
+    CAST(p.consumer_count AS BIGINT) AS consumer_count,
+    CAST(co.consensus_target_id AS VARCHAR) AS consensus_target_id,
+    CAST(co.consensus_count AS BIGINT) AS consensus_count,
+    CAST(co.consensus_count AS DOUBLE) / nullif(p.consumer_count, 0) AS consensus_share,
+    CAST(p.target_count AS BIGINT) AS target_count,
+    CAST(len(coalesce(p.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(coalesce(p.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
+FROM per_source AS p
+JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
+LEFT JOIN sync_names AS sn ON sn.sync_id = p.sync_id
+ORDER BY sn.sync_name NULLS LAST, p.sync_id, p.mapping_name, p.sub_mapping_name, p.source_id

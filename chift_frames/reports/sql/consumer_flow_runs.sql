@@ -1,0 +1,55 @@
+-- For each consumer and flow: how many runs, how many succeeded, and when was the last success?
+-- Grain: one row per consumer, sync and flow with executions; lowest success rate first.
+WITH sync_names AS (
+    SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
+    UNION ALL
+    SELECT s.sync_id, min(s.name) FROM syncs AS s
+    WHERE NOT EXISTS (SELECT 1 FROM consumer_syncs AS cs WHERE cs.sync_id = s.sync_id)
+    GROUP BY s.sync_id
+),
+flow_name_votes AS (
+    SELECT sync_id, flow_id, name, count(DISTINCT consumer_id) AS consumer_count
+    FROM flows
+    GROUP BY sync_id, flow_id, name
+),
+flow_names AS (
+    -- the name most consumers show for the flow (the first A-Z on a tie)
+    SELECT sync_id, flow_id, name AS flow_name
+    FROM flow_name_votes
+    QUALIFY row_number() OVER (
+        PARTITION BY sync_id, flow_id ORDER BY consumer_count DESC, name
+    ) = 1
+),
+consumer_names AS (
+    SELECT consumer_id, min(name) AS consumer_name FROM consumers GROUP BY consumer_id
+),
+runs AS (
+    SELECT
+        consumer_id, sync_id, flow_id,
+        count(*) AS run_count,
+        count(*) FILTER (WHERE list_contains($success_statuses, status)) AS success_count,
+        count(*) FILTER (WHERE "end" IS NULL) AS running_count,
+        max(start) AS last_started_at,
+        max(start) FILTER (WHERE list_contains($success_statuses, status)) AS last_success_at
+    FROM executions
+    GROUP BY consumer_id, sync_id, flow_id
+)
+SELECT
+    CAST(r.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(r.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(r.flow_id AS VARCHAR) AS flow_id,
+    CAST(fn.flow_name AS VARCHAR) AS flow_name,
+    CAST(r.run_count AS BIGINT) AS run_count,
+    CAST(r.success_count AS BIGINT) AS success_count,
+    CAST(r.run_count - r.running_count - r.success_count AS BIGINT) AS failure_count,
+    CAST(r.running_count AS BIGINT) AS running_count,
+    CAST(r.success_count AS DOUBLE) / nullif(r.run_count - r.running_count, 0) AS success_share,
+    CAST(r.last_started_at AS TIMESTAMPTZ) AS last_started_at,
+    CAST(r.last_success_at AS TIMESTAMPTZ) AS last_success_at
+FROM runs AS r
+LEFT JOIN consumer_names AS cn ON cn.consumer_id = r.consumer_id
+LEFT JOIN sync_names AS sn ON sn.sync_id = r.sync_id
+LEFT JOIN flow_names AS fn ON fn.sync_id = r.sync_id AND fn.flow_id = r.flow_id
+ORDER BY success_share NULLS LAST, r.consumer_id, r.sync_id, r.flow_id

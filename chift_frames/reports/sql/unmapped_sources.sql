@@ -1,0 +1,42 @@
+-- Which source values do consumers leave unmapped most often?
+-- Grain: one row per sync, mapping, sub-mapping and source id left unmapped by at least one
+-- consumer. Values without a source_id are left out; hidden values are kept.
+WITH sync_names AS (
+    SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
+    UNION ALL
+    SELECT s.sync_id, min(s.name) FROM syncs AS s
+    WHERE NOT EXISTS (SELECT 1 FROM consumer_syncs AS cs WHERE cs.sync_id = s.sync_id)
+    GROUP BY s.sync_id
+),
+per_consumer AS (
+    -- whether each consumer left the source unmapped in any of its values
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
+        bool_or(NOT is_mapped) AS is_unmapped
+    FROM mapping_values
+    WHERE source_id IS NOT NULL
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
+),
+per_source AS (
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id,
+        count(*) AS consumer_count,
+        count(*) FILTER (WHERE is_unmapped) AS unmapped_consumer_count
+    FROM per_consumer
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id
+)
+SELECT
+    CAST(p.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(p.mapping_name AS VARCHAR) AS mapping_name,
+    CAST(p.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(p.source_id AS VARCHAR) AS source_id,
+    CAST(p.unmapped_consumer_count AS BIGINT) AS unmapped_consumer_count,
+    CAST(p.consumer_count AS BIGINT) AS consumer_count,
+    CAST(p.unmapped_consumer_count AS DOUBLE) / nullif(p.consumer_count, 0) AS unmapped_share
+FROM per_source AS p
+LEFT JOIN sync_names AS sn ON sn.sync_id = p.sync_id
+WHERE p.unmapped_consumer_count > 0
+ORDER BY
+    p.unmapped_consumer_count DESC, unmapped_share DESC, sn.sync_name NULLS LAST, p.sync_id,
+    p.mapping_name, p.sub_mapping_name, p.source_id
