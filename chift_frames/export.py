@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
-from .reports import REPORTS
+from .reports import REPORTS, USES_ONE_APIS
 from .schema import TABLES
 from .store import snapshot_manifest
 
@@ -57,7 +57,10 @@ _ID_LIST = pa.list_(pa.string())
 
 
 def compute_reports(
-    frames: Frames | str | os.PathLike[str], *, snapshot: str = "latest"
+    frames: Frames | str | os.PathLike[str],
+    *,
+    snapshot: str = "latest",
+    one_apis: Mapping[int, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run every report of :data:`~chift_frames.reports.REPORTS` on ``frames``.
 
@@ -70,6 +73,9 @@ def compute_reports(
         or a dataset folder, read by DuckDB without loading it.
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to report on.
+    one_apis : mapping of int to str, optional
+        The API of each ``one_api`` number, for the reports that use the monitoring states
+        (:data:`~chift_frames.reports.USES_ONE_APIS`).
 
     Returns
     -------
@@ -77,7 +83,10 @@ def compute_reports(
         Each report by its name, in the order of ``REPORTS``.
     """
     with open_source(frames, snapshot) as con:
-        return {name: report(con) for name, report in REPORTS.items()}
+        return {
+            name: report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
+            for name, report in REPORTS.items()
+        }
 
 
 def _row_counts(frames: Frames | str | os.PathLike[str], snapshot: str) -> dict[str, int]:
