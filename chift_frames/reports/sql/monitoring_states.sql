@@ -72,11 +72,11 @@ open_values AS (              -- values a consumer still has to map
 states AS (
     SELECT
         cs.consumer_id, cs.sync_id, cs.sync_name, cs.status, cs.status_details,
-        pc.sync_id IS NOT NULL AND k.known AS connections_checked,
+        pc.sync_id IS NOT NULL AND k.known AND cf.consumer_id IS NULL AS connections_checked,
         cf.consumer_id IS NOT NULL AS connections_unknown,
         pc.unknown_one_apis,
-        CASE WHEN k.known THEN coalesce(pc.missing_apis, []) ELSE [] END AS missing_apis,
-        CASE WHEN k.known THEN coalesce(pc.failed_apis, []) ELSE [] END AS failed_apis,
+        pc.missing_apis,
+        pc.failed_apis,
         coalesce(ov.open_value_count, 0) AS open_value_count,
         CASE
             -- without the connections, the first two rules cannot be tried: no state
@@ -112,8 +112,10 @@ SELECT
     CAST(s.chift_state AS VARCHAR) AS chift_state,
     CAST(s.status AS VARCHAR) AS status,
     CAST(s.status_details AS VARCHAR) AS status_details,
-    CAST(list_sort(s.missing_apis) AS VARCHAR[]) AS missing_apis,
-    CAST(list_sort(s.failed_apis) AS VARCHAR[]) AS failed_apis,
+    CAST(CASE WHEN s.connections_checked THEN list_sort(coalesce(s.missing_apis, [])) ELSE [] END
+        AS VARCHAR[]) AS missing_apis,
+    CAST(CASE WHEN s.connections_checked THEN list_sort(coalesce(s.failed_apis, [])) ELSE [] END
+        AS VARCHAR[]) AS failed_apis,
     CAST(s.open_value_count AS BIGINT) AS open_value_count,
     CAST(nullif(concat_ws('; ',
         CASE WHEN s.connections_unknown THEN
