@@ -88,15 +88,16 @@ def test_monitoring_states_equal_the_worlds_known_states(world: World) -> None:
         ("connection failed", "connection_failed_count"),
         ("mapping incomplete", "mapping_incomplete_count"),
         ("configuration incomplete", "configuration_incomplete_count"),
-        ("active", "running_count"),
+        ("active", "state_active_count"),
     ]:
         assert funnel[column].to_dict() == counts[state].to_dict(), state
-    state_columns = [c for c in funnel.columns if c.endswith("_count") and "state" in c] + [
+    state_columns = [
         "no_connection_count",
         "connection_failed_count",
         "mapping_incomplete_count",
         "configuration_incomplete_count",
-        "running_count",
+        "state_active_count",
+        "state_unknown_count",
     ]
     assert (funnel[state_columns].sum(axis=1) == funnel.linked_count).all()
     health = consumer_health(frames, one_apis=ONE_APIS)
@@ -301,8 +302,8 @@ def test_the_funnel_and_consumer_health_use_the_state(small: Frames) -> None:
         "connection_failed_count": 1,
         "mapping_incomplete_count": 1,
         "configuration_incomplete_count": 2,
-        "running_count": 1,
-        "unknown_state_count": 1,
+        "state_active_count": 1,
+        "state_unknown_count": 1,
     }
     health = consumer_health(small, one_apis={1: ACC})
     assert health.state.tolist() == monitoring_states(small, one_apis={1: ACC}).state.tolist()

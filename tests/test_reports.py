@@ -290,7 +290,7 @@ FUNNEL = (
     "sync_id sync_name linked_count active_count enabled_count active_share enabled_share "
     "inactive_count top_inactive_reason top_inactive_reason_count no_connection_count "
     "connection_failed_count mapping_incomplete_count configuration_incomplete_count "
-    "running_count unknown_state_count"
+    "state_active_count state_unknown_count"
 )
 # without connections the monitoring states are unknown (tests/test_monitoring.py has them)
 UNKNOWN_4 = (0, 0, 0, 0, 0, 4)

@@ -38,8 +38,8 @@ _FUNNEL_COLUMNS: dict[str, Any] = {
     "connection_failed_count": INT,
     "mapping_incomplete_count": INT,
     "configuration_incomplete_count": INT,
-    "running_count": INT,
-    "unknown_state_count": INT,
+    "state_active_count": INT,
+    "state_unknown_count": INT,
 }
 
 
@@ -116,9 +116,9 @@ def onboarding_funnel(
           to the first A-Z); null when none gives one
         - ``top_inactive_reason_count``: consumers giving it (0 when none)
         - ``no_connection_count``, ``connection_failed_count``, ``mapping_incomplete_count``,
-          ``configuration_incomplete_count``, ``running_count``: consumers in each state of
-          :func:`~chift_frames.reports.monitoring_states` (``running_count`` for ``active``:
-          set up, and able to run); ``unknown_state_count``: those whose state the data
+          ``configuration_incomplete_count``, ``state_active_count``: consumers in each state of
+          :func:`~chift_frames.reports.monitoring_states` (``state_active_count`` for ``active``:
+          set up, and able to run); ``state_unknown_count``: those whose state the data
           cannot tell. The six add up to ``linked_count``.
 
     Examples
@@ -135,7 +135,7 @@ def onboarding_funnel(
      'enabled_count': 0, 'active_share': 0.5, 'enabled_share': 0.0, 'inactive_count': 1,
      'top_inactive_reason': 'No connection', 'top_inactive_reason_count': 1,
      'no_connection_count': 0, 'connection_failed_count': 0, 'mapping_incomplete_count': 0,
-     'configuration_incomplete_count': 0, 'running_count': 0, 'unknown_state_count': 2}
+     'configuration_incomplete_count': 0, 'state_active_count': 0, 'state_unknown_count': 2}
     """
     return run_report(
         frames,

@@ -37,8 +37,8 @@ state_counts AS (
             FILTER (WHERE state = 'mapping incomplete') AS mapping_incomplete_count,
         count(DISTINCT consumer_id)
             FILTER (WHERE state = 'configuration incomplete') AS configuration_incomplete_count,
-        count(DISTINCT consumer_id) FILTER (WHERE state = 'active') AS running_count,
-        count(DISTINCT consumer_id) FILTER (WHERE state IS NULL) AS unknown_state_count
+        count(DISTINCT consumer_id) FILTER (WHERE state = 'active') AS state_active_count,
+        count(DISTINCT consumer_id) FILTER (WHERE state IS NULL) AS state_unknown_count
     FROM monitoring_states
     GROUP BY sync_id
 ),
@@ -66,8 +66,8 @@ SELECT
     CAST(coalesce(m.mapping_incomplete_count, 0) AS BIGINT) AS mapping_incomplete_count,
     CAST(coalesce(m.configuration_incomplete_count, 0) AS BIGINT)
         AS configuration_incomplete_count,
-    CAST(coalesce(m.running_count, 0) AS BIGINT) AS running_count,
-    CAST(coalesce(m.unknown_state_count, 0) AS BIGINT) AS unknown_state_count
+    CAST(coalesce(m.state_active_count, 0) AS BIGINT) AS state_active_count,
+    CAST(coalesce(m.state_unknown_count, 0) AS BIGINT) AS state_unknown_count
 FROM sync_names AS sn
 LEFT JOIN step_counts AS c ON c.sync_id = sn.sync_id
 LEFT JOIN state_counts AS m ON m.sync_id = sn.sync_id
