@@ -15,8 +15,10 @@
 -- document which API each number is: the small relation one_apis (one_api, api), which
 -- chift_frames registers from the caller's mapping (empty unless given), says it. For a
 -- number one_apis does not name, every connection of the consumer counts for it (the
--- fallback), and `note` says so. Where the data cannot decide, the state is null or the note
--- says why, never a guess:
+-- fallback), and `note` says so. To run this query by hand in DuckDB, over the same views,
+-- create one_apis first: CREATE TEMP TABLE one_apis AS
+-- SELECT * FROM (VALUES (1, 'Accounting'), (2, 'Point of Sale')) AS t(one_api, api).
+-- Where the data cannot decide, the state is null or the note says why, never a guess:
 --   - a consumer whose connections could not be fetched (a fetch_errors row for its
 --     connections endpoint), a snapshot without any connection (fetched without them) and a
 --     sync with no sync_connections rows leave rules 1 and 2 untried: the state is null (an
