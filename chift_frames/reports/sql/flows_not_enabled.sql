@@ -1,4 +1,4 @@
--- Which flows does each consumer's sync offer that the consumer has not switched on?
+-- Which flows do a consumer's active syncs offer that it has not switched on?
 -- Grain: one row per (consumer, sync, flow the sync offers in sync_flows and the consumer has
 -- not enabled in flows), for setups Chift counts as active: an inactive setup has every flow
 -- still to come, and shows in monitoring_states instead.

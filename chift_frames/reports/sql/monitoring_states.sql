@@ -1,5 +1,5 @@
--- Which state is each consumer's setup of each sync in, as Chift's back office sorts them?
--- Grain: one row per (consumer, sync) pair of consumer_syncs.
+-- Which state is each setup in, as Chift's back office sorts them?
+-- Grain: one row per consumer's setup of a sync (a consumer_syncs row).
 --
 -- The rule, first match wins (Chift's monitoring guide: a consumer is active with at least one
 -- active connection, a sync is active once its configuration is complete; its POS sync
@@ -16,8 +16,8 @@
 -- chift_frames registers from the caller's mapping (empty unless given), says it. For a
 -- number one_apis does not name, every connection of the consumer counts for it (the
 -- fallback), and `note` says so. To run this query by hand in DuckDB, over the same views,
--- create one_apis first: CREATE TEMP TABLE one_apis AS
--- SELECT * FROM (VALUES (1, 'Accounting'), (2, 'Point of Sale')) AS t(one_api, api).
+-- create one_apis first: CREATE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);
+-- INSERT INTO one_apis VALUES (1, 'Accounting'), (2, 'Point of Sale').
 -- Where the data cannot decide, the state is null or the note says why, never a guess:
 --   - a consumer whose connections could not be fetched (a fetch_errors row for its
 --     connections endpoint), a snapshot without any connection (fetched without them) and a
