@@ -32,9 +32,9 @@ import pyarrow.parquet as pq
 from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
-from .reports import REPORTS
+from .reports import REPORTS, USES_ONE_APIS
 from .schema import TABLES
-from .store import snapshot_manifest
+from .store import display_root, snapshot_manifest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,6 +44,7 @@ __all__ = [
     "CHARTS",
     "FORMATS",
     "compute_reports",
+    "display_order",
     "render_html",
     "save_html",
     "save_reports",
@@ -57,7 +58,10 @@ _ID_LIST = pa.list_(pa.string())
 
 
 def compute_reports(
-    frames: Frames | str | os.PathLike[str], *, snapshot: str = "latest"
+    frames: Frames | str | os.PathLike[str],
+    *,
+    snapshot: str = "latest",
+    one_apis: Mapping[int, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run every report of :data:`~chift_frames.reports.REPORTS` on ``frames``.
 
@@ -70,6 +74,9 @@ def compute_reports(
         or a dataset folder, read by DuckDB without loading it.
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to report on.
+    one_apis : mapping of int to str, optional
+        The API of each ``one_api`` number, for the reports that use the monitoring states
+        (:data:`~chift_frames.reports.USES_ONE_APIS`).
 
     Returns
     -------
@@ -77,7 +84,10 @@ def compute_reports(
         Each report by its name, in the order of ``REPORTS``.
     """
     with open_source(frames, snapshot) as con:
-        return {name: report(con) for name, report in REPORTS.items()}
+        return {
+            name: report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
+            for name, report in REPORTS.items()
+        }
 
 
 def _row_counts(frames: Frames | str | os.PathLike[str], snapshot: str) -> dict[str, int]:
@@ -264,9 +274,10 @@ def _hbars(
     xlabel: str,
     share: bool = False,
     notes: list[str] | None = None,
+    row_height: float = 0.32,
 ) -> Figure:
     """Horizontal bars, first label on top; shares are drawn on a 0-100% axis."""
-    fig, ax = _figure(1.1 + 0.32 * len(labels))
+    fig, ax = _figure(1.1 + row_height * len(labels))
     ys = list(range(len(labels)))
     bars = ax.barh(ys, values, color=_BLUES[1], height=0.7)
     ax.set_yticks(ys, labels, fontsize=9)
@@ -283,6 +294,13 @@ def _hbars(
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return fig
+
+
+def _with_label(value_id: object, label: object) -> str:
+    """``label (id)`` when the sync's definition labels the value, else the id."""
+    if _is_na(label) or label == value_id:
+        return "" if _is_na(value_id) else str(value_id)
+    return f"{label} ({value_id})"
 
 
 def _flow_labels(df: pd.DataFrame) -> list[str]:
@@ -328,12 +346,60 @@ def _chart_onboarding_funnel(df: pd.DataFrame) -> tuple[Figure, str] | None:
     )
     ax.set_ylabel("consumers")
     ax.set_title(f"Consumers at each onboarding step, per sync{more}", loc="left", fontsize=11)
-    ax.legend(frameon=False, ncols=3, loc="upper right", fontsize=9)
-    ax.set_ylim(0, max([*_floats(df.linked_count), 1]) * 1.18)
+    # above the plot, outside the axes: a legend inside may sit on the tallest bars
+    fig.legend(frameon=False, ncols=3, loc="outside upper right", fontsize=9)
+    ax.set_ylim(0, max([*_floats(df.linked_count), 1]) * 1.12)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     alt = "Bar chart: consumers linked, active and enabled for each sync"
     return fig, alt
+
+
+_STATE_COLOURS = {
+    "no connection": "#b2182b",
+    "connection failed": _ORANGE,
+    "mapping incomplete": "#f2c14e",
+    "configuration incomplete": _BLUES[0],
+    "active": _BLUES[2],
+    None: "#bbbbbb",
+}
+
+
+def _chart_monitoring_states(df: pd.DataFrame) -> tuple[Figure, str] | None:
+    if df.empty:
+        return None
+    states = df.state.astype(object).where(df.state.notna(), None)
+    counts = (
+        pd.DataFrame({"sync": df.sync_name.fillna(df.sync_id).astype(str), "state": states})
+        .groupby(["sync", "state"], dropna=False)
+        .size()
+    )
+    syncs = sorted({sync for sync, _ in counts.index})
+    syncs, more = (
+        (syncs[:_MAX_BARS], f" ({_MAX_BARS} syncs of {len(syncs):,})")
+        if len(syncs) > _MAX_BARS
+        else (syncs, "")
+    )
+    fig, ax = _figure(1.5 + 0.4 * len(syncs))
+    ys = list(range(len(syncs)))
+    left = [0.0] * len(syncs)
+    for state, colour in _STATE_COLOURS.items():
+        values = [float(counts.get((sync, state), 0)) for sync in syncs]
+        if not any(values):
+            continue
+        label = state if state is not None else "unknown"
+        ax.barh(ys, values, left=left, color=colour, height=0.7, label=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_yticks(ys, [_label(s, 32) for s in syncs], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max([*left, 1]) * 1.05)
+    ax.set_xlabel("consumers")
+    ax.set_title(f"Each consumer's setup of each sync, by monitoring state{more}", loc="left")
+    ax.title.set_fontsize(11)
+    fig.legend(frameon=False, ncols=3, loc="outside upper right", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig, "Stacked bar chart: consumers in each monitoring state, per sync"
 
 
 def _chart_mapping_completeness(df: pd.DataFrame) -> tuple[Figure, str] | None:
@@ -360,9 +426,15 @@ def _chart_unmapped_sources(df: pd.DataFrame) -> tuple[Figure, str] | None:
         return None
     top = df.head(15)
     labels = [
-        f"{_label(src, 16)}  {_label(m, 22)} / {_label(s, 18)} ({_label(n, 22)})"
-        for src, m, s, n in zip(
-            top.source_id, top.mapping_name, top.sub_mapping_name, top.sync_name, strict=True
+        # two lines: the value and its label, then where it belongs
+        f"{_label(_with_label(src, lab), 44)}\n{_label(m, 22)} / {_label(s, 18)} ({_label(n, 22)})"
+        for src, lab, m, s, n in zip(
+            top.source_id,
+            top.source_label,
+            top.mapping_name,
+            top.sub_mapping_name,
+            top.sync_name,
+            strict=True,
         )
     ]
     notes = [
@@ -375,6 +447,7 @@ def _chart_unmapped_sources(df: pd.DataFrame) -> tuple[Figure, str] | None:
         title=f"The {len(top)} source values most often left unmapped",
         xlabel="consumers who left the source value unmapped",
         notes=notes,
+        row_height=0.5,
     )
     return fig, f"Horizontal bar chart: the {len(top)} source values most often left unmapped"
 
@@ -438,7 +511,7 @@ def _chart_datastore_inventory(df: pd.DataFrame) -> tuple[Figure, str] | None:
     ax.set_xlabel("consumers whose flow defines the column")
     ax.set_title(f"Datastore columns whose type differs between consumers{more}", loc="left")
     ax.title.set_fontsize(11)
-    ax.legend(frameon=False, loc="lower right", fontsize=9)
+    fig.legend(frameon=False, ncols=2, loc="outside upper right", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return fig, "Stacked bar chart: consumers using the common type or another, per column"
@@ -469,6 +542,7 @@ def _chart_flow_runs(df: pd.DataFrame) -> tuple[Figure, str] | None:
 
 CHARTS: dict[str, Callable[[pd.DataFrame], tuple[Figure, str] | None]] = {
     "onboarding_funnel": _chart_onboarding_funnel,
+    "monitoring_states": _chart_monitoring_states,
     "mapping_completeness": _chart_mapping_completeness,
     "unmapped_sources": _chart_unmapped_sources,
     "flow_adoption": _chart_flow_adoption,
@@ -534,6 +608,8 @@ th { background: var(--band); position: sticky; top: 0; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 table.counts td:last-child, table.counts th:last-child { text-align: right; }
 .empty { color: var(--muted); }
+.warning { background: #fff4e5; border-left: 4px solid #e07b39; padding: 10px 14px;
+  margin: 0 0 16px; }
 """
 
 
@@ -588,6 +664,9 @@ def render_html(
         "<main>",
         _header(_row_counts(frames, snapshot), title, snapshot_id),
     ]
+    banner = _completeness_note(frames, snapshot)
+    if banner:
+        parts.insert(parts.index("<main>") + 1, banner)
     parts += [_section(name, computed[name], max_rows) for name in REPORTS]
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
@@ -664,6 +743,33 @@ def _header(row_counts: Mapping[str, int], title: str, snapshot_id: str | None) 
     )
 
 
+def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -> str | None:
+    """Return a warning for a partial or interrupted snapshot, from its manifest, else None.
+
+    Pairs expected are the pairs fetched plus those that failed, as the fetch records them;
+    an interrupted fetch never tried some pairs, so for it they are a lower bound.
+    """
+    if isinstance(frames, Mapping):
+        return None  # in-memory frames carry no manifest
+    manifest = snapshot_manifest(frames, snapshot)
+    info = manifest.get("info", {})
+    interrupted = info.get("interrupted")
+    if manifest.get("status") == "complete" and not interrupted:
+        return None
+    ok, failed = int(info.get("pairs_ok") or 0), int(info.get("pairs_failed") or 0)
+    what = "interrupted" if interrupted else "partial"
+    expected = f"at least {ok + failed:,}" if interrupted else f"{ok + failed:,}"
+    root = display_root(frames).rstrip("/")
+    sid = manifest["snapshot_id"]
+    return (
+        '<p class="warning" role="alert"><strong>This snapshot is '
+        f"{what}</strong>: {ok:,} of {expected} consumer-sync pairs were fetched"
+        f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
+        "Every report below counts only what was fetched. Finish it with "
+        f"<code>chift-frames fetch --out {_esc(root)} --resume {_esc(sid)}</code>.</p>"
+    )
+
+
 def _heading(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -709,10 +815,43 @@ def _table(df: pd.DataFrame, classes: str = "report") -> str:
     )
 
 
+_FIRST_COLUMNS = (
+    "consumer_name",
+    "sync_name",
+    "flow_name",
+    "state",
+    "chift_state",
+    "status",
+    "status_details",
+)
+_UUID_COLUMNS = frozenset(
+    {"consumer_id", "sync_id", "flow_id", "connection_id", "execution_id", "trigger_id"}
+)
+
+
+def display_order(columns: list[str]) -> list[str]:
+    """Return the order a page shows columns in: names and status first, UUIDs last.
+
+    The names a reader scans for (consumer, sync, flow) and the state come first, the other
+    columns keep their order, and the Chift UUIDs (``consumer_id``, ``sync_id``, ``flow_id``,
+    lists of consumer ids) go to the end, where they are there to copy, not to read. Ids that
+    are values, such as a mapping's ``source_id``, stay where they are.
+
+    Examples
+    --------
+    >>> display_order(["consumer_id", "consumer_name", "sync_id", "sync_name", "status", "n"])
+    ['consumer_name', 'sync_name', 'status', 'n', 'consumer_id', 'sync_id']
+    """
+    first = [c for c in _FIRST_COLUMNS if c in columns]
+    last = [c for c in columns if c in _UUID_COLUMNS or c.endswith("consumer_ids")]
+    middle = [c for c in columns if c not in first and c not in last]
+    return first + middle + last
+
+
 def _displayed(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` as text for the page: shares in percent, long lists of ids cut short."""
+    """``df`` as text for the page: names first, UUIDs last, shares in percent, ids cut short."""
     out = {}
-    for name in df.columns:
+    for name in display_order([str(c) for c in df.columns]):
         column = df[name]
         if _is_id_list(column):
             out[name] = column.map(_ids_text)
@@ -722,7 +861,7 @@ def _displayed(df: pd.DataFrame) -> pd.DataFrame:
             out[name] = column.map(_float_text)
         else:
             out[name] = column.map(lambda v: "" if _is_na(v) else str(v))
-    return pd.DataFrame(out, columns=df.columns)
+    return pd.DataFrame(out, columns=list(out))
 
 
 def _is_na(value: object) -> bool:

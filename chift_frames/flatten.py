@@ -1088,6 +1088,28 @@ def _walk(
     return columns
 
 
+# the fields of each list endpoint's items in Chift's spec; others are left out, with a warning
+_CONSUMER_KEYS = frozenset(
+    ("consumerid", "name", "email", "created_on", "internal_reference", "redirect_url", "account")
+)
+_EXECUTION_KEYS = frozenset(
+    ("id", "parentexecutionid", "start", "end", "status", "consumer_id", "flow_id")
+)
+
+
+def _warn_unknown(items: list[dict[str, Any]], known: frozenset[str], what: str) -> None:
+    """Warn once about the fields of ``items`` that Chift's spec does not name."""
+    unknown = {str(key) for item in items for key in item if key not in known}
+    if unknown:
+        warnings.warn(
+            UnknownFieldsWarning(
+                f"{what}: fields not in Chift's spec were left out: "
+                + ", ".join(sorted(map(_safe_text, unknown)))
+            ),
+            stacklevel=3,
+        )
+
+
 def _items(items: Any, what: str) -> list[dict[str, Any]]:
     if type(items) is not list:
         raise PayloadError(f"expected an array of {what}, got {_kind(items)}")
@@ -1118,10 +1140,17 @@ def _field(item: dict[str, Any], i: int, key: str, kind: type, *, required: bool
 def flatten_consumers(items: Any) -> pd.DataFrame:
     """Flatten the body of ``GET /consumers`` (an array of ``ConsumerItem``) into ``consumers``.
 
+    The spec's ``account`` (the account's own id, the same for every consumer) is left out.
+
     Raises
     ------
     PayloadError
         When the body is not an array of objects with ``consumerid`` and ``name`` strings.
+
+    Warns
+    -----
+    UnknownFieldsWarning
+        Once, naming the fields not in Chift's spec that were left out.
 
     Examples
     --------
@@ -1130,7 +1159,8 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
     0          c1  Bakery
     """
     rows: dict[str, list[Any]] = {name: [] for name in TABLES["consumers"].columns}
-    for i, item in enumerate(_items(items, "consumers")):
+    checked = _items(items, "consumers")
+    for i, item in enumerate(checked):
         rows["consumer_id"].append(_field(item, i, "consumerid", str, required=True))
         rows["name"].append(_field(item, i, "name", str, required=True))
         for key in ("email", "internal_reference", "redirect_url"):
@@ -1140,6 +1170,7 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
             rows["created_on"].append(_datetime(created, f"[{i}].created_on", nullable=True))
         except _CheckError as exc:
             raise PayloadError(exc.message, path=exc.path) from None
+    _warn_unknown(checked, _CONSUMER_KEYS, "GET /consumers")
     return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["consumers"].schema))
 
 
@@ -1169,9 +1200,15 @@ def flatten_executions(sync_id: str, items: Any) -> pa.Table:
     ------
     PayloadError
         When an item lacks a required field or has a date that is not ISO 8601.
+
+    Warns
+    -----
+    UnknownFieldsWarning
+        Once, naming the fields not in Chift's spec that were left out.
     """
     rows: dict[str, list[Any]] = {name: [] for name in TABLES["executions"].columns}
-    for i, item in enumerate(_items(items, "executions")):
+    checked = _items(items, "executions")
+    for i, item in enumerate(checked):
         try:
             start = _datetime(item.get("start"), f"[{i}].start", nullable=False)
             end = _datetime(item.get("end"), f"[{i}].end", nullable=True)
@@ -1190,4 +1227,5 @@ def flatten_executions(sync_id: str, items: Any) -> pa.Table:
             None if end is None or start is None else (end - start).total_seconds()
         )
         rows["status"].append(_field(item, i, "status", str, required=True))
+    _warn_unknown(checked, _EXECUTION_KEYS, f"GET /syncs/{sync_id}/executions")
     return pa.Table.from_pydict(rows, schema=TABLES["executions"].schema)

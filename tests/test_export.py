@@ -345,3 +345,103 @@ def test_page_renders_in_headless_chromium(hostile_page: str, tmp_path: Path) ->
     for top in range(0, 4000, 400):
         assert len(np.unique(colours[top : top + 400])) > 16, f"rows {top}-{top + 400} look blank"
     assert pixels.std() > 0.05
+
+
+# -- what the page says about the snapshot, and how it lays reports out -------------------------
+
+
+def test_a_complete_snapshot_has_no_warning(demo_dir: Path) -> None:
+    page = render_html(demo_dir)
+    assert 'class="warning"' not in page
+
+
+def test_a_partial_snapshot_says_so_with_pairs_done_and_expected(tmp_path: Path) -> None:
+    from chift_frames.client import ChiftClient
+    from chift_frames.fetch import fetch_snapshot
+    from chift_frames.sandbox import Faults, Sandbox
+    from chift_frames.world import World
+
+    world = World(consumers=30, syncs=2, seed=3)
+    with Sandbox(world, faults=Faults(fail_pairs=0.2)) as sandbox:
+        client = ChiftClient(
+            "id", "secret", "a8bf0000-0000-4000-8000-000000000001", base_url=sandbox.url,
+            backoff=0.001, max_attempts=2,
+        )  # fmt: skip
+        result = fetch_snapshot(client, tmp_path, executions=False)
+    assert result.status == "partial" and result.pairs_failed > 0
+    page = render_html(tmp_path)
+    warnings = [attrs for attrs in Elements(page).all("p") if attrs.get("class") == "warning"]
+    assert len(warnings) == 1
+    assert (
+        f"<strong>This snapshot is partial</strong>: {result.pairs_ok:,} of "
+        f"{world.pair_count:,} consumer-sync pairs were fetched; {result.pairs_failed:,} failed "
+        "(table fetch_errors)."
+    ) in page
+    assert f"--resume {result.snapshot_id}</code>" in page
+
+
+def test_an_interrupted_snapshot_gives_a_lower_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chift_frames.export import _completeness_note
+
+    # a manifest as an interrupted fetch leaves it
+    manifest = {
+        "snapshot_id": "snap-9",
+        "status": "partial",
+        "info": {"pairs_ok": 40, "pairs_failed": 2, "interrupted": "KeyboardInterrupt"},
+    }
+    monkeypatch.setattr("chift_frames.export.snapshot_manifest", lambda root, snapshot: manifest)
+    note = _completeness_note(str(tmp_path), "latest")
+    assert note is not None
+    assert "<strong>This snapshot is interrupted</strong>: 40 of at least 42 consumer-sync" in note
+
+
+def test_tables_put_names_and_status_first_and_uuids_last(page: str) -> None:
+    def headers(name: str) -> list[str]:
+        section = page[page.index(f'<section id="{name}"') :]
+        head = section[section.index("<thead>") : section.index("</thead>")]
+        return [h.split(">")[-1] for h in head.split("</th>")[:-1]]
+
+    assert headers("consumer_health")[:5] == [
+        "consumer_name",
+        "sync_name",
+        "state",
+        "status",
+        "status_details",
+    ]
+    assert headers("consumer_health")[-2:] == ["consumer_id", "sync_id"]
+    assert headers("monitoring_states")[:4] == [
+        "consumer_name",
+        "sync_name",
+        "state",
+        "chift_state",
+    ]
+    assert headers("flow_adoption")[:2] == ["sync_name", "flow_name"]
+    assert headers("flow_adoption")[-2:] == ["sync_id", "flow_id"]
+    assert headers("consensus_targets")[-2:] == ["sync_id", "outlier_consumer_ids"]
+    # a value's id stays beside its label
+    unmapped = headers("unmapped_sources")
+    assert unmapped.index("source_label") == unmapped.index("source_id") + 1
+    assert unmapped[-1] == "sync_id"
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_chart_legends_do_not_cover_bars(name: str, reports: dict[str, pd.DataFrame]) -> None:
+    from matplotlib.patches import Rectangle
+
+    chart = CHARTS[name](reports[name])
+    assert chart is not None
+    figure = chart[0]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    legends = [*figure.legends, *(ax.get_legend() for ax in figure.axes if ax.get_legend())]
+    bars = [
+        patch.get_window_extent(renderer)
+        for ax in figure.axes
+        for patch in ax.patches
+        if isinstance(patch, Rectangle) and patch.get_width() and patch.get_height()
+    ]
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert not any(box.overlaps(bar) for bar in bars), name

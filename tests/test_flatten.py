@@ -362,3 +362,62 @@ def test_frames_attribute_access_and_errors(frames) -> None:
     with pytest.raises(KeyError, match="no table 'flow'"):
         frames["flow"]
     assert "mapping_values" in repr(frames)
+
+
+# -- the list endpoints warn once about the fields they leave out --------------------------------
+
+
+def test_flatten_consumers_warns_once_about_fields_it_leaves_out() -> None:
+    import warnings
+
+    from chift_frames.errors import UnknownFieldsWarning
+    from chift_frames.flatten import flatten_consumers
+
+    items = [
+        {"consumerid": "c1", "name": "Bakery", "account": "a1", "tier": "gold", "vip": True},
+        {"consumerid": "c2", "name": "Bistro", "tier": "silver"},
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = flatten_consumers(items)
+    assert [str(w.message) for w in caught] == [
+        "GET /consumers: fields not in Chift's spec were left out: tier, vip"
+    ]
+    assert all(w.category is UnknownFieldsWarning for w in caught)
+    assert got[["consumer_id", "name"]].to_dict("records") == [
+        {"consumer_id": "c1", "name": "Bakery"},
+        {"consumer_id": "c2", "name": "Bistro"},
+    ]
+    # the spec's own fields, account among them, raise no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flatten_consumers([{"consumerid": "c1", "name": "Bakery", "account": "a1"}])
+
+
+def test_flatten_executions_warns_once_about_fields_it_leaves_out() -> None:
+    import warnings
+
+    from chift_frames.errors import UnknownFieldsWarning
+    from chift_frames.flatten import flatten_executions
+
+    item = {
+        "id": "e1",
+        "parentexecutionid": None,
+        "start": "2026-11-01T10:00:00Z",
+        "end": "2026-11-01T10:00:30Z",
+        "status": "success",
+        "consumer_id": "c1",
+        "flow_id": "f1",
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = flatten_executions("s1", [{**item, "logs": []}, {**item, "id": "e2", "logs": []}])
+    assert [str(w.message) for w in caught] == [
+        "GET /syncs/s1/executions: fields not in Chift's spec were left out: logs"
+    ]
+    assert all(w.category is UnknownFieldsWarning for w in caught)
+    assert table.column("execution_id").to_pylist() == ["e1", "e2"]
+    assert table.column("duration_s").to_pylist() == [30.0, 30.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flatten_executions("s1", [item])

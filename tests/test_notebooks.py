@@ -111,8 +111,12 @@ def test_explore_syncs_builds_the_demo_when_missing(
 def test_explore_syncs_shows_every_report() -> None:
     nb = nbformat.read(ROOT / "notebooks" / "explore_syncs.ipynb", as_version=4)
     code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
-    missing = [name for name in reports.REPORTS if f"reports.{name}(frames)" not in code]
+    # a report may take more arguments (one_apis=...) after the frames
+    missing = [name for name in reports.REPORTS if f"reports.{name}(frames" not in code]
     assert not missing, f"reports not shown in explore_syncs.ipynb: {missing}"
+    # the monitoring states, with the one_api numbers given, and the sync's labels
+    assert "reports.monitoring_states(frames, one_apis=ONE_APIS)" in code
+    assert "source_label" in code
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -47,3 +47,10 @@ def test_the_first_question_is_answered_by_the_query(demo: Path, capsys) -> None
     rows = json.loads(capsys.readouterr().out)
     assert rows and {"consumer", "mapping_name", "unmapped", "missing_values"} <= set(rows[0])
     assert shlex.split(f'"{sql}"')  # it is one shell word
+
+
+def test_the_tour_shows_monitoring_states_labels_and_the_definition_join() -> None:
+    blocks = "\n".join(re.findall(r"```python\n(.*?)```", README, re.S))
+    assert "reports.monitoring_states(" in blocks and "source_label" in blocks
+    assert "sync_mapping_labels" in blocks and "m.sub_mapping_name = v.sub_mapping_name" in blocks
+    assert "`sync_id`, `name` and `sub_mapping_name`" in README

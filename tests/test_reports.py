@@ -288,25 +288,29 @@ def with_account_tables(frames: Frames) -> Frames:
 
 FUNNEL = (
     "sync_id sync_name linked_count active_count enabled_count active_share enabled_share "
-    "inactive_count top_inactive_reason top_inactive_reason_count"
+    "inactive_count top_inactive_reason top_inactive_reason_count no_connection_count "
+    "connection_failed_count mapping_incomplete_count configuration_incomplete_count "
+    "state_active_count state_unknown_count"
 )
+# without connections the monitoring states are unknown (tests/test_monitoring.py has them)
+UNKNOWN_4 = (0, 0, 0, 0, 0, 4)
 
 
 def test_onboarding_funnel_rows(frames: Frames) -> None:
     assert rows(onboarding_funnel(frames)) == table(
         FUNNEL,
         # a tie between two reasons goes to the first A-Z
-        (S2, INV, 4, 2, 2, 0.5, 0.5, 2, "Connection failed", 1),
-        (S1, POS, 4, 3, 2, 0.75, 0.5, 1, "Mapping incomplete", 1),
+        (S2, INV, 4, 2, 2, 0.5, 0.5, 2, "Connection failed", 1, *UNKNOWN_4),
+        (S1, POS, 4, 3, 2, 0.75, 0.5, 1, "Mapping incomplete", 1, *UNKNOWN_4),
     )
 
 
 def test_onboarding_funnel_lists_syncs_nobody_is_linked_to(frames: Frames) -> None:
     assert rows(onboarding_funnel(with_account_tables(frames))) == table(
         FUNNEL,
-        (S2, INV, 4, 2, 2, 0.5, 0.5, 2, "Connection failed", 1),
-        (S3, PMS, 0, 0, 0, None, None, 0, None, 0),
-        (S1, POS, 4, 3, 2, 0.75, 0.5, 1, "Mapping incomplete", 1),
+        (S2, INV, 4, 2, 2, 0.5, 0.5, 2, "Connection failed", 1, *UNKNOWN_4),
+        (S3, PMS, 0, 0, 0, None, None, 0, None, 0, 0, 0, 0, 0, 0, 0),
+        (S1, POS, 4, 3, 2, 0.75, 0.5, 1, "Mapping incomplete", 1, *UNKNOWN_4),
     )
 
 
@@ -341,24 +345,85 @@ def test_onboarding_steps_name_the_consumers(frames: Frames) -> None:
 
 
 HEALTH = (
-    "consumer_id consumer_name sync_id sync_name status status_details enabled value_count "
+    "consumer_id consumer_name sync_id sync_name status status_details state state_note "
+    "enabled value_count "
     "unmapped_count mapped_share skipped_mapping_count enabled_flow_count last_error_at "
     "last_error_http_status last_error_code last_error_message"
 )
 NA = None  # a null cell, where a row is mostly nulls
+# without connections a pair has no monitoring state (tests/test_monitoring.py has them)
+NO_STATE = (
+    None,
+    "the snapshot lists no connection the sync requires, or no connection at all: "
+    "connections not checked, no state",
+)
 
 
 def test_consumer_health_rows(frames: Frames) -> None:
     assert rows(consumer_health(frames)) == table(
         HEALTH,
-        (C1, NA, S2, INV, "active", None, True, 1, 0, 1.0, 0, 1, NA, NA, NA, NA),
-        (C2, NA, S2, INV, "inactive", "No connection", False, 0, 0, None, 0, 0, NA, NA, NA, NA),
-        (C3, NA, S2, INV, "active", None, True, 0, 0, None, 0, 1, NA, NA, NA, NA),
-        (C4, NA, S2, INV, "inactive", "Connection failed", False, 0, 0, None, 0, 0, NA, NA, NA, NA),
-        (C1, NA, S1, POS, "active", None, True, 5, 0, 1.0, 0, 2, NA, NA, NA, NA),
-        (C2, NA, S1, POS, "active", None, True, 4, 1, 0.75, 0, 1, NA, NA, NA, NA),
-        (C3, NA, S1, POS, "inactive", "Mapping incomplete", False, 3, 3, 0.0, 1, 0, NA, NA, NA, NA),
-        (C4, NA, S1, POS, "active", None, False, 5, 0, 1.0, 0, 0, NA, NA, NA, NA),
+        (C1, NA, S2, INV, "active", None, *NO_STATE, True, 1, 0, 1.0, 0, 1, NA, NA, NA, NA),
+        (
+            C2,
+            NA,
+            S2,
+            INV,
+            "inactive",
+            "No connection",
+            *NO_STATE,
+            False,
+            0,
+            0,
+            None,
+            0,
+            0,
+            NA,
+            NA,
+            NA,
+            NA,
+        ),
+        (C3, NA, S2, INV, "active", None, *NO_STATE, True, 0, 0, None, 0, 1, NA, NA, NA, NA),
+        (
+            C4,
+            NA,
+            S2,
+            INV,
+            "inactive",
+            "Connection failed",
+            *NO_STATE,
+            False,
+            0,
+            0,
+            None,
+            0,
+            0,
+            NA,
+            NA,
+            NA,
+            NA,
+        ),
+        (C1, NA, S1, POS, "active", None, *NO_STATE, True, 5, 0, 1.0, 0, 2, NA, NA, NA, NA),
+        (C2, NA, S1, POS, "active", None, *NO_STATE, True, 4, 1, 0.75, 0, 1, NA, NA, NA, NA),
+        (
+            C3,
+            NA,
+            S1,
+            POS,
+            "inactive",
+            "Mapping incomplete",
+            *NO_STATE,
+            False,
+            3,
+            3,
+            0.0,
+            1,
+            0,
+            NA,
+            NA,
+            NA,
+            NA,
+        ),
+        (C4, NA, S1, POS, "active", None, *NO_STATE, False, 5, 0, 1.0, 0, 0, NA, NA, NA, NA),
     )
 
 
@@ -367,26 +432,100 @@ def test_consumer_health_shows_names_and_the_latest_fetch_error(frames: Frames) 
     no_error = (NA, NA, NA, NA)
     assert got == table(
         HEALTH,
-        (C1, "Bakery Ghent 1", S2, INV, "active", None, True, 1, 0, 1.0, 0, 1, *no_error),
         (
-            *(C2, "Bistro Lyon 2", S2, INV, "inactive", "No connection", False, 0, 0, None, 0, 0),
+            C1,
+            "Bakery Ghent 1",
+            S2,
+            INV,
+            "active",
+            None,
+            *NO_STATE,
+            True,
+            1,
+            0,
+            1.0,
+            0,
+            1,
+            *no_error,
+        ),
+        (
+            *(
+                C2,
+                "Bistro Lyon 2",
+                S2,
+                INV,
+                "inactive",
+                "No connection",
+                *NO_STATE,
+                False,
+                0,
+                0,
+                None,
+                0,
+                0,
+            ),
             *(ts("2026-11-27T09:31:00Z"), 500, "ERROR_X", "boom"),
         ),
-        (C3, "Florist Namur 3", S2, INV, "active", None, True, 0, 0, None, 0, 1, *no_error),
         (
-            *(C4, "Deli Porto 4", S2, INV, "inactive", "Connection failed", False),
+            C3,
+            "Florist Namur 3",
+            S2,
+            INV,
+            "active",
+            None,
+            *NO_STATE,
+            True,
+            0,
+            0,
+            None,
+            0,
+            1,
+            *no_error,
+        ),
+        (
+            *(C4, "Deli Porto 4", S2, INV, "inactive", "Connection failed", *NO_STATE, False),
             *(0, 0, None, 0, 0, *no_error),
         ),
-        (C1, "Bakery Ghent 1", S1, POS, "active", None, True, 5, 0, 1.0, 0, 2, *no_error),
-        (C2, "Bistro Lyon 2", S1, POS, "active", None, True, 4, 1, 0.75, 0, 1, *no_error),
         (
-            *(C3, "Florist Namur 3", S1, POS, "inactive", "Mapping incomplete", False),
+            C1,
+            "Bakery Ghent 1",
+            S1,
+            POS,
+            "active",
+            None,
+            *NO_STATE,
+            True,
+            5,
+            0,
+            1.0,
+            0,
+            2,
+            *no_error,
+        ),
+        (
+            C2,
+            "Bistro Lyon 2",
+            S1,
+            POS,
+            "active",
+            None,
+            *NO_STATE,
+            True,
+            4,
+            1,
+            0.75,
+            0,
+            1,
+            *no_error,
+        ),
+        (
+            *(C3, "Florist Namur 3", S1, POS, "inactive", "Mapping incomplete", *NO_STATE, False),
             *(3, 3, 0.0, 1, 0, *no_error),
         ),
-        (C4, "Deli Porto 4", S1, POS, "active", None, False, 5, 0, 1.0, 0, 0, *no_error),
+        (C4, "Deli Porto 4", S1, POS, "active", None, *NO_STATE, False, 5, 0, 1.0, 0, 0, *no_error),
         # a pair whose fetch failed has no setup to show, only its error
         (
-            *(C5, None, S1, POS, None, None, None, None, None, None, None, None),
+            *(C5, None, S1, POS, None, None, None, None, None, None, None, None, None, None),
             *(ts("2026-11-27T09:32:00Z"), 404, "NOT_FOUND", "Consumer not found"),
         ),
     )
@@ -405,25 +544,26 @@ def test_mapping_completeness_rows(frames: Frames) -> None:
 def test_unmapped_sources_rows(frames: Frames) -> None:
     # c3's value without a source_id is left out
     assert rows(unmapped_sources(frames)) == table(
-        "sync_id sync_name mapping_name sub_mapping_name source_id unmapped_consumer_count "
-        "consumer_count unmapped_share",
-        (S1, POS, TAX, VAT, "VAT6", 2, 4, 0.5),
-        (S1, POS, TAX, VAT, "VAT21", 1, 4, 0.25),
+        "sync_id sync_name mapping_name sub_mapping_name source_id source_label "
+        "unmapped_consumer_count consumer_count unmapped_share",
+        (S1, POS, TAX, VAT, "VAT6", None, 2, 4, 0.5),
+        (S1, POS, TAX, VAT, "VAT21", None, 1, 4, 0.25),
     )
 
 
 def test_consensus_targets_rows(frames: Frames) -> None:
     assert rows(consensus_targets(frames)) == table(
-        "sync_id sync_name mapping_name sub_mapping_name source_id consumer_count "
-        "consensus_target_id consensus_count consensus_share target_count outlier_count "
-        "outlier_consumer_ids",
-        (S2, INV, "Journals", "Sales journals", "IJ-01", 1, "VEN", 1, 1.0, 1, 0, []),
-        (S1, POS, PAY, JOURNALS, "CARD", 3, "JRN-CARD", 2, 2 / 3, 2, 1, [C2]),
-        (S1, POS, PAY, JOURNALS, "CASH", 3, "JRN-CASH", 3, 1.0, 1, 0, []),
+        "sync_id sync_name mapping_name sub_mapping_name source_id source_label consumer_count "
+        "consensus_target_id consensus_target_label consensus_count consensus_share "
+        "target_count outlier_count outlier_consumer_ids",
+        # without the sync definitions there are no labels (tests/test_monitoring.py has them)
+        (S2, INV, "Journals", "Sales journals", "IJ-01", NA, 1, "VEN", NA, 1, 1.0, 1, 0, []),
+        (S1, POS, PAY, JOURNALS, "CARD", NA, 3, "JRN-CARD", NA, 2, 2 / 3, 2, 1, [C2]),
+        (S1, POS, PAY, JOURNALS, "CASH", NA, 3, "JRN-CASH", NA, 3, 1.0, 1, 0, []),
         # a tie goes to the first target A-Z
-        (S1, POS, PAY, JOURNALS, "CHEQUE", 2, "JRN-A", 1, 0.5, 2, 1, [C1]),
-        (S1, POS, TAX, VAT, "VAT21", 3, "451000", 2, 2 / 3, 2, 1, [C4]),
-        (S1, POS, TAX, VAT, "VAT6", 2, "451006", 2, 1.0, 1, 0, []),
+        (S1, POS, PAY, JOURNALS, "CHEQUE", NA, 2, "JRN-A", NA, 1, 0.5, 2, 1, [C1]),
+        (S1, POS, TAX, VAT, "VAT21", NA, 3, "451000", NA, 2, 2 / 3, 2, 1, [C4]),
+        (S1, POS, TAX, VAT, "VAT6", NA, 2, "451006", NA, 2, 1.0, 1, 0, []),
     )
 
 
@@ -525,7 +665,7 @@ def test_report_dtypes_follow_the_house_rules(
             assert dtype == "Int64", column
         elif column.endswith(("_share", "_s")) or column.startswith("hours_"):
             assert dtype == "Float64", column
-        elif column.endswith(("_ids", "types")):
+        elif column.endswith(("_ids", "types", "_apis")):
             assert pd.api.types.is_object_dtype(dtype), column
             assert all(v == sorted(v) for v in world_reports[name][column]), column
         elif column in ("enabled", "type_disagrees"):
@@ -722,10 +862,12 @@ def test_registry_lists_every_report() -> None:
         "onboarding_funnel",
         "onboarding_steps",
         "consumer_health",
+        "monitoring_states",
         "mapping_completeness",
         "unmapped_sources",
         "consensus_targets",
         "flow_adoption",
+        "flows_not_enabled",
         "schedule_heatmap",
         "cron_problems",
         "datastore_inventory",

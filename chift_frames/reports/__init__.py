@@ -10,8 +10,8 @@ result becomes pandas. :data:`REPORTS` lists the reports by the file name each i
 Adding a report is a fixed recipe: its query, a function in the module of its theme, a line
 in :data:`REPORTS`, a test.
 
-The modules, one per theme: :mod:`.onboarding`, :mod:`.consumers`, :mod:`.mappings`,
-:mod:`.flows`, :mod:`.datastores`, :mod:`.runs`.
+The modules, one per theme: :mod:`.onboarding`, :mod:`.consumers`, :mod:`.monitoring`,
+:mod:`.mappings`, :mod:`.flows`, :mod:`.datastores`, :mod:`.runs`.
 
 What the reports share:
 
@@ -45,14 +45,22 @@ from .consumers import (
 from .datastores import datastore_inventory
 from .flows import REFERENCE_WEEK_START, cron_problems, flow_adoption, schedule_heatmap
 from .mappings import consensus_targets, mapping_completeness, unmapped_sources
+from .monitoring import (
+    MONITORING_STATES,
+    flows_not_enabled,
+    monitoring_states,
+    parse_one_apis,
+)
 from .onboarding import ONBOARDING_STEPS, onboarding_funnel, onboarding_steps
 from .runs import SUCCESS_STATUSES, consumer_flow_runs, flow_runs, stale_flows
 
 __all__ = [
+    "MONITORING_STATES",
     "ONBOARDING_STEPS",
     "REFERENCE_WEEK_START",
     "REPORTS",
     "SUCCESS_STATUSES",
+    "USES_ONE_APIS",
     "Summary",
     "consensus_targets",
     "consumer_flow_runs",
@@ -61,9 +69,12 @@ __all__ = [
     "datastore_inventory",
     "flow_adoption",
     "flow_runs",
+    "flows_not_enabled",
     "mapping_completeness",
+    "monitoring_states",
     "onboarding_funnel",
     "onboarding_steps",
+    "parse_one_apis",
     "report_sql",
     "schedule_heatmap",
     "stale_flows",
@@ -77,10 +88,12 @@ REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "onboarding_funnel": onboarding_funnel,
     "onboarding_steps": onboarding_steps,
     "consumer_health": consumer_health,
+    "monitoring_states": monitoring_states,
     "mapping_completeness": mapping_completeness,
     "unmapped_sources": unmapped_sources,
     "consensus_targets": consensus_targets,
     "flow_adoption": flow_adoption,
+    "flows_not_enabled": flows_not_enabled,
     "schedule_heatmap": schedule_heatmap,
     "cron_problems": cron_problems,
     "datastore_inventory": datastore_inventory,
@@ -91,3 +104,6 @@ REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "stale_flows": stale_flows,
 }
 """Every report, by the file name it is saved under (snake_case), in canonical order."""
+
+USES_ONE_APIS = frozenset({"monitoring_states", "onboarding_funnel", "consumer_health"})
+"""The reports that take ``one_apis=`` (the API of each ``one_api`` number)."""

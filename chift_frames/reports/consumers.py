@@ -22,6 +22,7 @@ from ._query import (
     has_table,
     run_report,
 )
+from .monitoring import OneApis, register_monitoring_states
 
 __all__ = ["Summary", "consumer_health", "summarise", "unmapped_by_consumer", "unmapped_by_mapping"]
 
@@ -32,6 +33,8 @@ _HEALTH_COLUMNS: dict[str, Any] = {
     "sync_name": STRING,
     "status": STRING,
     "status_details": STRING,
+    "state": STRING,
+    "state_note": STRING,
     "enabled": BOOL,
     "value_count": INT,
     "unmapped_count": INT,
@@ -65,7 +68,9 @@ _BY_MAPPING_COLUMNS: dict[str, Any] = {
 }
 
 
-def consumer_health(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
+def consumer_health(
+    frames: Source, *, one_apis: OneApis = None, snapshot: str = "latest"
+) -> pd.DataFrame:
     """Where does each consumer stand with each sync, and did fetching its setup fail?
 
     Parameters
@@ -73,6 +78,9 @@ def consumer_health(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame
     frames : Frames or str or path
         A snapshot. With a ``consumers`` table, consumers get their name; with a
         ``fetch_errors`` table, each pair gets its latest fetch error (by ``occurred_at``).
+    one_apis : mapping of int to str, optional
+        The API of each ``one_api`` number, for the monitoring states (see
+        :func:`~chift_frames.reports.monitoring_states`).
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to read (``"latest"`` or an id).
 
@@ -83,7 +91,11 @@ def consumer_health(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame
         fetch error (its setup columns null), ordered by sync name, sync id and consumer id:
 
         - ``consumer_id``, ``consumer_name``, ``sync_id``, ``sync_name``
-        - ``status``, ``status_details``, ``enabled``: as in ``consumer_syncs``
+        - ``status``, ``status_details``: as in ``consumer_syncs``
+        - ``state``, ``state_note``: the pair's monitoring state and its note, as
+          :func:`~chift_frames.reports.monitoring_states` gives them (null for a pair that
+          only has a fetch error)
+        - ``enabled``: as in ``consumer_syncs``
         - ``value_count``, ``unmapped_count``: source values, and those left unmapped (values,
           not consumers)
         - ``mapped_share``: mapped values / values; null when there are no values
@@ -92,7 +104,13 @@ def consumer_health(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame
           ``last_error_message``: the pair's latest fetch error; null when it has none (or the
           snapshot has no ``fetch_errors``). Errors not tied to a pair are left out.
     """
-    return run_report(frames, snapshot, "consumer_health", _HEALTH_COLUMNS)
+    return run_report(
+        frames,
+        snapshot,
+        "consumer_health",
+        _HEALTH_COLUMNS,
+        prepare=lambda con: register_monitoring_states(con, one_apis),
+    )
 
 
 def unmapped_by_consumer(

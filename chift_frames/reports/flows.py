@@ -44,8 +44,9 @@ def flow_adoption(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
     Parameters
     ----------
     frames : Frames or str or path
-        A snapshot. Only flows some consumer enabled appear: a snapshot does not list the
-        flows a sync defines.
+        A snapshot. With the ``sync_flows`` table a fetch writes, the flows a sync offers
+        that no consumer enabled appear too, with zero counts; without it, only flows some
+        consumer enabled.
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to read (``"latest"`` or an id).
 
@@ -55,7 +56,8 @@ def flow_adoption(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
         One row per (sync, flow), ordered by sync name, sync id, flow name and flow id:
 
         - ``sync_id``, ``sync_name``, ``flow_id``
-        - ``flow_name``: the name most consumers show for the flow
+        - ``flow_name``: the sync's own name for the flow (``sync_flows``), else the name most
+          consumers show
         - ``linked_count``: consumers linked to the sync
         - ``enabled_count``, ``enabled_share``: consumers who enabled the flow, and their share
           of ``linked_count``

@@ -29,6 +29,7 @@ _UNMAPPED_SOURCE_COLUMNS: dict[str, Any] = {
     "mapping_name": STRING,
     "sub_mapping_name": STRING,
     "source_id": STRING,
+    "source_label": STRING,
     "unmapped_consumer_count": INT,
     "consumer_count": INT,
     "unmapped_share": FLOAT,
@@ -40,8 +41,10 @@ _CONSENSUS_COLUMNS: dict[str, Any] = {
     "mapping_name": STRING,
     "sub_mapping_name": STRING,
     "source_id": STRING,
+    "source_label": STRING,
     "consumer_count": INT,
     "consensus_target_id": STRING,
+    "consensus_target_label": STRING,
     "consensus_count": INT,
     "consensus_share": FLOAT,
     "target_count": INT,
@@ -98,6 +101,9 @@ def unmapped_sources(frames: Source, *, snapshot: str = "latest") -> pd.DataFram
         consumer, most often unmapped first (by count, then share, then the key columns):
 
         - ``sync_id``, ``sync_name``, ``mapping_name``, ``sub_mapping_name``, ``source_id``
+        - ``source_label``: what the sync's definition calls the value (``sync_mapping_labels``
+          of the sub-mapping with the same ``sync_id``, ``name`` and ``sub_mapping_name``);
+          null when it gives no label
         - ``unmapped_consumer_count``: consumers who left it unmapped
         - ``consumer_count``: consumers whose mapping lists that source
         - ``unmapped_share``: ``unmapped_consumer_count / consumer_count``
@@ -127,8 +133,11 @@ def consensus_targets(frames: Source, *, snapshot: str = "latest") -> pd.DataFra
         sync name, sync id, mapping, sub-mapping and source id:
 
         - ``sync_id``, ``sync_name``, ``mapping_name``, ``sub_mapping_name``, ``source_id``
+        - ``source_label``: what the sync's definition calls the source value; null if nothing
         - ``consumer_count``: consumers who mapped the source
         - ``consensus_target_id``: the target most of them chose (a tie goes to the first A-Z)
+        - ``consensus_target_label``: what the sync's definition calls that target; null if
+          nothing (targets read from an API route have no label)
         - ``consensus_count``, ``consensus_share``: consumers who chose it, and their share of
           ``consumer_count``
         - ``target_count``: distinct targets chosen

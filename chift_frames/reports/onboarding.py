@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ._query import FLOAT, INT, STRING, Source, run_report
+from .monitoring import OneApis, register_monitoring_states
 
 __all__ = ["ONBOARDING_STEPS", "onboarding_funnel", "onboarding_steps"]
 
@@ -33,6 +34,12 @@ _FUNNEL_COLUMNS: dict[str, Any] = {
     "inactive_count": INT,
     "top_inactive_reason": STRING,
     "top_inactive_reason_count": INT,
+    "no_connection_count": INT,
+    "connection_failed_count": INT,
+    "mapping_incomplete_count": INT,
+    "configuration_incomplete_count": INT,
+    "state_active_count": INT,
+    "state_unknown_count": INT,
 }
 
 
@@ -75,7 +82,9 @@ def onboarding_steps(frames: Source, *, snapshot: str = "latest") -> pd.DataFram
     return run_report(frames, snapshot, "onboarding_steps", _STEP_COLUMNS)
 
 
-def onboarding_funnel(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
+def onboarding_funnel(
+    frames: Source, *, one_apis: OneApis = None, snapshot: str = "latest"
+) -> pd.DataFrame:
     """How far do consumers get in setting up each sync, and what stops the others?
 
     Counts the consumers at each step of :data:`ONBOARDING_STEPS`: ``linked`` (a consumer-sync
@@ -88,6 +97,9 @@ def onboarding_funnel(frames: Source, *, snapshot: str = "latest") -> pd.DataFra
     frames : Frames or str or path
         A snapshot. When it holds a ``syncs`` table, syncs no consumer is linked to appear too,
         with zero counts.
+    one_apis : mapping of int to str, optional
+        The API of each ``one_api`` number, for the monitoring states (see
+        :func:`~chift_frames.reports.monitoring_states`).
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to read (``"latest"`` or an id).
 
@@ -103,6 +115,11 @@ def onboarding_funnel(frames: Source, *, snapshot: str = "latest") -> pd.DataFra
         - ``top_inactive_reason``: the ``status_details`` most inactive setups give (a tie goes
           to the first A-Z); null when none gives one
         - ``top_inactive_reason_count``: consumers giving it (0 when none)
+        - ``no_connection_count``, ``connection_failed_count``, ``mapping_incomplete_count``,
+          ``configuration_incomplete_count``, ``state_active_count``: consumers in each state of
+          :func:`~chift_frames.reports.monitoring_states` (``state_active_count`` for ``active``:
+          set up, and able to run); ``state_unknown_count``: those whose state the data
+          cannot tell. The six add up to ``linked_count``.
 
     Examples
     --------
@@ -116,6 +133,14 @@ def onboarding_funnel(frames: Source, *, snapshot: str = "latest") -> pd.DataFra
     >>> onboarding_funnel(frames).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
     {'sync_id': 's1', 'sync_name': 'POS', 'linked_count': 2, 'active_count': 1,
      'enabled_count': 0, 'active_share': 0.5, 'enabled_share': 0.0, 'inactive_count': 1,
-     'top_inactive_reason': 'No connection', 'top_inactive_reason_count': 1}
+     'top_inactive_reason': 'No connection', 'top_inactive_reason_count': 1,
+     'no_connection_count': 0, 'connection_failed_count': 0, 'mapping_incomplete_count': 0,
+     'configuration_incomplete_count': 0, 'state_active_count': 0, 'state_unknown_count': 2}
     """
-    return run_report(frames, snapshot, "onboarding_funnel", _FUNNEL_COLUMNS)
+    return run_report(
+        frames,
+        snapshot,
+        "onboarding_funnel",
+        _FUNNEL_COLUMNS,
+        prepare=lambda con: register_monitoring_states(con, one_apis),
+    )

@@ -1,12 +1,25 @@
 -- Which target do most consumers map each source to, and who maps it elsewhere?
 -- Grain: one row per sync, mapping, sub-mapping and source id some consumer mapped.
 -- A consumer counts once per source: its most frequent target (first A-Z on a tie).
+-- source_label and consensus_target_label: the labels the sync's definition gives, if any.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
     UNION ALL
     SELECT s.sync_id, min(s.name) FROM syncs AS s
     WHERE NOT EXISTS (SELECT 1 FROM consumer_syncs AS cs WHERE cs.sync_id = s.sync_id)
     GROUP BY s.sync_id
+),
+value_labels AS (
+    -- what the sync's definition calls each value: a consumer's mapping joins its definition
+    -- on (sync_id, name, sub_mapping_name), then the labels on side and value_id
+    SELECT
+        sm.sync_id, sm.name AS mapping_name, sm.sub_mapping_name, l.side, l.value_id,
+        min(l.label) AS label
+    FROM sync_mappings AS sm
+    JOIN sync_mapping_labels AS l
+        ON l.sync_id = sm.sync_id AND l.mapping_index = sm.mapping_index
+        AND l.sub_mapping_index = sm.sub_mapping_index
+    GROUP BY sm.sync_id, sm.name, sm.sub_mapping_name, l.side, l.value_id
 ),
 target_uses AS (
     SELECT
@@ -59,8 +72,10 @@ SELECT
     CAST(p.mapping_name AS VARCHAR) AS mapping_name,
     CAST(p.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
     CAST(p.source_id AS VARCHAR) AS source_id,
+    CAST(sl.label AS VARCHAR) AS source_label,
     CAST(p.consumer_count AS BIGINT) AS consumer_count,
     CAST(co.consensus_target_id AS VARCHAR) AS consensus_target_id,
+    CAST(tl.label AS VARCHAR) AS consensus_target_label,
     CAST(co.consensus_count AS BIGINT) AS consensus_count,
     CAST(co.consensus_count AS DOUBLE) / nullif(p.consumer_count, 0) AS consensus_share,
     CAST(p.target_count AS BIGINT) AS target_count,
@@ -69,4 +84,12 @@ SELECT
 FROM per_source AS p
 JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
 LEFT JOIN sync_names AS sn ON sn.sync_id = p.sync_id
+LEFT JOIN value_labels AS sl
+    ON sl.sync_id = p.sync_id AND sl.mapping_name = p.mapping_name
+    AND sl.sub_mapping_name = p.sub_mapping_name AND sl.side = 'source'
+    AND sl.value_id = p.source_id
+LEFT JOIN value_labels AS tl
+    ON tl.sync_id = p.sync_id AND tl.mapping_name = p.mapping_name
+    AND tl.sub_mapping_name = p.sub_mapping_name AND tl.side = 'target'
+    AND tl.value_id = co.consensus_target_id
 ORDER BY sn.sync_name NULLS LAST, p.sync_id, p.mapping_name, p.sub_mapping_name, p.source_id

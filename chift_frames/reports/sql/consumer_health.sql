@@ -1,6 +1,8 @@
 -- Where does each consumer stand with each sync, and did fetching its setup fail?
 -- Grain: one row per consumer_syncs row, plus one per (consumer, sync) that only has a
 -- fetch error (its setup columns null).
+-- monitoring_states is the report of that name (the rule is in its SQL), which chift_frames
+-- registers as a view (with one_apis) before running this query.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
     UNION ALL
@@ -41,6 +43,8 @@ SELECT
     CAST(sn.sync_name AS VARCHAR) AS sync_name,
     CAST(s.status AS VARCHAR) AS status,
     CAST(s.status_details AS VARCHAR) AS status_details,
+    CAST(m.state AS VARCHAR) AS state,
+    CAST(m.note AS VARCHAR) AS state_note,
     CAST(s.enabled AS BOOLEAN) AS enabled,
     CAST(s.value_count AS BIGINT) AS value_count,
     CAST(s.unmapped_count AS BIGINT) AS unmapped_count,
@@ -53,6 +57,7 @@ SELECT
     CAST(e.message AS VARCHAR) AS last_error_message
 FROM setups AS s
 LEFT JOIN last_errors AS e ON e.consumer_id = s.consumer_id AND e.sync_id = s.sync_id
+LEFT JOIN monitoring_states AS m ON m.consumer_id = s.consumer_id AND m.sync_id = s.sync_id
 LEFT JOIN sync_names AS sn ON sn.sync_id = s.sync_id
 LEFT JOIN consumer_names AS cn ON cn.consumer_id = s.consumer_id
 ORDER BY sn.sync_name NULLS LAST, s.sync_id, s.consumer_id
