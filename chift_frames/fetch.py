@@ -41,7 +41,7 @@ from .errors import AuthError, ChiftError, PayloadError, StoreError
 from .flatten import flatten_consumers, flatten_executions, flatten_to_arrow
 from .flatten_account import flatten_connections, flatten_sync_definitions
 from .schema import TABLES, to_pandas
-from .store import SnapshotWriter, Status, load, snapshot_manifest, to_arrow
+from .store import SnapshotWriter, Status, list_snapshots, load, snapshot_manifest, to_arrow
 
 __all__ = ["FetchResult", "fetch_snapshot", "rebuild_snapshot"]
 
@@ -903,8 +903,12 @@ def rebuild_snapshot(
 ) -> str:
     """Re-derive every table of a snapshot from its raw responses, without the network.
 
-    Writes a new snapshot (its manifest names the one it was rebuilt from) and returns its
-    id; ``fetch_errors`` is copied, since a request that got no answer left nothing to rebuild.
+    Writes a new snapshot that replaces the old one and returns its id. Its manifest names
+    the snapshot it was rebuilt from (``info.rebuilt_from``) and keeps that fetch's start and
+    finish times, so it takes the old one's place: ``latest``, ``all``, :func:`list_snapshots
+    <chift_frames.store.list_snapshots>`, ``diff`` and the trends skip the replaced snapshot,
+    which stays on disk (readable by its id) until ``prune`` removes it. ``fetch_errors`` is
+    copied, since a request that got no answer left nothing to rebuild.
     """
     base = Path(root)
     source = load(base, snapshot, tables=["raw_responses", "fetch_errors"])
@@ -913,10 +917,23 @@ def rebuild_snapshot(
         raise StoreError(f"snapshot {snapshot!r} in {base} has no raw responses to rebuild from")
     manifest = snapshot_manifest(base, snapshot)
     source_id = manifest["snapshot_id"]
+    current = list_snapshots(base)
+    if source_id not in set(current.snapshot_id):
+        rebuilds = current[current.info_json.str.contains(f'"rebuilt_from": "{source_id}"')]
+        by = ", ".join(rebuilds.snapshot_id) or "another snapshot"
+        raise StoreError(
+            f"snapshot {source_id!r} in {base} was already rebuilt as {by}: rebuild that one"
+        )
     consumers = set(manifest["info"].get("filters", {}).get("consumer_ids") or [])
     writer = SnapshotWriter(
         base,
-        info={**manifest["info"], "package_version": __version__, "rebuilt_from": source_id},
+        info={
+            **manifest["info"],
+            "package_version": __version__,
+            "rebuilt_from": source_id,
+            "rebuilt_at": datetime.now(UTC).isoformat(),
+        },
+        times=(manifest["started_at"], manifest["finished_at"]),
     )
     executions: dict[str, list[Any]] = {}
     lists: dict[str, Any] = {}

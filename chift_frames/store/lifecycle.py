@@ -33,6 +33,7 @@ from .manifests import (
     committed_manifests,
     dump,
     part_folder,
+    superseded_ids,
     validate_manifest,
 )
 
@@ -120,6 +121,9 @@ def prune(
 ) -> list[str]:
     """Remove whole snapshots that the retention policy does not keep; return their ids.
 
+    Snapshots that a rebuild replaced are removed too (first): the rebuild stands in their
+    place, and the policy counts it, not them.
+
     Parameters
     ----------
     root : str or path
@@ -137,9 +141,16 @@ def prune(
         When the policy keeps nothing, or a snapshot to remove is being written.
     """
     base = open_root(root)
+    committed = committed_manifests(base)
+    replaced = superseded_ids(committed)  # a rebuild stands in their place: never kept
     _, remove = plan_prune(
-        committed_manifests(base), keep_last, keep_daily, keep_weekly, keep_monthly
+        [m for m in committed if m["snapshot_id"] not in replaced],
+        keep_last,
+        keep_daily,
+        keep_weekly,
+        keep_monthly,
     )
+    remove = [m["snapshot_id"] for m in committed if m["snapshot_id"] in replaced] + remove
     if not dry_run:
         for snapshot_id in remove:
             _remove(base, snapshot_id)

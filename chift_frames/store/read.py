@@ -22,7 +22,7 @@ from ..errors import StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
 from .filesystems import Root, open_root
-from .manifests import committed_manifests
+from .manifests import committed_manifests, current_manifests
 
 __all__ = ["dataset", "list_snapshots", "load", "snapshot_manifest"]
 
@@ -33,13 +33,15 @@ Filter = tuple[str, str, Any]
 def list_snapshots(root: str | os.PathLike[str] | Root) -> pd.DataFrame:
     """Return one row per readable snapshot at ``root``, oldest first.
 
+    A snapshot that a rebuild replaced is left out: its rebuild stands in its place.
+
     Columns: ``snapshot_id``, ``status`` (complete or partial), ``started_at``,
     ``finished_at``, ``pairs_ok`` and ``pairs_failed`` (for a fetch), ``package_version``,
     one ``*_rows`` column per table, and every fact the writer recorded as JSON (``info_json``).
     """
     facts = ["pairs_ok", "pairs_failed", "package_version"]
     rows = []
-    for m in committed_manifests(open_root(root)):
+    for m in current_manifests(open_root(root)):
         info = m.get("info", {})
         rows.append(
             {
@@ -71,14 +73,15 @@ def list_snapshots(root: str | os.PathLike[str] | Root) -> pd.DataFrame:
 
 def select(root: Root, snapshot: SnapshotSpec) -> list[dict[str, Any]]:
     """Return the manifests ``snapshot`` names: ``latest``, ``all`` or an id."""
-    manifests = committed_manifests(root)
+    manifests = current_manifests(root)
     if not manifests:
         raise StoreError(f"{root.url} holds no complete snapshot yet")
     if snapshot == "latest":
         return [manifests[-1]]
     if snapshot == "all":
         return manifests
-    chosen = [m for m in manifests if m["snapshot_id"] == snapshot]
+    # a snapshot a rebuild replaced is still readable by its id
+    chosen = [m for m in committed_manifests(root) if m["snapshot_id"] == snapshot]
     if not chosen:
         known = ", ".join(m["snapshot_id"] for m in manifests[-5:])
         raise StoreError(f"no snapshot {snapshot!r} in {root.url}; latest ones: {known}")
