@@ -298,6 +298,10 @@ except StoreError as exc:
     print("refused:", exc)
 """
 
+# these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
+# (tests/test_cli.py checks that it is given)
+pytestmark = pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+
 
 def test_two_processes_saving_one_id_never_mix(tmp_path: Path) -> None:
     import time

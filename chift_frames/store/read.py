@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,10 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ..errors import StoreError
+from ..errors import PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
-from .filesystems import Root, open_root
+from .filesystems import Root, display_root, open_root
 from .manifests import committed_manifests, current_manifests
 
 __all__ = ["dataset", "list_snapshots", "load", "snapshot_manifest"]
@@ -224,4 +225,40 @@ def load(
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot read table {name!r} of {base.url}: {reason}") from None
         out[name] = to_pandas(table)
+    for m in chosen:
+        if m["status"] == "partial":
+            warnings.warn(partial_note(m, display_root(root)), PartialSnapshotWarning, stacklevel=2)
     return Frames(out)
+
+
+def partial_note(manifest: dict[str, Any], root: str) -> str:
+    """Return one line on what a partial snapshot lacks, and the command that finishes it.
+
+    Examples
+    --------
+    >>> m = {"snapshot_id": "s1", "status": "partial",
+    ...      "info": {"pairs_ok": 8, "pairs_failed": 2, "pairs_expected": 10}}
+    >>> partial_note(m, "data/acme")
+    'snapshot s1 is partial: 8 of 10 pairs fetched, 2 errors (table fetch_errors); finish it \
+with: chift-frames fetch --out data/acme --resume s1'
+    """
+    info = manifest.get("info", {})
+    sid = manifest["snapshot_id"]
+    done, failed = info.get("pairs_ok"), info.get("pairs_failed") or 0
+    expected = info.get("pairs_expected")
+    how = "was interrupted" if info.get("interrupted") else "is partial"
+    if done is None:
+        counts = "its fetch did not finish"
+    elif expected is not None:
+        counts = f"{done:,} of {expected:,} {_plural(expected, 'pair')} fetched"
+    else:
+        counts = f"{done:,} {_plural(done, 'pair')} fetched"
+    errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
+    return (
+        f"snapshot {sid} {how}: {counts}{errors}; finish it with: "
+        f"chift-frames fetch --out {root} --resume {sid}"
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
