@@ -439,9 +439,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
         keep_monthly=args.keep_monthly,
         dry_run=args.dry_run,
     )
-    kept = len(list_snapshots(args.dir)) - (len(removed) if args.dry_run else 0)
+    kept = len(set(list_snapshots(args.dir).snapshot_id) - set(removed))
     verb = "Would remove" if args.dry_run else "Removed"
-    print(f"{verb} {len(removed):,} snapshot(s) of {display_root(args.dir)}; {kept:,} kept.")
+    print(f"{verb} {_plural(len(removed), 'snapshot')} of {display_root(args.dir)}; {kept:,} kept.")
     for snapshot_id in removed:
         print(f"  {snapshot_id}")
     return EXIT_OK
@@ -451,11 +451,13 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     """List every snapshot, abandoned ones too, and optionally clean up after crashed writers."""
     if args.migrate:
         moved = migrate(args.dir)
-        print(f"Moved {len(moved):,} snapshot(s) written by version 0.1 to the current layout.")
+        print(
+            f"Moved {_plural(len(moved), 'snapshot')} written by version 0.1 to the current layout."
+        )
     if args.clean:
         touched = clean(args.dir, dry_run=args.dry_run)
         verb = "Would clean" if args.dry_run else "Cleaned"
-        print(f"{verb} what crashed writers left of {len(touched):,} snapshot(s)", end="")
+        print(f"{verb} what crashed writers left of {_plural(len(touched), 'snapshot')}", end="")
         print(": " + ", ".join(touched) if touched else ".")
     states = snapshot_states(args.dir)
     if states.empty:

@@ -360,7 +360,7 @@ def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
     from chift_frames.cli import main
     from chift_frames.fetch import rebuild_snapshot
     from chift_frames.history import pick_snapshots
-    from chift_frames.store import prune
+    from chift_frames.store import prune, snapshot_states
 
     world = World(consumers=30, syncs=2, seed=8)
     with Sandbox(world) as sandbox:
@@ -391,6 +391,9 @@ def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
         rebuild_snapshot(tmp_path, first.snapshot_id)
     assert main(["diff", str(tmp_path)]) == 0
     assert f"What changed from {old_first} to {new_second}" in capsys.readouterr().out
+    states = snapshot_states(tmp_path).set_index("snapshot_id").next_step
+    assert states[first.snapshot_id] == f"replaced by its rebuild {old_first}; prune removes it"
+    assert states[new_second] == ""
     removed = prune(tmp_path, keep_last=2)
     assert sorted(removed) == sorted([first.snapshot_id, second.snapshot_id])
     assert list_snapshots(tmp_path).snapshot_id.tolist() == [old_first, new_second]
