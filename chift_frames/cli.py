@@ -577,7 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
-    demo.add_argument("--concurrency", type=_positive, default=8, help="requests in flight")
+    demo.add_argument(
+        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
 
@@ -607,8 +609,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["all", "enabled", "not_enabled"],
         help="which linked consumers GET /syncs lists",
     )
-    fetch.add_argument("--concurrency", type=_positive, default=8, help="requests in flight")
-    fetch.add_argument("--max-rps", type=float, help="at most this many requests per second")
+    fetch.add_argument(
+        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+    )
+    fetch.add_argument(
+        "--max-rps",
+        type=float,
+        metavar="RATE",
+        help="at most this many requests per second (default: no cap)",
+    )
     fetch.add_argument(
         "--resume", metavar="SNAPSHOT_ID", help="finish an interrupted or partial snapshot"
     )
