@@ -379,13 +379,29 @@ def fetch_snapshot(
             consumers=set(filters["consumer_ids"]),
         )
     except BaseException as exc:
-        run.finish(done, interrupted=type(exc).__name__)
+        resume_with = f"chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+        try:
+            run.finish(done, interrupted=type(exc).__name__)
+        except Exception as failed:  # the store failed again: what was staged stays staged
+            log.warning("snapshot %s could not be saved as partial: %s", writer.snapshot_id, failed)
+            exc.add_note(
+                f"Snapshot {writer.snapshot_id} in {writer.path} is not committed; finish it "
+                f"with: {resume_with}"
+            )
+            raise exc from None
         exc.add_note(
             f"Snapshot {writer.snapshot_id} in {writer.path} is saved as partial; finish it "
-            f"with: chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+            f"with: {resume_with}"
         )
         raise
-    status = run.finish(done)
+    try:
+        status = run.finish(done)
+    except BaseException as exc:  # the last batch or the commit failed: all of it is staged
+        exc.add_note(
+            f"Snapshot {writer.snapshot_id} in {writer.path} is not committed; finish it with: "
+            f"chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+        )
+        raise
     errors = to_pandas(writer.read("fetch_errors"))
     return FetchResult(
         writer.snapshot_id,

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from .canonical_json import CanonicalJsonError, to_canonical_json
 from .errors import PayloadError, UnknownFieldsWarning
+from .flatten import _show
 from .schema import TABLES
 
 __all__ = ["SYNC_TABLES", "flatten_connections", "flatten_sync_definitions"]
@@ -137,8 +138,7 @@ class _Walk:
             return None
         if type(value) is not kind:
             wanted = f"one of {', '.join(choices)}" if choices else _kind(kind())
-            shown = f"{value!r}" if choices and type(value) in (int, float, bool) else _kind(value)
-            raise self.fail(where, f"expected {wanted}, got {shown}")
+            raise self.fail(where, f"expected {wanted}, got {_show(value)}")
         if isinstance(value, int) and not -_INT64_MAX - 1 <= value <= _INT64_MAX:
             raise self.fail(where, f"integer {value} does not fit in 64 bits")
         if isinstance(value, str):
@@ -158,7 +158,7 @@ class _Walk:
             return None
         for i, text in enumerate(self.items(value, path, nullable=False)):
             if type(text) is not str:
-                raise self.fail(f"{path}[{i}]", f"expected a string, got {_kind(text)}")
+                raise self.fail(f"{path}[{i}]", f"expected a string, got {_show(text)}")
             _check_text(text, f"{path}[{i}]", self)
         return list(value)
 

@@ -289,7 +289,7 @@ def broken(change: Any) -> list[dict[str, Any]]:
         (
             lambda b: b["flows"][0]["triggers"][0].update(cronschedules=["0 5 * * *", 5]),
             "[0].flows[0].triggers[0].cronschedules[1]",
-            "expected a string, got an integer",
+            "expected a string, got 5",
         ),
         (
             lambda b: b["mappings"][0]["sub_mappings"][0].pop("target_field"),

@@ -105,9 +105,11 @@ def test_a_failed_put_leaves_nothing_visible_and_resume_completes_it(
         chift_env(monkeypatch, sandbox)
         assert main(["fetch", "--out", s3_root, "--quiet", "--concurrency", "2"]) == 1
         err = capsys.readouterr().err
-        hint, error = err.splitlines()  # which snapshot to resume, then the error
-        assert hint.startswith("chift-frames: snapshot ") and " --resume " in hint
+        # which snapshot is fetched and how to resume it, the error, then the resume command
+        start, error, hint = err.splitlines()
+        assert start.startswith("Fetching snapshot ") and " --resume " in start
         assert error.startswith("chift-frames: error: cannot ") and "injected" in error
+        assert hint.startswith("chift-frames: Snapshot ") and " --resume " in hint
         assert SECRET not in err and s3_api.env["AWS_SECRET_ACCESS_KEY"] not in err
         # nothing visible: no snapshot for load, no part in any table folder
         with pytest.raises(StoreError, match="holds no complete snapshot"):

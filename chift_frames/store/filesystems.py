@@ -143,7 +143,7 @@ class Root:
 
         Local folders use an exclusive create; S3 a conditional PUT (``If-None-Match: *``)
         when boto3 is installed. Other stores get a check, a write and a read-back, which
-        narrows the race without closing it (said in docs/security-store.md).
+        narrows the race without closing it (said in docs/security.md).
         """
         path = self.full(rel)
         if self.local:
