@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -121,6 +122,9 @@ def _print_tops(summary: Summary) -> None:
 def _command_prefix() -> str:
     """Return how this ``chift-frames`` was run, such as ``.venv/bin/``, for lines to paste."""
     here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("chift-frames")
+    if here is not None and on_path and Path(on_path).resolve() == here.resolve():
+        return ""  # found on PATH: the bare name works
     if here is not None and here.name == "chift-frames" and here.parent != Path():
         try:
             return f"{here.parent.resolve().relative_to(Path.cwd().resolve())}/"
