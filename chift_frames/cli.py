@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pandas as pd
 
 from ._version import __version__
 from .client import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV, ChiftClient
-from .errors import ChiftFramesError
+from .errors import ChiftFramesError, PartialSnapshotWarning
 from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .frames import Frames
@@ -30,12 +33,21 @@ from .store import (
     migrate,
     prune,
     query,
+    snapshot_manifest,
     snapshot_states,
     upload_files,
 )
+from .store.read import partial_note
 from .world import World
 
-EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
+EXIT_CODES = """exit status:
+  0    done (a fetch: the snapshot is complete)
+  1    an error, told in one line on stderr (bad credentials, URL, id, query...)
+  2    the snapshot is partial: the failed pairs and the command that finishes it are printed
+  64   a usage error: a missing or malformed argument (argparse's message)
+  130  interrupted (Ctrl-C): the snapshot is saved as partial; the command that finishes it
+       is printed"""
 ROOT_HELP = "dataset folder, or a URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file:///…"
 
 
@@ -46,12 +58,35 @@ class UsageError(ChiftFramesError):
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    """Return ``"1 row"``, ``"2 rows"``, ``"1,200 rows"``."""
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+def _summarise(root: str | os.PathLike[str], snapshot: str) -> Summary:
+    with warnings.catch_warnings():  # the CLI says so itself, in _print_summary
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        return summarise(root, snapshot=snapshot)
+
+
+def _resolve(root: str | os.PathLike[str], snapshot: str) -> dict[str, object]:
+    """Return the manifest of ``snapshot`` (``latest`` or an id) of ``root``."""
+    return snapshot_manifest(root, snapshot)
+
+
 def _print_summary(
-    summary: Summary, root: str | os.PathLike[str], snapshot_id: str | None = None
+    summary: Summary,
+    root: str | os.PathLike[str],
+    manifest: dict[str, object],
+    *,
+    errors: bool = True,
 ) -> None:
     where = display_root(root)
-    title = f"Snapshot {snapshot_id} in {where}" if snapshot_id else f"Latest snapshot in {where}"
-    print(title)
+    snapshot_id = str(manifest["snapshot_id"])
+    status = str(manifest.get("status"))
+    print(f"Snapshot {snapshot_id} in {where} ({status}, finished {manifest.get('finished_at')})")
+    if status == "partial":
+        print(f"Note: {partial_note(manifest, where)}")
     print()
     print("Rows per table:")
     width = max(len(name) for name in summary.rows)
@@ -59,48 +94,84 @@ def _print_summary(
         print(f"  {name:<{width}}  {count:>9,}")
     print()
     print(f"Setups incomplete (status not active): {summary.incomplete:,} of {summary.pairs:,}")
+    if not errors:
+        with pd.option_context("display.width", 120, "display.max_colwidth", 40):
+            _print_tops(summary)
+        return
     with pd.option_context("display.width", 120, "display.max_colwidth", 40):
-        if len(summary.top_consumers):
-            print("\nConsumers with the most unmapped values:")
-            print(summary.top_consumers.drop(columns=["sync_id"]).to_string(index=False))
-        if len(summary.top_mappings):
-            print("\nMappings with the most unmapped values:")
-            print(summary.top_mappings.to_string(index=False))
+        _print_tops(summary)
         print(f"\nErrors: {len(summary.errors):,}")
         if len(summary.errors):
             print(summary.errors.head(10).to_string(index=False))
+            if len(summary.errors) > 10:
+                print(
+                    f"... and {len(summary.errors) - 10:,} more (tables fetch_errors and "
+                    "payload_errors)"
+                )
+
+
+def _print_tops(summary: Summary) -> None:
+    if len(summary.top_consumers):
+        print("\nConsumers with the most unmapped values:")
+        print(summary.top_consumers.drop(columns=["sync_id"]).to_string(index=False))
+    if len(summary.top_mappings):
+        print("\nMappings with the most unmapped values:")
+        print(summary.top_mappings.to_string(index=False))
+
+
+def _command_prefix() -> str:
+    """Return how this ``chift-frames`` was run, such as ``.venv/bin/``, for lines to paste."""
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("chift-frames")
+    if here is not None and on_path and Path(on_path).resolve() == here.resolve():
+        return ""  # found on PATH: the bare name works
+    if here is not None and here.name == "chift-frames" and here.parent != Path():
+        try:
+            return f"{here.parent.resolve().relative_to(Path.cwd().resolve())}/"
+        except ValueError:
+            return f"{here.parent}/"
+    return ".venv/bin/" if Path(".venv/bin/chift-frames").exists() else ""
 
 
 def _next_steps(root: str | os.PathLike[str]) -> None:
+    bin_ = _command_prefix()
+    where = display_root(root)
     print("\nNext:")
-    print("  jupyter lab notebooks/explore_syncs.ipynb")
     print(
-        f'  chift-frames query {display_root(root)} "SELECT sync_id, count(*) FROM mapping_values '
+        f'  {bin_}chift-frames query {where} "SELECT sync_name, count(*) AS unmapped '
+        "FROM mapping_values JOIN consumer_syncs USING (consumer_id, sync_id) "
         'WHERE NOT is_mapped GROUP BY ALL"'
+    )
+    print(f"  {bin_}chift-frames diff {where}")
+    print(f"  {bin_}chift-frames report {where} --html {where.rstrip('/')}/report.html")
+    print(
+        f'  {bin_}pip install -e ".[notebooks]" && {bin_}jupyter lab '
+        "notebooks/explore_syncs.ipynb   # Jupyter is in the notebooks extra"
     )
 
 
 def _report_fetch(result: FetchResult) -> int:
     """Print how a fetch ended; return the exit status."""
     # DuckDB summarises the snapshot on disk: memory stays flat whatever the account's size
-    _print_summary(
-        summarise(result.root, snapshot=result.snapshot_id), result.root, result.snapshot_id
-    )
+    manifest = _resolve(result.root, result.snapshot_id)
+    _print_summary(_summarise(result.root, result.snapshot_id), result.root, manifest, errors=False)
     if result.complete:
-        print(f"\nSnapshot {result.snapshot_id} is complete: {result.pairs_ok:,} pairs.")
+        print(f"\nSnapshot {result.snapshot_id} is complete: {_plural(result.pairs_ok, 'pair')}.")
         return EXIT_OK
     print(
         f"\nSnapshot {result.snapshot_id} is partial: {result.pairs_failed:,} of "
-        f"{result.pairs:,} pairs failed:"
+        f"{_plural(result.pairs, 'pair')} failed:"
     )
-    errors = load(result.root, result.snapshot_id, tables=["fetch_errors"]).fetch_errors
+    with warnings.catch_warnings():  # said just above
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        errors = load(result.root, result.snapshot_id, tables=["fetch_errors"]).fetch_errors
     failed = errors[["consumer_id", "sync_id", "http_status", "message"]]
     print(failed.head(20).to_string(index=False))
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (table fetch_errors)")
     print(
-        f"Fetch them again with: chift-frames fetch --out {display_root(result.root)} "
-        f"--resume {result.snapshot_id}"
+        f"Fetch them again with: {_command_prefix()}chift-frames fetch --out "
+        f"{display_root(result.root)} --resume {result.snapshot_id}"
     )
     return EXIT_PARTIAL
 
@@ -134,18 +205,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
+_ID_COLUMNS = ("consumer_id", "sync_id", "flow_id", "connection_id")
+
+
 def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> None:
     print(f"\nWhat changed from {before} to {after}:")
+    width = max(len(name) for name in changes)
     for name, table in changes.items():
         counts = table.change.value_counts().sort_index()
         detail = ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "none"
-        print(f"  {name:<15} {detail}")
-    with pd.option_context("display.width", 160, "display.max_colwidth", 36):
-        for name in ("value_changes", "flow_changes"):
+        print(f"  {name:<{width}}  {detail}")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 32):
+        for name in ("value_changes", "flow_changes", "connection_changes"):
             table = changes[name]
-            if len(table):
-                print(f"\n{name} (first {min(rows, len(table))} of {len(table):,}):")
-                print(table.head(rows).to_string(index=False))
+            if len(table) and rows > 0:
+                shown = min(rows, len(table))
+                print(f"\n{name} (first {shown} of {len(table):,}, ids left out):")
+                names_first = table.drop(columns=[c for c in _ID_COLUMNS if c in table])
+                print(_clip(names_first.head(rows)).to_string(index=False))
+
+
+def _clip(frame: pd.DataFrame, width: int = 32) -> pd.DataFrame:
+    """Return ``frame`` with long text cut to ``width`` characters (ending in "…")."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
+            text = out[column].astype("string")
+            long = text.str.len() > width
+            out[column] = text.where(~long.fillna(False), text.str.slice(0, width - 1) + "…")
+    return out
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -167,12 +255,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    with ChiftClient.from_env(
-        max_rps=args.max_rps,
-        pool_size=args.concurrency,
-        deadline=args.deadline,
-        max_body=int(args.max_body_mib * 2**20),
-    ) as client:
+    try:
+        client = ChiftClient.from_env(
+            max_rps=args.max_rps,
+            pool_size=args.concurrency,
+            deadline=args.deadline,
+            max_body=int(args.max_body_mib * 2**20),
+        )
+    except ValueError as exc:  # a malformed CHIFT_BASE_URL, a negative --deadline...
+        raise UsageError(str(exc)) from None
+    with client:
         result = fetch_snapshot(
             client,
             args.out,
@@ -247,9 +339,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Re-derive every table of a snapshot from its raw responses."""
-    snapshot_id = rebuild_snapshot(args.dir, args.snapshot)
-    print(f"Rebuilt {args.snapshot} of {args.dir} from its raw responses as {snapshot_id}")
-    _print_summary(summarise(load(args.dir, snapshot_id)), args.dir, snapshot_id)
+    source = str(_resolve(args.dir, args.snapshot)["snapshot_id"])
+    snapshot_id = rebuild_snapshot(args.dir, source)
+    print(
+        f"Rebuilt snapshot {source} of {display_root(args.dir)} from its raw responses as "
+        f"{snapshot_id}, which takes its place (latest, all, diff and trends skip {source}; "
+        "prune removes it)"
+    )
+    print()
+    _print_summary(_summarise(args.dir, snapshot_id), args.dir, _resolve(args.dir, snapshot_id))
     return EXIT_OK
 
 
@@ -264,11 +362,10 @@ def _apply_engine_options(args: argparse.Namespace) -> None:
 def cmd_summary(args: argparse.Namespace) -> int:
     """Print the summary of a snapshot."""
     _apply_engine_options(args)
-    _print_summary(
-        summarise(args.dir, snapshot=args.snapshot),
-        args.dir,
-        None if args.snapshot == "latest" else args.snapshot,
-    )
+    if args.snapshot == "all":
+        raise UsageError("summary takes one snapshot: give its id, or leave --snapshot out")
+    manifest = _resolve(args.dir, args.snapshot)
+    _print_summary(_summarise(args.dir, str(manifest["snapshot_id"])), args.dir, manifest)
     return EXIT_OK
 
 
@@ -280,10 +377,17 @@ def cmd_query(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(result.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
-        with pd.option_context(
-            "display.width", 200, "display.max_rows", args.max_rows, "display.max_colwidth", 60
-        ):
-            print(result.to_string(index=False, max_rows=args.max_rows))
+        shown = result.head(args.max_rows)
+        with pd.option_context("display.width", 200):
+            print(_clip(shown, args.max_width).to_string(index=False))
+        total = _plural(len(result), "row")
+        if len(result) > len(shown):
+            print(
+                f"({total}; the first {len(shown):,} shown: --max-rows N shows more, "
+                "--format csv or json gives them all)"
+            )
+        else:
+            print(f"({total})")
     return EXIT_OK
 
 
@@ -341,9 +445,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
         keep_monthly=args.keep_monthly,
         dry_run=args.dry_run,
     )
-    kept = len(list_snapshots(args.dir)) - (len(removed) if args.dry_run else 0)
+    kept = len(set(list_snapshots(args.dir).snapshot_id) - set(removed))
     verb = "Would remove" if args.dry_run else "Removed"
-    print(f"{verb} {len(removed):,} snapshot(s) of {display_root(args.dir)}; {kept:,} kept.")
+    print(f"{verb} {_plural(len(removed), 'snapshot')} of {display_root(args.dir)}; {kept:,} kept.")
     for snapshot_id in removed:
         print(f"  {snapshot_id}")
     return EXIT_OK
@@ -353,11 +457,13 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     """List every snapshot, abandoned ones too, and optionally clean up after crashed writers."""
     if args.migrate:
         moved = migrate(args.dir)
-        print(f"Moved {len(moved):,} snapshot(s) written by version 0.1 to the current layout.")
+        print(
+            f"Moved {_plural(len(moved), 'snapshot')} written by version 0.1 to the current layout."
+        )
     if args.clean:
         touched = clean(args.dir, dry_run=args.dry_run)
         verb = "Would clean" if args.dry_run else "Cleaned"
-        print(f"{verb} what crashed writers left of {len(touched):,} snapshot(s)", end="")
+        print(f"{verb} what crashed writers left of {_plural(len(touched), 'snapshot')}", end="")
         print(": " + ", ".join(touched) if touched else ".")
     states = snapshot_states(args.dir)
     if states.empty:
@@ -366,6 +472,23 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_colwidth", 120):
         print(states.to_string(index=False))
     return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = _not_negative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
+    return value
 
 
 def _utc_date(text: str) -> datetime:
@@ -378,9 +501,50 @@ def _utc_date(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep descriptions and epilogs as written; show each option's default, when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default:" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit with 64 (EX_USAGE), not 2 (partial)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _command(
+    sub: Any, name: str, summary: str, description: str = "", epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """Add a subcommand whose ``--help`` starts with ``summary`` (and ``description``)."""
+    text = summary[0].upper() + summary[1:] + "." + (f"\n\n{description}" if description else "")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=text, epilog=epilog
+    )
+    return parser
+
+
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--consumers", type=int, default=200, help="consumers in the account")
-    parser.add_argument("--syncs", type=int, default=3, help="syncs in the account")
+    parser.add_argument(
+        "--consumers", type=_not_negative, default=200, help="consumers in the account"
+    )
+    parser.add_argument("--syncs", type=_positive, default=3, help="syncs in the account")
     parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
 
 
@@ -401,27 +565,39 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``chift-frames``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chift-frames",
         description="Tidy tables of Chift consumer-sync setups, as a Parquet dataset.",
+        epilog="Run chift-frames COMMAND --help for a command's options. "
+        "Exit status: 0 done, 1 error, 2 partial snapshot, 64 usage error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
-        "demo", help="fetch a made-up account from the built-in sandbox and summarise it"
+    demo = _command(
+        sub,
+        "demo",
+        "fetch a made-up account from the built-in sandbox and summarise it",
+        "Serves a made-up account on a free local port, fetches it, lets the consumers change "
+        "their setups, fetches it again, then prints the summary and what changed.",
     )
     demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
-    demo.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    demo.add_argument(
+        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
 
-    fetch = sub.add_parser(
+    fetch = _command(
+        sub,
         "fetch",
-        help="fetch every consumer-sync pair from the Chift API into a snapshot",
-        description="Credentials come from CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET and "
-        "CHIFT_ACCOUNT_ID (optional: CHIFT_MARKETPLACE_ID, CHIFT_BASE_URL).",
+        "fetch every consumer-sync pair from the Chift API into a snapshot",
+        "Credentials come from CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET and CHIFT_ACCOUNT_ID\n"
+        "(optional: CHIFT_MARKETPLACE_ID, CHIFT_BASE_URL, default https://api.chift.eu).\n"
+        "A fetch that stops (an error, Ctrl-C) is saved as partial and prints the command\n"
+        "that finishes it: chift-frames fetch --out DIR --resume SNAPSHOT_ID.",
+        epilog=EXIT_CODES,
     )
     fetch.add_argument("--out", required=True, help=ROOT_HELP)
     fetch.add_argument(
@@ -439,8 +615,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["all", "enabled", "not_enabled"],
         help="which linked consumers GET /syncs lists",
     )
-    fetch.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    fetch.add_argument("--max-rps", type=float, help="at most this many requests per second")
+    fetch.add_argument(
+        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+    )
+    fetch.add_argument(
+        "--max-rps",
+        type=float,
+        metavar="RATE",
+        help="at most this many requests per second (default: no cap)",
+    )
     fetch.add_argument(
         "--resume", metavar="SNAPSHOT_ID", help="finish an interrupted or partial snapshot"
     )
@@ -479,7 +662,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
-    sandbox = sub.add_parser("sandbox", help="serve the offline stand-in for the Chift API")
+    sandbox = _command(
+        sub,
+        "sandbox",
+        "serve the offline stand-in for the Chift API",
+        "Serves a made-up account until Ctrl-C, with optional faults; it prints the\n"
+        "environment variables that point chift-frames fetch at it.",
+    )
     sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
     sandbox.add_argument(
         "--host",
@@ -514,26 +703,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=cmd_sandbox)
 
-    rebuild = sub.add_parser("rebuild", help="re-derive a snapshot's tables from its raw responses")
+    rebuild = _command(
+        sub,
+        "rebuild",
+        "re-derive a snapshot's tables from its raw responses",
+        "Without the network. The rebuild is written as a new snapshot that replaces the old\n"
+        "one: it keeps the old one's fetch times and names it (rebuilt_from), and latest, all,\n"
+        "diff, trends and the snapshot list skip the replaced snapshot. That stays readable by\n"
+        "its id until prune removes it.",
+    )
     rebuild.add_argument("dir", help=ROOT_HELP)
     rebuild.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
     rebuild.set_defaults(func=cmd_rebuild)
 
-    summary = sub.add_parser("summary", help="print the summary of a snapshot")
+    summary = _command(
+        sub,
+        "summary",
+        "print the summary of a snapshot",
+        "Names the snapshot, and says when it is partial or was interrupted (pairs fetched\n"
+        "against pairs expected, and the command that finishes it).",
+    )
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
     _engine_options(summary)
     summary.set_defaults(func=cmd_summary)
 
-    q = sub.add_parser("query", help="run DuckDB SQL over a dataset; every table is a view")
+    q = _command(
+        sub,
+        "query",
+        "run DuckDB SQL over a dataset; every table is a view",
+        "With --snapshot all each view stacks every snapshot, with a leading snapshot_id.",
+    )
     q.add_argument("dir", help=ROOT_HELP)
     q.add_argument("sql", help="the SQL to run")
-    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table: for reading (rows and long text cut); csv, json: every row, whole",
+    )
     q.add_argument("--snapshot", default="latest", help="snapshot id, latest or all")
-    q.add_argument("--max-rows", type=int, default=50, help="rows shown in table format")
+    q.add_argument("--max-rows", type=_positive, default=50, help="rows shown in table format")
+    q.add_argument(
+        "--max-width",
+        type=_positive,
+        default=40,
+        metavar="CHARS",
+        help="longest text shown in a table cell, in characters",
+    )
     q.set_defaults(func=cmd_query)
 
-    changes = sub.add_parser("diff", help="what changed between two snapshots")
+    changes = _command(
+        sub,
+        "diff",
+        "print what changed between two snapshots",
+        "Pairs added or removed; status changes; mapping values added, removed, mapped,\n"
+        "unmapped or retargeted; flows enabled, disabled or changed; datastore columns; and\n"
+        "connections added, removed or changing status. Python: chift_frames.diff(DIR).",
+    )
     changes.add_argument("dir", help=ROOT_HELP)
     changes.add_argument(
         "--from",
@@ -547,16 +774,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the later snapshot (default: the latest complete one)",
     )
-    changes.add_argument("--rows", type=int, default=10, help="example rows to show")
+    changes.add_argument(
+        "--rows", type=_not_negative, default=10, help="example rows to show per table"
+    )
     _engine_options(changes)
     changes.set_defaults(func=cmd_diff)
 
-    report = sub.add_parser("report", help="write every report of a snapshot, and an HTML page")
+    report = _command(sub, "report", "write every report of a snapshot, and an HTML page")
     report.add_argument("dir", help=ROOT_HELP)
     report.add_argument(
         "--out", help="folder or URL for the report files (default: DIR/reports/SNAPSHOT_ID)"
     )
-    report.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    report.add_argument(
+        "--format", choices=["parquet", "csv"], default="parquet", help="file format"
+    )
     report.add_argument(
         "--html", metavar="FILE", help="also write this HTML page (a path or a URL)"
     )
@@ -578,22 +809,32 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(report)
     report.set_defaults(func=cmd_report)
 
-    retire = sub.add_parser(
+    retire = _command(
+        sub,
         "prune",
-        help="remove whole snapshots by a retention policy",
-        description="Keeps the N latest snapshots, and the latest of each of the last D days, "
-        "W weeks and M months (UTC); removes the others, manifest first, then files.",
+        "remove whole snapshots by a retention policy",
+        "Keeps the N latest snapshots, and the latest of each of the last D days, W weeks\n"
+        "and M months (UTC); removes the others, manifest first, then files. Snapshots that\n"
+        "a rebuild replaced are removed too.",
     )
     retire.add_argument("dir", help=ROOT_HELP)
-    retire.add_argument("--keep-last", type=int, required=True, metavar="N")
-    retire.add_argument("--keep-daily", type=int, default=0, metavar="D")
-    retire.add_argument("--keep-weekly", type=int, default=0, metavar="W")
-    retire.add_argument("--keep-monthly", type=int, default=0, metavar="M")
+    retire.add_argument(
+        "--keep-last", type=int, required=True, metavar="N", help="keep the N latest snapshots"
+    )
+    retire.add_argument(
+        "--keep-daily", type=int, default=0, metavar="D", help="also the latest of D days"
+    )
+    retire.add_argument(
+        "--keep-weekly", type=int, default=0, metavar="W", help="also the latest of W weeks"
+    )
+    retire.add_argument(
+        "--keep-monthly", type=int, default=0, metavar="M", help="also the latest of M months"
+    )
     retire.add_argument("--dry-run", action="store_true", help="only say what would go")
     retire.set_defaults(func=cmd_prune)
 
-    snaps = sub.add_parser(
-        "snapshots", help="list every snapshot, abandoned ones too, with how to resume them"
+    snaps = _command(
+        sub, "snapshots", "list every snapshot, abandoned ones too, with how to resume them"
     )
     snaps.add_argument("dir", help=ROOT_HELP)
     snaps.add_argument(
@@ -617,7 +858,10 @@ def _print_notes(exc: BaseException, redact: Callable[[str], str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``chift-frames``; return the exit status (0 ok, 1 fatal, 2 partial)."""
+    """Run ``chift-frames``; return the exit status (0 ok, 1 fatal, 2 partial, 130 Ctrl-C).
+
+    A usage error exits through ``SystemExit`` with status 64, as argparse does.
+    """
     args = build_parser().parse_args(argv)
     # the library redacts what it raises; this is the last line of defence before stderr
     redact = Redactor([os.environ.get(ENV["client_secret"], "")]).text
@@ -631,7 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("chift-frames: interrupted", file=sys.stderr)
         _print_notes(exc, redact)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`chift-frames query ... | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -519,15 +519,16 @@ class ChiftClient:
         Raises
         ------
         AuthError
-            Naming the first variable that is missing or empty.
+            Naming every variable that is missing or empty, at once.
         """
         env = os.environ if environ is None else environ
-        values = {}
-        for key in ("client_id", "client_secret", "account_id"):
-            value = env.get(ENV[key], "").strip()
-            if not value:
-                raise AuthError(f"{ENV[key]} is not set: export it with your Chift API key")
-            values[key] = value
+        required = ("client_id", "client_secret", "account_id")
+        values = {key: env.get(ENV[key], "").strip() for key in required}
+        missing = [ENV[key] for key in required if not values[key]]
+        if missing:
+            names = ", ".join(missing)
+            verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
+            raise AuthError(f"{names} {verb} not set: export {them} with your Chift API key")
         if env.get(ENV["marketplace_id"]):
             values["marketplace_id"] = env[ENV["marketplace_id"]].strip()
         if env.get(ENV["base_url"]):

@@ -14,6 +14,7 @@ The tree::
 
     UnknownFieldsWarning     a response carries fields the spec does not name
     MissingFieldsWarning     a response lacks a required field that older API versions omit
+    PartialSnapshotWarning   ``load`` returns a snapshot whose fetch failed in part or stopped
 
 No exception here ever holds a client secret or an access token.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "ChiftFramesError",
     "MissingFieldsWarning",
     "NotFoundError",
+    "PartialSnapshotWarning",
     "PayloadError",
     "RateLimitError",
     "StoreError",
@@ -143,4 +145,12 @@ class MissingFieldsWarning(UserWarning):
     """A response lacks a field the spec requires but older API versions omit; read as empty.
 
     For example ``link_mappings[].hidden_source_ids``, added to Chift's API in late 2025.
+    """
+
+
+class PartialSnapshotWarning(UserWarning):
+    """:func:`chift_frames.load` returns a snapshot whose fetch failed in part or was stopped.
+
+    The message says how many pairs were fetched of how many, and the command that finishes
+    the snapshot (``chift-frames fetch --out ROOT --resume ID``).
     """

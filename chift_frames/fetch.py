@@ -24,6 +24,7 @@ import os
 import queue
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,11 +38,18 @@ import pyarrow.compute as pc
 
 from ._version import __version__
 from .client import ChiftClient, Response, api_path
-from .errors import AuthError, ChiftError, PayloadError, StoreError
+from .errors import (
+    AuthError,
+    ChiftError,
+    NotFoundError,
+    PartialSnapshotWarning,
+    PayloadError,
+    StoreError,
+)
 from .flatten import flatten_consumers, flatten_executions, flatten_to_arrow
 from .flatten_account import flatten_connections, flatten_sync_definitions
 from .schema import TABLES, to_pandas
-from .store import SnapshotWriter, Status, load, snapshot_manifest, to_arrow
+from .store import SnapshotWriter, Status, list_snapshots, load, snapshot_manifest, to_arrow
 
 __all__ = ["FetchResult", "fetch_snapshot", "rebuild_snapshot"]
 
@@ -179,6 +187,38 @@ def list_pairs(
     return pairs
 
 
+def _check_filters(
+    syncs: list[dict[str, Any]], sync_ids: list[str], consumer_ids: list[str]
+) -> None:
+    """Refuse a ``--sync`` or ``--consumer`` that the account does not have, before writing.
+
+    Raises
+    ------
+    NotFoundError
+        Naming every id that ``GET /syncs`` does not list (a consumer: in none of the syncs
+        asked for), and the ids it does list.
+    """
+    known = [str(s["syncid"]) for s in syncs if isinstance(s.get("syncid"), str)]
+    unknown = [s for s in sync_ids if s not in known]
+    if unknown:
+        raise NotFoundError(
+            f"no sync {', '.join(map(repr, unknown))} in this account; its syncs: "
+            f"{', '.join(known) or 'none'}",
+            endpoint="GET /syncs",
+        )
+    chosen = [s for s in syncs if not sync_ids or s.get("syncid") in sync_ids]
+    linked = {c for s in chosen for c in s.get("consumers") or [] if isinstance(c, str)}
+    missing = [c for c in consumer_ids if c not in linked]
+    if missing:
+        which = "the syncs asked for" if sync_ids else "any sync of this account"
+        raise NotFoundError(
+            f"consumer {', '.join(map(repr, missing))} is not linked to {which}, so it has "
+            "nothing to fetch (GET /syncs lists each sync's consumers; --consumers-status "
+            "widens the list)",
+            endpoint="GET /syncs",
+        )
+
+
 def _progress(total: int, enabled: bool | None, what: str) -> Any:
     if enabled is None:  # on only for an interactive terminal
         enabled = sys.stderr.isatty()
@@ -189,7 +229,7 @@ def _progress(total: int, enabled: bool | None, what: str) -> Any:
     return tqdm(
         total=total,
         desc=f"fetching {what}",
-        unit="",
+        unit=" fetches",  # a pair, a sync's executions or a consumer's connections
         disable=not enabled,
         dynamic_ncols=True,
         leave=False,
@@ -278,6 +318,7 @@ def fetch_snapshot(
     if resume is None:
         # the lists come first: bad credentials leave nothing behind
         syncs_body, lists = _fetch_lists(client, consumers_status)
+        _check_filters(syncs_body, filters["sync_ids"], filters["consumer_ids"])
     writer = SnapshotWriter(
         Path(root), resume, resume=resume is not None, info={"package_version": __version__}
     )
@@ -300,6 +341,7 @@ def fetch_snapshot(
             else:
                 syncs_body = stored
         pairs = list_pairs(syncs_body, filters["sync_ids"], filters["consumer_ids"])
+        run.pairs_expected = len(pairs)
         stored_pairs = _pair_columns(writer.read("consumer_syncs"))
         done = set(zip(*stored_pairs, strict=True))
         todo = [p for p in pairs if p not in done]
@@ -498,6 +540,7 @@ class _Run:
         self.writer = writer
         self.batch_size = batch_size
         self.ok: set[tuple[str, str]] = set()
+        self.pairs_expected: int | None = None  # once the pairs to fetch are known
         self.records: list[tuple[str, Any, datetime]] = []
         self.raw = _Raw()
         self.fetch_errors: list[dict[str, Any]] = []
@@ -855,6 +898,7 @@ class _Run:
             pairs_ok=len(ok),
             pairs_failed=failed,
             **({"interrupted": interrupted} if interrupted else {}),
+            **({"pairs_expected": self.pairs_expected} if self.pairs_expected is not None else {}),
         )
         return status
 
@@ -919,20 +963,39 @@ def rebuild_snapshot(
 ) -> str:
     """Re-derive every table of a snapshot from its raw responses, without the network.
 
-    Writes a new snapshot (its manifest names the one it was rebuilt from) and returns its
-    id; ``fetch_errors`` is copied, since a request that got no answer left nothing to rebuild.
+    Writes a new snapshot that replaces the old one and returns its id. Its manifest names
+    the snapshot it was rebuilt from (``info.rebuilt_from``) and keeps that fetch's start and
+    finish times, so it takes the old one's place: ``latest``, ``all``, :func:`list_snapshots
+    <chift_frames.store.list_snapshots>`, ``diff`` and the trends skip the replaced snapshot,
+    which stays on disk (readable by its id) until ``prune`` removes it. ``fetch_errors`` is
+    copied, since a request that got no answer left nothing to rebuild.
     """
     base = Path(root)
-    source = load(base, snapshot, tables=["raw_responses", "fetch_errors"])
+    with warnings.catch_warnings():  # a partial snapshot is rebuilt as partial: no news
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        source = load(base, snapshot, tables=["raw_responses", "fetch_errors"])
     raw = source.raw_responses
     if raw.empty:
         raise StoreError(f"snapshot {snapshot!r} in {base} has no raw responses to rebuild from")
     manifest = snapshot_manifest(base, snapshot)
     source_id = manifest["snapshot_id"]
+    current = list_snapshots(base)
+    if source_id not in set(current.snapshot_id):
+        rebuilds = current[current.info_json.str.contains(f'"rebuilt_from": "{source_id}"')]
+        by = ", ".join(rebuilds.snapshot_id) or "another snapshot"
+        raise StoreError(
+            f"snapshot {source_id!r} in {base} was already rebuilt as {by}: rebuild that one"
+        )
     consumers = set(manifest["info"].get("filters", {}).get("consumer_ids") or [])
     writer = SnapshotWriter(
         base,
-        info={**manifest["info"], "package_version": __version__, "rebuilt_from": source_id},
+        info={
+            **manifest["info"],
+            "package_version": __version__,
+            "rebuilt_from": source_id,
+            "rebuilt_at": datetime.now(UTC).isoformat(),
+        },
+        times=(manifest["started_at"], manifest["finished_at"]),
     )
     executions: dict[str, list[Any]] = {}
     lists: dict[str, Any] = {}

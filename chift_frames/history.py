@@ -22,11 +22,11 @@ from .errors import StoreError
 from .frames import Frames
 from .reports._query import to_frame
 from .schema import TABLES
-from .store import list_snapshots
+from .store import list_snapshots, snapshot_manifest
 
 __all__ = ["CHANGE_SQL", "CHANGE_TABLES", "diff", "diff_frames", "pick_snapshots", "trends"]
 
-PAIR = ["consumer_id", "sync_id"]
+PAIR = ["consumer_id", "consumer_name", "sync_id", "sync_name"]
 _STRING = pd.StringDtype("pyarrow")
 
 CHANGE_TABLES: dict[str, list[str]] = {
@@ -41,23 +41,54 @@ CHANGE_TABLES: dict[str, list[str]] = {
         "target_before",
         "target_after",
     ],
-    "flow_changes": [*PAIR, "flow_id", "change", "before", "after"],
+    "flow_changes": [*PAIR, "flow_id", "flow_name", "change", "before", "after"],
     "column_changes": [
         *PAIR,
         "flow_id",
+        "flow_name",
         "datastore_name",
         "column_name",
         "change",
         "type_before",
         "type_after",
     ],
+    "connection_changes": [
+        "consumer_id",
+        "consumer_name",
+        "connection_id",
+        "connection_name",
+        "api",
+        "integration",
+        "change",
+        "before",
+        "after",
+    ],
 }
-"""Each change table and its columns (all strings)."""
+"""Each change table and its columns (all strings); names sit beside the ids they name."""
 
 
 # Each change table is one query over the views of ``store.connect(root, "all")``, where every
 # table has a leading ``snapshot_id``: paste it into ``chift-frames query DIR --snapshot all``
 # with $before and $after replaced by two snapshot ids. A key's first row wins (by position).
+# Names come from the later snapshot, else the earlier one (a removed thing keeps its name).
+
+_NAMES = """
+consumer_names AS (
+    SELECT consumer_id, arg_max(name, snapshot_id = $after) AS consumer_name
+    FROM consumers WHERE snapshot_id IN ($before, $after)
+    GROUP BY consumer_id
+),
+sync_names AS (
+    SELECT sync_id, arg_max(sync_name, snapshot_id = $after) AS sync_name
+    FROM consumer_syncs WHERE snapshot_id IN ($before, $after)
+    GROUP BY sync_id
+),
+flow_names AS (
+    SELECT sync_id, flow_id, arg_max(name, snapshot_id = $after) AS flow_name
+    FROM sync_flows WHERE snapshot_id IN ($before, $after)
+    GROUP BY sync_id, flow_id
+)"""
+
 
 _COMMON_PAIRS = """
 before_pairs AS (
@@ -76,20 +107,31 @@ CHANGE_SQL: dict[str, str] = {
     "pair_changes": f"""
 -- Which (consumer, sync) setups appeared or disappeared between the two snapshots?
 -- Grain: one row per pair in only one of them.
-WITH {_COMMON_PAIRS}
+WITH {_COMMON_PAIRS}, {_NAMES},
+compared AS (
+    SELECT
+        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
+        coalesce(b.sync_id, a.sync_id) AS sync_id,
+        CASE WHEN a.consumer_id IS NULL THEN 'removed' ELSE 'added' END AS change
+    FROM before_pairs AS b
+    FULL JOIN after_pairs AS a ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
+    WHERE a.consumer_id IS NULL OR b.consumer_id IS NULL
+)
 SELECT
-    CAST(coalesce(b.consumer_id, a.consumer_id) AS VARCHAR) AS consumer_id,
-    CAST(coalesce(b.sync_id, a.sync_id) AS VARCHAR) AS sync_id,
-    CAST(CASE WHEN a.consumer_id IS NULL THEN 'removed' ELSE 'added' END AS VARCHAR) AS change
-FROM before_pairs AS b
-FULL JOIN after_pairs AS a ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
-WHERE a.consumer_id IS NULL OR b.consumer_id IS NULL
-ORDER BY change, consumer_id, sync_id
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(c.change AS VARCHAR) AS change
+FROM compared AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+ORDER BY c.change, c.consumer_id, c.sync_id
 """,
     "status_changes": f"""
 -- Which setups in both snapshots changed status, enabled or status_details?
 -- Grain: one row per pair and field that changed; fields in that order, then pairs.
-WITH {_COMMON_PAIRS},
+WITH {_COMMON_PAIRS}, {_NAMES},
 before_setups AS (
     SELECT consumer_id, sync_id, status, enabled, status_details
     FROM consumer_syncs WHERE snapshot_id = $before
@@ -114,25 +156,32 @@ field_values AS (
     FROM before_setups AS b JOIN after_setups AS a USING (consumer_id, sync_id)
 )
 SELECT
-    CAST(consumer_id AS VARCHAR) AS consumer_id,
-    CAST(sync_id AS VARCHAR) AS sync_id,
-    CAST(field AS VARCHAR) AS field,
+    CAST(f.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(f.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(f.field AS VARCHAR) AS field,
     CAST(
-        CASE WHEN before IS NULL THEN 'set' WHEN after IS NULL THEN 'cleared' ELSE 'changed' END
-        AS VARCHAR
+        CASE
+            WHEN f.before IS NULL THEN 'set' WHEN f.after IS NULL THEN 'cleared' ELSE 'changed'
+        END AS VARCHAR
     ) AS change,
-    before,
-    after
-FROM field_values
-WHERE before IS DISTINCT FROM after
-ORDER BY field_order, consumer_id, sync_id
+    f.before,
+    f.after
+FROM field_values AS f
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+WHERE f.before IS DISTINCT FROM f.after
+ORDER BY f.field_order, f.consumer_id, f.sync_id
 """,
     "value_changes": f"""
--- Which mapping values were added, removed or retargeted in setups in both snapshots?
+-- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted
+-- (mapped to another target), in setups in both snapshots? A null or '' target is unmapped,
+-- so a change between the two is no change.
 -- Grain: one row per pair, mapping, sub-mapping and source id that changed.
 -- A full join of the two snapshots' values: DuckDB spills joins and windows to disk, so
 -- this runs within the memory limit at any size (a grouping of both would not).
-WITH {_COMMON_PAIRS},
+WITH {_COMMON_PAIRS}, {_NAMES},
 before_values AS (
     SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
     FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
@@ -161,7 +210,10 @@ compared AS (
         CASE
             WHEN a.consumer_id IS NULL THEN 'removed'
             WHEN b.consumer_id IS NULL THEN 'added'
-            WHEN b.target_id IS DISTINCT FROM a.target_id THEN 'retargeted'
+            WHEN nullif(b.target_id, '') IS NULL AND nullif(a.target_id, '') IS NULL THEN NULL
+            WHEN nullif(b.target_id, '') IS NULL THEN 'mapped'
+            WHEN nullif(a.target_id, '') IS NULL THEN 'unmapped'
+            WHEN b.target_id <> a.target_id THEN 'retargeted'
         END AS change,
         b.target_id AS target_before,
         a.target_id AS target_after
@@ -172,22 +224,26 @@ compared AS (
         AND a.source_id = b.source_id
 )
 SELECT
-    CAST(consumer_id AS VARCHAR) AS consumer_id,
-    CAST(sync_id AS VARCHAR) AS sync_id,
-    CAST(mapping_name AS VARCHAR) AS mapping_name,
-    CAST(sub_mapping_name AS VARCHAR) AS sub_mapping_name,
-    CAST(source_id AS VARCHAR) AS source_id,
-    CAST(change AS VARCHAR) AS change,
-    CAST(target_before AS VARCHAR) AS target_before,
-    CAST(target_after AS VARCHAR) AS target_after
-FROM compared
-WHERE change IS NOT NULL
-ORDER BY consumer_id, sync_id, mapping_name, sub_mapping_name, source_id
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(c.mapping_name AS VARCHAR) AS mapping_name,
+    CAST(c.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(c.source_id AS VARCHAR) AS source_id,
+    CAST(c.change AS VARCHAR) AS change,
+    CAST(c.target_before AS VARCHAR) AS target_before,
+    CAST(c.target_after AS VARCHAR) AS target_after
+FROM compared AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+WHERE c.change IS NOT NULL
+ORDER BY c.consumer_id, c.sync_id, c.mapping_name, c.sub_mapping_name, c.source_id
 """,
     "flow_changes": f"""
 -- Which flows were enabled, disabled, or changed trigger or settings, in setups in both?
 -- Grain: one row per pair, flow and kind of change. A trigger reads "type id cronschedule".
-WITH {_COMMON_PAIRS},
+WITH {_COMMON_PAIRS}, {_NAMES},
 before_flows AS (
     SELECT
         f.consumer_id, f.sync_id, f.flow_id,
@@ -225,20 +281,26 @@ changes AS (
     WHERE b.settings IS DISTINCT FROM a.settings
 )
 SELECT
-    CAST(consumer_id AS VARCHAR) AS consumer_id,
-    CAST(sync_id AS VARCHAR) AS sync_id,
-    CAST(flow_id AS VARCHAR) AS flow_id,
-    CAST(change AS VARCHAR) AS change,
-    CAST(before AS VARCHAR) AS before,
-    CAST(after AS VARCHAR) AS after
-FROM changes
-ORDER BY consumer_id, sync_id, flow_id, change
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(c.flow_id AS VARCHAR) AS flow_id,
+    CAST(fn.flow_name AS VARCHAR) AS flow_name,
+    CAST(c.change AS VARCHAR) AS change,
+    CAST(c.before AS VARCHAR) AS before,
+    CAST(c.after AS VARCHAR) AS after
+FROM changes AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+LEFT JOIN flow_names AS fn USING (sync_id, flow_id)
+ORDER BY c.consumer_id, c.sync_id, c.flow_id, c.change
 """,
     "column_changes": f"""
 -- Which datastore columns were added, removed or retyped, in flows enabled in both?
 -- Grain: one row per pair, flow, datastore name and column name that changed.
 -- One pass over both snapshots' columns, grouped by what a column is (its first row wins).
-WITH {_COMMON_PAIRS},
+WITH {_COMMON_PAIRS}, {_NAMES},
 common_flows AS (
     SELECT consumer_id, sync_id, flow_id
     FROM flows JOIN common_pairs USING (consumer_id, sync_id)
@@ -264,28 +326,102 @@ compared AS (
     GROUP BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name
 )
 SELECT
-    CAST(consumer_id AS VARCHAR) AS consumer_id,
-    CAST(sync_id AS VARCHAR) AS sync_id,
-    CAST(flow_id AS VARCHAR) AS flow_id,
-    CAST(datastore_name AS VARCHAR) AS datastore_name,
-    CAST(column_name AS VARCHAR) AS column_name,
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(c.flow_id AS VARCHAR) AS flow_id,
+    CAST(fn.flow_name AS VARCHAR) AS flow_name,
+    CAST(c.datastore_name AS VARCHAR) AS datastore_name,
+    CAST(c.column_name AS VARCHAR) AS column_name,
     CAST(
         CASE
-            WHEN NOT in_after THEN 'removed'
-            WHEN NOT in_before THEN 'added'
-            WHEN type_before IS DISTINCT FROM type_after THEN 'retyped'
+            WHEN NOT c.in_after THEN 'removed'
+            WHEN NOT c.in_before THEN 'added'
+            WHEN c.type_before IS DISTINCT FROM c.type_after THEN 'retyped'
         END AS VARCHAR
     ) AS change,
-    CAST(type_before AS VARCHAR) AS type_before,
-    CAST(type_after AS VARCHAR) AS type_after
-FROM compared
-WHERE NOT in_before OR NOT in_after OR type_before IS DISTINCT FROM type_after
-ORDER BY consumer_id, sync_id, flow_id, datastore_name, column_name
+    CAST(c.type_before AS VARCHAR) AS type_before,
+    CAST(c.type_after AS VARCHAR) AS type_after
+FROM compared AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+LEFT JOIN flow_names AS fn USING (sync_id, flow_id)
+WHERE NOT c.in_before OR NOT c.in_after OR c.type_before IS DISTINCT FROM c.type_after
+ORDER BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.column_name
+""",
+    "connection_changes": f"""
+-- Which connections were added or removed, or changed status or local agent status, for
+-- consumers with setups in both snapshots (a fetch reads the connections of those only)?
+-- Grain: one row per consumer, connection and kind of change; a status change reads before
+-- and after (active, inactive; up, down).
+WITH {_NAMES},
+common_consumers AS (
+    SELECT consumer_id FROM consumer_syncs WHERE snapshot_id = $before
+    INTERSECT
+    SELECT consumer_id FROM consumer_syncs WHERE snapshot_id = $after
+),
+before_connections AS (
+    SELECT c.consumer_id, c.connection_id, c.name, c.api, c.integration, c.status,
+        c.agent_status
+    FROM connections AS c JOIN common_consumers USING (consumer_id)
+    WHERE c.snapshot_id = $before
+    QUALIFY row_number() OVER (PARTITION BY c.consumer_id, c.connection_id) = 1
+),
+after_connections AS (
+    SELECT c.consumer_id, c.connection_id, c.name, c.api, c.integration, c.status,
+        c.agent_status
+    FROM connections AS c JOIN common_consumers USING (consumer_id)
+    WHERE c.snapshot_id = $after
+    QUALIFY row_number() OVER (PARTITION BY c.consumer_id, c.connection_id) = 1
+),
+changes AS (
+    SELECT a.consumer_id, a.connection_id, a.name, a.api, a.integration,
+        1 AS change_order, 'added' AS change, NULL AS before, a.status AS after
+    FROM after_connections AS a
+    ANTI JOIN before_connections AS b USING (consumer_id, connection_id)
+    UNION ALL
+    SELECT b.consumer_id, b.connection_id, b.name, b.api, b.integration,
+        2, 'removed', b.status, NULL
+    FROM before_connections AS b
+    ANTI JOIN after_connections AS a USING (consumer_id, connection_id)
+    UNION ALL
+    SELECT a.consumer_id, a.connection_id, a.name, a.api, a.integration,
+        3, 'status_changed', b.status, a.status
+    FROM before_connections AS b JOIN after_connections AS a USING (consumer_id, connection_id)
+    WHERE b.status IS DISTINCT FROM a.status
+    UNION ALL
+    SELECT a.consumer_id, a.connection_id, a.name, a.api, a.integration,
+        4, 'agent_status_changed', b.agent_status, a.agent_status
+    FROM before_connections AS b JOIN after_connections AS a USING (consumer_id, connection_id)
+    WHERE b.agent_status IS DISTINCT FROM a.agent_status
+)
+SELECT
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.connection_id AS VARCHAR) AS connection_id,
+    CAST(c.name AS VARCHAR) AS connection_name,
+    CAST(c.api AS VARCHAR) AS api,
+    CAST(c.integration AS VARCHAR) AS integration,
+    CAST(c.change AS VARCHAR) AS change,
+    CAST(c.before AS VARCHAR) AS before,
+    CAST(c.after AS VARCHAR) AS after
+FROM changes AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+ORDER BY c.consumer_id, c.connection_id, c.change_order
 """,
 }
 """The query behind each change table, over views that stack snapshots (``snapshot="all"``)."""
 
-_DIFF_TABLES = ("consumer_syncs", "mapping_values", "flows", "datastore_columns")
+_DIFF_TABLES = (
+    "consumer_syncs",
+    "mapping_values",
+    "flows",
+    "datastore_columns",
+    "consumers",
+    "sync_flows",
+    "connections",
+)
 
 
 def _diff_on(con: Any, before: str, after: str) -> Frames:
@@ -316,9 +452,14 @@ def diff_frames(before: Frames, after: Frames) -> Frames:
     -------
     Frames
         ``pair_changes`` (added, removed), ``status_changes`` (field status, enabled or
-        status_details: set, cleared, changed), ``value_changes`` (added, removed, retargeted),
-        ``flow_changes`` (enabled, disabled, trigger_changed, settings_changed) and
-        ``column_changes`` (added, removed, retyped), as listed in :data:`CHANGE_TABLES`.
+        status_details: set, cleared, changed), ``value_changes`` (added, removed; mapped:
+        unmapped before; unmapped: mapped before; retargeted: mapped to another target, where
+        a null or ``''`` target is unmapped), ``flow_changes`` (enabled, disabled,
+        trigger_changed, settings_changed), ``column_changes`` (added, removed, retyped) and
+        ``connection_changes`` (added, removed, status_changed, agent_status_changed: the
+        connections of consumers in both snapshots), as listed in :data:`CHANGE_TABLES`.
+        Each has the names beside the ids: ``consumer_name``, ``sync_name``, ``flow_name``
+        (and ``connection_name``), from the later snapshot when it has them.
     """
     import duckdb
 
@@ -398,7 +539,17 @@ def diff(
     """
     before, after = pick_snapshots(root, before, after)
     with open_source(root, "all") as con:
-        return _diff_on(con, before, after)
+        changes = _diff_on(con, before, after)
+    if not all(_fetched_connections(root, sid) for sid in (before, after)):
+        # a fetch with --no-connections has none: that is no change, not every one removed
+        table = changes["connection_changes"]
+        changes = Frames({**changes, "connection_changes": table.iloc[0:0]})
+    return changes
+
+
+def _fetched_connections(root: str | os.PathLike[str], snapshot_id: str) -> bool:
+    info = snapshot_manifest(root, snapshot_id).get("info", {})
+    return bool(info.get("connections", True))
 
 
 TRENDS_SQL = """

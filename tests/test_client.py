@@ -189,6 +189,9 @@ def test_from_env_names_the_missing_variable() -> None:
     env = {"CHIFT_CLIENT_ID": "id", "CHIFT_ACCOUNT_ID": ACCOUNT}
     with pytest.raises(AuthError, match="CHIFT_CLIENT_SECRET is not set"):
         ChiftClient.from_env(env)
+    every = "CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET, CHIFT_ACCOUNT_ID are not set: export them"
+    with pytest.raises(AuthError, match=every):
+        ChiftClient.from_env({"CHIFT_CLIENT_ID": " "})  # blank is missing too
     env |= {"CHIFT_CLIENT_SECRET": SECRET, "CHIFT_BASE_URL": "http://127.0.0.1:9"}
     client = ChiftClient.from_env(env)
     assert client.base_url == "http://127.0.0.1:9"

@@ -21,6 +21,10 @@ from chift_frames.world import World
 from tests.test_fetch import expected_executions
 from tests.test_transport import Scripted, send, trickle
 
+# these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
+# (tests/test_cli.py checks that it is given)
+pytestmark = pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
 ODD_IDS = ["a#frag", "b/c?d=1", "..", "x/executions?y", "pct%41", "sp ace"]
 

@@ -22,6 +22,10 @@ from chift_frames.flatten import PAIR_TABLES
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
 
+# these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
+# (tests/test_cli.py checks that it is given)
+pytestmark = pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
 WORLD = World(consumers=30, syncs=3, seed=11)
 KEYS = {

@@ -82,8 +82,9 @@ def expected_changes(a: dict, b: dict) -> dict[str, set[tuple]]:
         for k in vb.keys() - va.keys():
             out["value_changes"].add((*key, *k, "added", None, vb[k]))
         for k in va.keys() & vb.keys():
-            if va[k] != vb[k]:
-                out["value_changes"].add((*key, *k, "retargeted", va[k], vb[k]))
+            kind = value_kind(va[k], vb[k])
+            if kind is not None:
+                out["value_changes"].add((*key, *k, kind, va[k], vb[k]))
         fa, fb = flow_map(pa_), flow_map(pb)
         for k in fb.keys() - fa.keys():
             out["flow_changes"].add((*key, k, "enabled", None, None))
@@ -105,6 +106,41 @@ def expected_changes(a: dict, b: dict) -> dict[str, set[tuple]]:
     return out
 
 
+def value_kind(before: str | None, after: str | None) -> str | None:
+    """The kind of change of a value's target; '' and None are both "unmapped"."""
+    if not before and not after:
+        return None
+    if not before:
+        return "mapped"
+    if not after:
+        return "unmapped"
+    return "retargeted" if before != after else None
+
+
+def connection_changes(world: World, consumers: set[str], generation_before: dict) -> set[tuple]:
+    out = set()
+    for c in consumers:
+        a = {x["connectionid"]: x for x in generation_before[c]}
+        b = {x["connectionid"]: x for x in world.connection_items(c) or []}
+        for k in b.keys() - a.keys():
+            out.add((c, k, "added", None, b[k]["status"]))
+        for k in a.keys() - b.keys():
+            out.add((c, k, "removed", a[k]["status"], None))
+        for k in a.keys() & b.keys():
+            for field in ("status", "agent_status"):
+                if a[k].get(field) != b[k].get(field):
+                    out.add((c, k, f"{field}_changed", a[k].get(field), b[k].get(field)))
+    return out
+
+
+NAMES = {"consumer_name", "sync_name", "flow_name", "connection_name", "api", "integration"}
+
+
+def ids_only(df):
+    """A change table without the names beside its ids (checked on their own)."""
+    return df.drop(columns=[c for c in df.columns if c in NAMES])
+
+
 def rows(df) -> set[tuple]:
     clean = df.astype(object).where(df.notna(), None)
     return set(clean.itertuples(index=False, name=None))
@@ -113,24 +149,54 @@ def rows(df) -> set[tuple]:
 def test_diff_reports_every_change_and_nothing_else(tmp_path: Path) -> None:
     world = World(consumers=80, syncs=3, seed=21)
     before = payloads(world)
+    linked_before = {c for c, _ in world.pairs()}
+    connections_before = {c: world.connection_items(c) or [] for c in linked_before}
     with Sandbox(world) as sandbox:
         client = ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url)
         first = fetch_snapshot(client, tmp_path, executions=False)
         world.evolve()
         second = fetch_snapshot(client, tmp_path, executions=False)
     after = payloads(world)
+    linked = linked_before & {c for c, _ in world.pairs()}
     changes = diff(tmp_path)
     assert diff(tmp_path, first.snapshot_id, second.snapshot_id).row_counts() == (
         changes.row_counts()
     )
     expected = expected_changes(before, after)
+    expected["connection_changes"] = connection_changes(world, linked, connections_before)
     for name, columns in CHANGE_TABLES.items():
         assert list(changes[name].columns) == columns
-        assert rows(changes[name]) == expected[name], name
+        assert rows(ids_only(changes[name])) == expected[name], name
+    # the names beside the ids are the world's
+    consumer_names = {c["consumerid"]: c["name"] for c in world.consumer_items()}
+    sync_names = {s["syncid"]: s["name"] for s in world.sync_items()}
+    flow_names = {(s["syncid"], f["id"]): f["name"] for s in world.sync_items() for f in s["flows"]}
+    for name, table in changes.items():
+        assert len(table) > 0, name
+        assert table.consumer_name.notna().all(), name
+        assert (table.consumer_name == table.consumer_id.map(consumer_names)).all(), name
+        if "sync_name" in table:
+            assert table.sync_name.notna().all(), name
+            assert (table.sync_name == table.sync_id.map(sync_names)).all(), name
+        if "flow_name" in table:
+            keys = list(zip(table.sync_id, table.flow_id, strict=True))
+            assert table.flow_name.tolist() == [flow_names.get(k) for k in keys], name
+    connections = {
+        x["connectionid"]: (x["name"], x["api"], x["integration"])
+        for c in linked
+        for x in [*connections_before[c], *(world.connection_items(c) or [])]
+    }
+    got = changes.connection_changes
+    assert [connections[k] for k in got.connection_id] == list(
+        zip(got.connection_name, got.api, got.integration, strict=True)
+    )
     # the evolution really changed every kind of thing
     kinds = {name: set(changes[name].change) for name in CHANGE_TABLES}
     assert kinds["pair_changes"] == {"added", "removed"}
-    assert kinds["value_changes"] == {"added", "removed", "retargeted"}
+    # was "retargeted" for every target change; now unmapped -> mapped, mapped -> unmapped
+    # and mapped -> another target are told apart (issue 12)
+    assert kinds["value_changes"] == {"added", "removed", "mapped", "unmapped", "retargeted"}
+    assert kinds["connection_changes"] >= {"added", "status_changed"}
     assert kinds["flow_changes"] >= {"enabled", "disabled", "trigger_changed", "settings_changed"}
     assert kinds["column_changes"] >= {"added", "retyped"}
     assert {"status", "enabled"} <= set(changes.status_changes.field)
@@ -201,13 +267,17 @@ def test_diff_works_when_a_table_is_empty_in_one_or_both_snapshots(tmp_path: Pat
         assert list(empty_both[name].columns) == columns
         assert (empty_both[name].dtypes == "string").all()
     pairs = sorted(world.pairs())
-    assert rows(diff(tmp_path, "b", "c").pair_changes) == {(c, s, "added") for c, s in pairs}
-    assert rows(diff(tmp_path, "c", "b").pair_changes) == {(c, s, "removed") for c, s in pairs}
+    assert rows(ids_only(diff(tmp_path, "b", "c").pair_changes)) == {
+        (c, s, "added") for c, s in pairs
+    }
+    assert rows(ids_only(diff(tmp_path, "c", "b").pair_changes)) == {
+        (c, s, "removed") for c, s in pairs
+    }
     # datastores appear in flows enabled in both snapshots: every column is "added"
     added = diff(tmp_path, "c", "d").column_changes
     columns = full["datastore_columns"]
     assert len(columns) > 0
-    assert rows(added) == {
+    assert rows(ids_only(added)) == {
         (r.consumer_id, r.sync_id, r.flow_id, r.datastore_name, r.name, "added", None, r.type)
         for r in columns.itertuples()
     }
@@ -216,7 +286,7 @@ def test_diff_works_when_a_table_is_empty_in_one_or_both_snapshots(tmp_path: Pat
     )
     # the same from in-memory frames, with tables missing altogether
     only_pairs = {"consumer_syncs": full["consumer_syncs"]}
-    assert rows(diff_frames(flatten([]), only_pairs).pair_changes) == {
+    assert rows(ids_only(diff_frames(flatten([]), only_pairs).pair_changes)) == {
         (c, s, "added") for c, s in pairs
     }
 
@@ -254,3 +324,76 @@ def test_trends_count_every_snapshot_in_one_pass(tmp_path: Path) -> None:
     assert rows(got.drop(columns=["finished_at", "sync_name"])) == expected
     latest = names["s3"].drop_duplicates("sync_id").set_index("sync_id").sync_name
     assert (got.sync_name == got.sync_id.map(latest)).all()
+
+
+def test_value_kinds_tell_mapping_unmapping_and_retargeting_apart() -> None:
+    import copy
+
+    from chift_frames import flatten
+    from chift_frames.history import diff_frames
+
+    world = World(consumers=1, syncs=1, seed=2)
+    ((consumer_id, sync_id),) = world.pairs()
+    before = world.consumer_sync(consumer_id, sync_id)
+    mapping = before["link_mappings"][0]
+    mapping["values"] = [
+        {"source_id": source, "target_id": target}
+        for source, target in [("a", ""), ("b", None), ("c", "X"), ("d", "X"), ("e", None)]
+    ]
+    after = copy.deepcopy(before)
+    targets = {"a": None, "b": "", "c": "", "d": "Y", "e": "Z"}
+    for value in after["link_mappings"][0]["values"]:
+        value["target_id"] = targets[value["source_id"]]
+    changes = diff_frames(flatten([(consumer_id, before)]), flatten([(consumer_id, after)]))
+    key = (consumer_id, sync_id, mapping["name"], mapping["sub_mapping_name"])
+    assert rows(ids_only(changes.value_changes)) == {
+        (*key, "c", "unmapped", "X", ""),
+        (*key, "d", "retargeted", "X", "Y"),
+        (*key, "e", "mapped", None, "Z"),
+    }  # '' <-> null is no change: unmapped both times
+
+
+def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chift_frames import list_snapshots, load, trends
+    from chift_frames.cli import main
+    from chift_frames.fetch import rebuild_snapshot
+    from chift_frames.history import pick_snapshots
+    from chift_frames.store import prune, snapshot_states
+
+    world = World(consumers=30, syncs=2, seed=8)
+    with Sandbox(world) as sandbox:
+        client = ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url)
+        first = fetch_snapshot(client, tmp_path, executions=False)
+        world.evolve()
+        second = fetch_snapshot(client, tmp_path, executions=False)
+    changes = diff(tmp_path)
+    assert changes.value_changes.shape[0] > 0
+    pairs = len(load(tmp_path, "all", tables=["consumer_syncs"]).consumer_syncs)
+    # rebuild the older snapshot, then the newer one: each replaces the one it re-derives
+    old_first = rebuild_snapshot(tmp_path, first.snapshot_id)
+    new_second = rebuild_snapshot(tmp_path, "latest")
+    listed = list_snapshots(tmp_path)
+    assert listed.snapshot_id.tolist() == [old_first, new_second]  # in fetch order, once each
+    assert pick_snapshots(tmp_path) == (old_first, new_second)
+    after_rebuild = diff(tmp_path)
+    for name, table in changes.items():
+        pd_equal = after_rebuild[name].reset_index(drop=True).equals(table.reset_index(drop=True))
+        assert pd_equal, name  # diff still compares the two real snapshots
+    stacked = load(tmp_path, "all", tables=["consumer_syncs"]).consumer_syncs
+    assert len(stacked) == pairs  # each row once
+    assert set(stacked.snapshot_id) == {old_first, new_second}
+    assert trends(tmp_path).snapshot_id.unique().tolist() == [old_first, new_second]
+    # the replaced snapshots stay readable by id until prune removes them
+    assert len(load(tmp_path, first.snapshot_id, tables=["consumer_syncs"]).consumer_syncs) > 0
+    with pytest.raises(StoreError, match=f"already rebuilt as {old_first}: rebuild that one"):
+        rebuild_snapshot(tmp_path, first.snapshot_id)
+    assert main(["diff", str(tmp_path)]) == 0
+    assert f"What changed from {old_first} to {new_second}" in capsys.readouterr().out
+    states = snapshot_states(tmp_path).set_index("snapshot_id").next_step
+    assert states[first.snapshot_id] == f"replaced by its rebuild {old_first}; prune removes it"
+    assert states[new_second] == ""
+    removed = prune(tmp_path, keep_last=2)
+    assert sorted(removed) == sorted([first.snapshot_id, second.snapshot_id])
+    assert list_snapshots(tmp_path).snapshot_id.tolist() == [old_first, new_second]

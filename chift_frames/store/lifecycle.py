@@ -33,6 +33,7 @@ from .manifests import (
     committed_manifests,
     dump,
     part_folder,
+    superseded_ids,
     validate_manifest,
 )
 
@@ -120,6 +121,9 @@ def prune(
 ) -> list[str]:
     """Remove whole snapshots that the retention policy does not keep; return their ids.
 
+    Snapshots that a rebuild replaced are removed too (first): the rebuild stands in their
+    place, and the policy counts it, not them.
+
     Parameters
     ----------
     root : str or path
@@ -137,9 +141,16 @@ def prune(
         When the policy keeps nothing, or a snapshot to remove is being written.
     """
     base = open_root(root)
+    committed = committed_manifests(base)
+    replaced = superseded_ids(committed)  # a rebuild stands in their place: never kept
     _, remove = plan_prune(
-        committed_manifests(base), keep_last, keep_daily, keep_weekly, keep_monthly
+        [m for m in committed if m["snapshot_id"] not in replaced],
+        keep_last,
+        keep_daily,
+        keep_weekly,
+        keep_monthly,
     )
+    remove = [m["snapshot_id"] for m in committed if m["snapshot_id"] in replaced] + remove
     if not dry_run:
         for snapshot_id in remove:
             _remove(base, snapshot_id)
@@ -153,14 +164,21 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
     Columns: ``snapshot_id``, ``status`` (``complete``, ``partial``, ``writing``: never
     committed, ``resuming``: a partial one being continued), ``started_at``, ``finished_at``,
     ``writer`` (who holds the lock, when someone does), and ``next_step`` (the resume command
-    of an abandoned snapshot).
+    of an abandoned snapshot; for one that a rebuild replaced, which one, and that ``prune``
+    removes it).
     """
     from .writer import _read_json
 
     base = open_root(root)
     url = display_root(root)
     rows: dict[str, dict[str, Any]] = {}
-    for m in all_manifests(base):
+    manifests = all_manifests(base)
+    replaced_by = {
+        str(m["info"]["rebuilt_from"]): m["snapshot_id"]
+        for m in manifests
+        if m.get("status") in READABLE and (m.get("info") or {}).get("rebuilt_from")
+    }
+    for m in manifests:
         status = m["status"] if m["status"] in READABLE else "writing (0.1)"
         rows[m["snapshot_id"]] = {
             "snapshot_id": m["snapshot_id"],
@@ -188,6 +206,8 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
             step = f"chift-frames fetch --out {url} --resume {sid}"
             if row["status"] != "partial":
                 step += f"  (or drop it: chift-frames snapshots {url} --clean)"
+        if sid in replaced_by:
+            step = f"replaced by its rebuild {replaced_by[sid]}; prune removes it"
         row["next_step"] = step
         out.append(row)
     columns = ["snapshot_id", "status", "started_at", "finished_at", "writer", "next_step"]

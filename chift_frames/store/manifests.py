@@ -170,6 +170,28 @@ def committed_manifests(root: Root) -> list[dict[str, Any]]:
     return sorted(readable, key=lambda m: (m.get("finished_at") or "", m["snapshot_id"]))
 
 
+def superseded_ids(manifests: list[dict[str, Any]]) -> set[str]:
+    """Return the ids of the snapshots that a rebuild among ``manifests`` replaced."""
+    return {
+        str(m["info"]["rebuilt_from"])
+        for m in manifests
+        if isinstance(m.get("info"), dict) and m["info"].get("rebuilt_from")
+    }
+
+
+def current_manifests(root: Root) -> list[dict[str, Any]]:
+    """Every readable snapshot's manifest, oldest first, without those a rebuild replaced.
+
+    A rebuild (``chift-frames rebuild``) writes a new snapshot whose manifest names the one
+    it was rebuilt from (``info.rebuilt_from``) and keeps its fetch times, so it takes the
+    old one's place in history: ``latest``, ``all``, :func:`diff` and the trends see one
+    snapshot per fetch, never both.
+    """
+    committed = committed_manifests(root)
+    gone = superseded_ids(committed)
+    return [m for m in committed if m["snapshot_id"] not in gone]
+
+
 def dump(data: dict[str, Any]) -> bytes:
     """Return the bytes of a JSON file written by this package."""
     return json.dumps(data, indent=1, sort_keys=True).encode("utf-8")

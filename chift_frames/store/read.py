@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,11 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ..errors import StoreError
+from ..errors import PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
-from .filesystems import Root, open_root
-from .manifests import committed_manifests
+from .filesystems import Root, display_root, open_root
+from .manifests import committed_manifests, current_manifests
 
 __all__ = ["dataset", "list_snapshots", "load", "snapshot_manifest"]
 
@@ -33,13 +34,15 @@ Filter = tuple[str, str, Any]
 def list_snapshots(root: str | os.PathLike[str] | Root) -> pd.DataFrame:
     """Return one row per readable snapshot at ``root``, oldest first.
 
+    A snapshot that a rebuild replaced is left out: its rebuild stands in its place.
+
     Columns: ``snapshot_id``, ``status`` (complete or partial), ``started_at``,
     ``finished_at``, ``pairs_ok`` and ``pairs_failed`` (for a fetch), ``package_version``,
     one ``*_rows`` column per table, and every fact the writer recorded as JSON (``info_json``).
     """
     facts = ["pairs_ok", "pairs_failed", "package_version"]
     rows = []
-    for m in committed_manifests(open_root(root)):
+    for m in current_manifests(open_root(root)):
         info = m.get("info", {})
         rows.append(
             {
@@ -71,14 +74,15 @@ def list_snapshots(root: str | os.PathLike[str] | Root) -> pd.DataFrame:
 
 def select(root: Root, snapshot: SnapshotSpec) -> list[dict[str, Any]]:
     """Return the manifests ``snapshot`` names: ``latest``, ``all`` or an id."""
-    manifests = committed_manifests(root)
+    manifests = current_manifests(root)
     if not manifests:
         raise StoreError(f"{root.url} holds no complete snapshot yet")
     if snapshot == "latest":
         return [manifests[-1]]
     if snapshot == "all":
         return manifests
-    chosen = [m for m in manifests if m["snapshot_id"] == snapshot]
+    # a snapshot a rebuild replaced is still readable by its id
+    chosen = [m for m in committed_manifests(root) if m["snapshot_id"] == snapshot]
     if not chosen:
         known = ", ".join(m["snapshot_id"] for m in manifests[-5:])
         raise StoreError(f"no snapshot {snapshot!r} in {root.url}; latest ones: {known}")
@@ -221,4 +225,40 @@ def load(
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot read table {name!r} of {base.url}: {reason}") from None
         out[name] = to_pandas(table)
+    for m in chosen:
+        if m["status"] == "partial":
+            warnings.warn(partial_note(m, display_root(root)), PartialSnapshotWarning, stacklevel=2)
     return Frames(out)
+
+
+def partial_note(manifest: dict[str, Any], root: str) -> str:
+    """Return one line on what a partial snapshot lacks, and the command that finishes it.
+
+    Examples
+    --------
+    >>> m = {"snapshot_id": "s1", "status": "partial",
+    ...      "info": {"pairs_ok": 8, "pairs_failed": 2, "pairs_expected": 10}}
+    >>> partial_note(m, "data/acme")
+    'snapshot s1 is partial: 8 of 10 pairs fetched, 2 errors (table fetch_errors); finish it \
+with: chift-frames fetch --out data/acme --resume s1'
+    """
+    info = manifest.get("info", {})
+    sid = manifest["snapshot_id"]
+    done, failed = info.get("pairs_ok"), info.get("pairs_failed") or 0
+    expected = info.get("pairs_expected")
+    how = "was interrupted" if info.get("interrupted") else "is partial"
+    if done is None:
+        counts = "its fetch did not finish"
+    elif expected is not None:
+        counts = f"{done:,} of {expected:,} {_plural(expected, 'pair')} fetched"
+    else:
+        counts = f"{done:,} {_plural(done, 'pair')} fetched"
+    errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
+    return (
+        f"snapshot {sid} {how}: {counts}{errors}; finish it with: "
+        f"chift-frames fetch --out {root} --resume {sid}"
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"

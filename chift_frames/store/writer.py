@@ -182,12 +182,17 @@ class SnapshotWriter:
         one committed as ``partial``, to add the parts still missing. A partial snapshot stays
         readable as it was until the next :meth:`commit`. Without ``resume``, an existing
         snapshot is refused and the leftovers of a crashed writer of that id are removed.
+    times : tuple of str, optional
+        ``started_at`` and ``finished_at`` (ISO text) for the manifest, instead of the
+        writer's own: a rebuild keeps the times of the fetch it re-derives, so that it takes
+        that fetch's place in history.
     """
 
     root: str | os.PathLike[str]
     snapshot_id: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    times: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         self._root = open_root(self.root)
@@ -369,8 +374,8 @@ class SnapshotWriter:
             "format": FORMAT,
             "snapshot_id": self.snapshot_id,
             "status": status,
-            "started_at": m["started_at"],
-            "finished_at": _now(),
+            "started_at": self.times[0] if self.times else m["started_at"],
+            "finished_at": self.times[1] if self.times else _now(),
             "files": m["files"],
             "rows": m["rows"],
             "info": m["info"],

@@ -1,0 +1,138 @@
+"""Every subcommand with its common mistakes: one clear line, the right exit status, no
+traceback; and ``--help`` everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chift_frames.cli import EXIT_USAGE, build_parser, main
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+# Common mistakes per subcommand: (arguments, exit status). Usage errors (a missing or
+# malformed argument) exit 64; a well-formed request that cannot be done exits 1.
+MISTAKES: dict[str, list[tuple[list[str], int]]] = {
+    "demo": [(["--consumers", "many"], 64), (["--concurrency", "0"], 64), (["--nope"], 64)],
+    "fetch": [
+        ([], 64),  # --out is required
+        (["--out", "{dir}", "--concurrency", "0"], 64),
+        (["--out", "{dir}", "--executions-since", "yesterday"], 64),
+        (["--out", "{dir}", "--deadline", "soon"], 64),
+        (["--out", "{dir}"], 1),  # no credentials in the environment
+    ],
+    "sandbox": [
+        (["--port", "http"], 64),
+        (["--rate-429", "2"], 1),
+        (["--fail-pairs", "-0.5"], 1),
+    ],
+    "rebuild": [([], 64), (["{dir}"], 1), (["{dir}", "--snapshot", "nope"], 1)],
+    "summary": [([], 64), (["{dir}"], 1), (["{dir}", "--snapshot", "all"], 1)],
+    "query": [
+        (["{dir}"], 64),
+        (["{dir}", "SELECT 1", "--format", "xml"], 64),
+        (["{dir}", "SELECT 1", "--max-rows", "-1"], 64),
+        (["{dir}", "SELECT 1"], 1),
+    ],
+    "diff": [([], 64), (["{dir}"], 1), (["{dir}", "--rows", "some"], 64)],
+    "report": [([], 64), (["{dir}"], 1), (["{dir}", "--sql", "nope"], 1)],
+    "prune": [([], 64), (["{dir}"], 64), (["{dir}", "--keep-last", "0"], 1)],
+    "snapshots": [([], 64), (["{dir}", "--nope"], 64)],
+}
+
+
+def test_every_subcommand_has_its_mistakes_listed() -> None:
+    assert set(MISTAKES) == set(subcommands())
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "status"),
+    [(c, a, s) for c, cases in MISTAKES.items() for a, s in cases],
+)
+def test_a_mistake_is_one_clear_line_and_no_traceback(
+    command: str,
+    args: list[str],
+    status: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("CHIFT_"):
+            monkeypatch.delenv(key)
+    argv = [command, *[a.replace("{dir}", str(tmp_path / "empty")) for a in args]]
+    if status == EXIT_USAGE:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert err.startswith("usage: chift-frames ")
+        last = err.splitlines()[-1]  # an unknown option is the top parser's to report
+        assert last.startswith((f"chift-frames {command}: error: ", "chift-frames: error: "))
+    else:
+        assert main(argv) == status
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("chift-frames: error: "), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["htp://api.chift.eu", "api.chift.eu", "http://example.com", "https://"],
+)
+def test_a_bad_base_url_is_one_line(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "CHIFT_CLIENT_ID": "id",
+        "CHIFT_CLIENT_SECRET": "secret",
+        "CHIFT_ACCOUNT_ID": "acc",
+        "CHIFT_BASE_URL": url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main(["fetch", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("chift-frames: error: "), err
+    assert "secret" not in err
+
+
+def test_usage_errors_exit_64_from_the_installed_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "chift_frames", "query"], capture_output=True, text=True
+    )
+    assert done.returncode == 64
+    assert "the following arguments are required: dir, sql" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_every_command_and_option_has_help() -> None:
+    for name, parser in subcommands().items():
+        assert parser.description, name
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+            default = action.default
+            if action.option_strings and default not in (None, False, [], argparse.SUPPRESS):
+                shown = formatter._expand_help(action)
+                assert "default: " in shown, (name, action.dest, shown)
+
+
+def test_fetch_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["fetch", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for line in ("0    done", "1    an error", "2    the snapshot is partial", "64   a usage"):
+        assert line in out
+    assert "130  interrupted" in out

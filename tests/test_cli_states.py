@@ -1,0 +1,162 @@
+"""What the command line says about partial and interrupted snapshots, unknown ids, and
+what it prints for people to read."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from chift_frames import PartialSnapshotWarning, list_snapshots, load
+from chift_frames.cli import main
+from chift_frames.fetch import _Run
+from chift_frames.sandbox import Sandbox
+from chift_frames.world import World
+
+ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
+WORLD = World(consumers=40, syncs=2, seed=13)
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch: pytest.MonkeyPatch):
+    with Sandbox(WORLD) as sandbox:
+        for key in list(os.environ):
+            if key.startswith("CHIFT_"):
+                monkeypatch.delenv(key)
+        for key, value in {
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        yield sandbox
+
+
+def test_ctrl_c_prints_the_resume_command_and_summary_load_say_interrupted(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of the pairs
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    out = str(tmp_path)
+    assert main(["fetch", "--out", out, "--quiet", "--concurrency", "1"]) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    (snapshot_id,) = list_snapshots(tmp_path).snapshot_id
+    resume = f"chift-frames fetch --out {out} --resume {snapshot_id}"
+    assert "Traceback" not in err
+    assert "chift-frames: interrupted" in err
+    assert err.count(resume) == 2  # at the start, and when interrupted
+    done = int(list_snapshots(tmp_path).pairs_ok.iloc[0])
+    assert 0 < done < WORLD.pair_count
+    note = (
+        f"snapshot {snapshot_id} was interrupted: {done:,} of {WORLD.pair_count:,} pairs "
+        f"fetched; finish it with: {resume}"
+    )
+    assert main(["summary", out]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(f"Snapshot {snapshot_id} in {out} (partial, finished ")
+    assert printed[1] == f"Note: {note}"
+    with pytest.warns(PartialSnapshotWarning) as caught:
+        frames = load(tmp_path, tables=["consumer_syncs"])
+    assert [str(w.message) for w in caught] == [note]
+    assert len(frames.consumer_syncs) == done
+
+
+def test_a_partial_fetch_prints_its_errors_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(consumers=8, syncs=2, seed=4)
+    victims = list(world.pairs())[:2]
+    answer = world.consumer_sync
+    world.consumer_sync = lambda c, s: None if (c, s) in victims else answer(c, s)  # type: ignore[method-assign]
+    with Sandbox(world) as sandbox:
+        for key, value in {
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        assert main(["fetch", "--out", str(tmp_path), "--quiet"]) == 2
+    out = capsys.readouterr().out
+    for consumer_id, _ in victims:
+        assert out.count(consumer_id) == 1  # the error table is printed once
+    assert f"is partial: 2 of {world.pair_count} pairs failed:" in out
+    assert "Note: snapshot " in out and f"{world.pair_count - 2} of {world.pair_count} pairs" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--sync", "no sync 'no-such-sync' in this account; its syncs: "),
+        ("--consumer", "consumer 'no-such-sync' is not linked to any sync of this account"),
+    ],
+)
+def test_an_id_the_account_does_not_have_is_one_line(
+    option: str,
+    message: str,
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["fetch", "--out", str(tmp_path), option, "no-such-sync", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("chift-frames: error: [GET /syncs] " + message)
+    assert "complete" not in captured.out
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing written
+
+
+def test_query_says_how_many_rows_and_cuts_long_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chift_frames import flatten, save
+
+    save(flatten([]), tmp_path)
+    sql = "SELECT i, repeat('x', 100) AS long FROM range(3) AS t(i)"
+    assert main(["query", str(tmp_path), sql, "--max-rows", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        "(3 rows; the first 2 shown: --max-rows N shows more, --format csv or json gives them all)"
+    )
+    assert len(lines) == 4 and all(len(line) < 60 for line in lines[:3])
+    assert lines[1].split() == ["0", "x" * 39 + "…"]
+    assert main(["query", str(tmp_path), "SELECT 1 AS one"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "(1 row)"
+
+
+def test_the_demo_next_lines_work_as_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "chift-frames").touch()  # as after the Quick start
+    monkeypatch.setattr("sys.argv", [".venv/bin/chift-frames"])
+    assert main(["demo", "--out", "demo", "--consumers", "10", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    lines = out.split("\nNext:\n")[1].splitlines()
+    assert lines[-1] == (
+        '  .venv/bin/pip install -e ".[notebooks]" && .venv/bin/jupyter lab '
+        "notebooks/explore_syncs.ipynb   # Jupyter is in the notebooks extra"
+    )
+    commands = [line.strip() for line in lines[:-1]]
+    assert all(c.startswith(".venv/bin/chift-frames ") for c in commands)
+    for command in commands:  # each runs as printed (the shell's quotes taken off)
+        argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', command)][1:]
+        assert main(argv) == 0, command
+    printed = capsys.readouterr().out
+    assert "POS → Accounting" in printed and "What changed from" in printed
