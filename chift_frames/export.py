@@ -758,7 +758,10 @@ def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -
         return None
     ok, failed = int(info.get("pairs_ok") or 0), int(info.get("pairs_failed") or 0)
     what = "interrupted" if interrupted else "partial"
-    expected = f"at least {ok + failed:,}" if interrupted else f"{ok + failed:,}"
+    if info.get("pairs_expected") is not None:  # recorded by the fetch: exact
+        expected = f"{int(info['pairs_expected']):,}"
+    else:  # older manifests: errors may count requests other than pairs
+        expected = f"at least {ok + failed:,}" if interrupted else f"{ok + failed:,}"
     root = display_root(frames).rstrip("/")
     sid = manifest["snapshot_id"]
     return (
