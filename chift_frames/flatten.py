@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 from .canonical_json import CanonicalJsonError, json_path, to_canonical_json
 from .errors import MissingFieldsWarning, PayloadError, UnknownFieldsWarning
 from .frames import Frames
-from .schema import TABLES, to_pandas
+from .schema import TABLES, UTC_TS, to_pandas
 
 __all__ = [
     "PAIR_TABLES",
@@ -1206,8 +1206,70 @@ def flatten_executions(sync_id: str, items: Any) -> pa.Table:
     UnknownFieldsWarning
         Once, naming the fields not in Chift's spec that were left out.
     """
-    rows: dict[str, list[Any]] = {name: [] for name in TABLES["executions"].columns}
     checked = _items(items, "executions")
+    table = _executions_by_column(sync_id, checked)
+    if table is None:  # a value needs the careful path, which says what and where
+        table = _executions_by_row(sync_id, checked)
+    _warn_unknown(checked, _EXECUTION_KEYS, f"GET /syncs/{sync_id}/executions")
+    return table
+
+
+# An ISO 8601 date-time that datetime.fromisoformat and Arrow read alike: a usual year (no
+# overflow once in UTC), seconds and microseconds at most, and an explicit offset.
+_PLAIN_DATETIME = r"^(19|20|21)\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$"
+
+
+def _executions_by_column(sync_id: str, items: list[dict[str, Any]]) -> pa.Table | None:
+    """Build ``executions`` a column at a time, or return None when a value is not plain.
+
+    Plain is a string where the spec wants one, and dates as :data:`_PLAIN_DATETIME`; Arrow
+    then parses the dates in bulk, to the same instants as :func:`_datetime`. Anything else
+    (a missing field, a wrong type, a lone surrogate, an odd date) is left to
+    :func:`_executions_by_row`, which raises the precise error or reads it the same way.
+    """
+    schema = TABLES["executions"].schema
+    columns: dict[str, list[Any]] = {
+        "execution_id": [item.get("id") for item in items],
+        "consumer_id": [item.get("consumer_id") for item in items],
+        "flow_id": [item.get("flow_id") for item in items],
+        "status": [item.get("status") for item in items],
+        "start": [item.get("start") for item in items],
+    }
+    optional = {
+        "parent_execution_id": [item.get("parentexecutionid") for item in items],
+        "end": [item.get("end") for item in items],
+    }
+    if not all(type(v) is str for column in columns.values() for v in column):
+        return None
+    if not all(v is None or type(v) is str for column in optional.values() for v in column):
+        return None
+    try:
+        text = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+        text.update({name: pa.array(values, pa.string()) for name, values in optional.items()})
+        for name in ("start", "end"):
+            plain = pc.match_substring_regex(text[name], _PLAIN_DATETIME)
+            if not pc.all(plain, min_count=0).as_py():  # nulls (no end yet) are plain
+                return None
+        start = text["start"].cast(UTC_TS)
+        end = text["end"].cast(UTC_TS)
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return None
+    micros = pc.subtract(end, start).cast(pa.int64())
+    longest = pc.max(pc.abs(micros)).as_py()
+    if longest is not None and longest > 2**53:  # beyond a float's exact integers: by row
+        return None
+    arrays = {
+        **text,
+        "sync_id": pa.array([sync_id] * len(items), pa.string()),
+        "start": start,
+        "end": end,
+        "duration_s": pc.divide(micros.cast(pa.float64()), 1e6),
+    }
+    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
+
+
+def _executions_by_row(sync_id: str, checked: list[dict[str, Any]]) -> pa.Table:
+    rows: dict[str, list[Any]] = {name: [] for name in TABLES["executions"].columns}
     for i, item in enumerate(checked):
         try:
             start = _datetime(item.get("start"), f"[{i}].start", nullable=False)
@@ -1227,5 +1289,4 @@ def flatten_executions(sync_id: str, items: Any) -> pa.Table:
             None if end is None or start is None else (end - start).total_seconds()
         )
         rows["status"].append(_field(item, i, "status", str, required=True))
-    _warn_unknown(checked, _EXECUTION_KEYS, f"GET /syncs/{sync_id}/executions")
     return pa.Table.from_pydict(rows, schema=TABLES["executions"].schema)

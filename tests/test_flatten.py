@@ -7,8 +7,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chift_frames import TABLES, flatten
+from chift_frames.errors import PayloadError
 from chift_frames.flatten import PAIR_TABLES
 
 C1, C2 = "0e260397-0000-4000-8000-00000000000a", "0e260397-0000-4000-8000-00000000000b"
@@ -421,3 +424,119 @@ def test_flatten_executions_warns_once_about_fields_it_leaves_out() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         flatten_executions("s1", [item])
+
+
+_PLAIN_DATES = st.builds(
+    lambda d, frac, zone: d.strftime("%Y-%m-%dT%H:%M:%S") + frac + zone,
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2199, 12, 31)),
+    st.sampled_from(["", ".5", ".123", ".123456", ".000001"]),
+    st.sampled_from(["Z", "+00:00", "-05:30", "+14:00", "-23:59", "+01:00"]),
+)
+_PLAIN_EXECUTION = st.fixed_dictionaries(
+    {
+        "id": st.text(max_size=8),
+        "start": _PLAIN_DATES,
+        "end": st.one_of(_PLAIN_DATES, st.none()),
+        "status": st.sampled_from(["success", "failed", "running"]),
+        "consumer_id": st.text(max_size=8),
+        "flow_id": st.just("f1"),
+    },
+    optional={"parentexecutionid": st.one_of(st.none(), st.text(max_size=8))},
+)
+# values the bulk path must leave to the careful one, which reads them or says what is wrong
+_ODD_VALUES = st.sampled_from(
+    [
+        None,
+        7,
+        "",
+        "2026-11-01T10:00:00",  # no offset: read as UTC
+        "2026-11-01 10:00:00Z",
+        "2026-11-01",
+        "2026-11-01T10:00:60Z",
+        "2026-02-30T10:00:00Z",
+        "9999-12-31T23:00:00-05:00",
+        "0001-01-01T00:30:00+01:00",
+        "1899-12-31T23:30:00-01:00",
+        "2026-11-01T10:00:00.1234567Z",
+        "2026-11-01T10:00:00+05:30:15",
+        "2026-11-01T10:00:00\ud800Z",
+        "e\ud800",
+    ]
+)
+
+
+@st.composite
+def _execution_pages(draw: st.DrawFn) -> list[dict[str, Any]]:
+    items = draw(st.lists(_PLAIN_EXECUTION, max_size=5))
+    if items and draw(st.booleans()):  # one odd value somewhere
+        item = items[draw(st.integers(0, len(items) - 1))]
+        key = draw(st.sampled_from([*_EXECUTION_KEYS_FOR_TESTS, "gone"]))
+        if key == "gone":
+            item.pop(draw(st.sampled_from(sorted(item))))
+        else:
+            item[key] = draw(_ODD_VALUES)
+    return items
+
+
+_EXECUTION_KEYS_FOR_TESTS = ["id", "parentexecutionid", "start", "end", "status", "consumer_id"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_execution_pages())
+def test_executions_read_column_wise_equal_the_row_wise_reading(items: list[Any]) -> None:
+    """The bulk path gives what the careful path gives, or leaves the items to it."""
+    from chift_frames.flatten import _executions_by_column, _executions_by_row
+
+    by_column = _executions_by_column("s1", items)
+    try:
+        by_row = _executions_by_row("s1", items)
+    except PayloadError:
+        assert by_column is None
+        return
+    if by_column is not None:
+        assert by_column.equals(by_row, check_metadata=True)
+
+
+def test_executions_read_column_wise_for_plain_pages() -> None:
+    """The usual page (strings, dates with offsets, a run still going) takes the bulk path."""
+    from chift_frames.flatten import _executions_by_column
+
+    items = [
+        {
+            "id": "e1",
+            "parentexecutionid": None,
+            "start": "2026-11-01T10:00:00.5-01:00",
+            "end": "2026-11-01T11:00:01Z",
+            "status": "success",
+            "consumer_id": "c1",
+            "flow_id": "f1",
+        },
+        {"id": "e2", "start": "2026-11-01T10:00:00Z", "status": "running", "consumer_id": "c1"}
+        | {"flow_id": "f1", "end": None},
+    ]
+    table = _executions_by_column("s1", items)
+    assert table is not None
+    assert table.to_pylist() == [
+        {
+            "sync_id": "s1",
+            "execution_id": "e1",
+            "parent_execution_id": None,
+            "consumer_id": "c1",
+            "flow_id": "f1",
+            "start": datetime(2026, 11, 1, 11, 0, 0, 500000, tzinfo=UTC),
+            "end": datetime(2026, 11, 1, 11, 0, 1, tzinfo=UTC),
+            "duration_s": 0.5,
+            "status": "success",
+        },
+        {
+            "sync_id": "s1",
+            "execution_id": "e2",
+            "parent_execution_id": None,
+            "consumer_id": "c1",
+            "flow_id": "f1",
+            "start": datetime(2026, 11, 1, 10, 0, tzinfo=UTC),
+            "end": None,
+            "duration_s": None,
+            "status": "running",
+        },
+    ]
