@@ -47,7 +47,7 @@ from .errors import (
     StoreError,
 )
 from .flatten import flatten_consumers, flatten_executions, flatten_to_arrow
-from .flatten_account import flatten_connections, flatten_sync_definitions
+from .flatten_account import connection_rows, flatten_connections, flatten_sync_definitions
 from .schema import TABLES, to_pandas
 from .store import SnapshotWriter, Status, list_snapshots, load, snapshot_manifest, to_arrow
 
@@ -553,7 +553,9 @@ class _Run:
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started
         self.connections_done: set[str] = set()
         self.connection_data = False
-        self.connection_tables: list[pa.Table] = []
+        # gathered over a batch: one table for many consumers costs far less than one each
+        self.connection_rows: dict[str, list[Any]] = _empty_rows("connections")
+        self.connection_bodies = 0  # taken in since the last batch (a consumer may have none)
 
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
@@ -812,13 +814,15 @@ class _Run:
         body = response.body if self.connection_data else _dumps(_without_data(result))
         self.raw.add(endpoint, consumer_id, None, response.status, _now(), body)
         try:
-            table = flatten_connections(consumer_id, result, keep_data=self.connection_data)
+            rows = connection_rows(consumer_id, result, keep_data=self.connection_data)
         except PayloadError as exc:
             self.payload_errors.append(_connections_error(consumer_id, exc, self.client))
             self.failed_count += 1
             return
         self.connections_done.add(consumer_id)
-        self.connection_tables.append(table)
+        for column, values in rows.items():
+            self.connection_rows[column].extend(values)
+        self.connection_bodies += 1
 
     def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
         self.fetch_errors.append(self._error_row(None, sync_id, endpoint, error))
@@ -861,10 +865,13 @@ class _Run:
             self.failed_count += bad.num_rows
         self.ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
         tables["raw_responses"] = self.raw.to_table()
-        if self.connection_tables:
-            tables["connections"] = pa.concat_tables(self.connection_tables)
+        if self.connection_bodies:
+            tables["connections"] = pa.Table.from_pydict(
+                self.connection_rows, schema=TABLES["connections"].schema
+            )
         self.writer.write(tables)
-        self.records, self.raw, self.connection_tables = [], _Raw(), []
+        self.records, self.raw = [], _Raw()
+        self.connection_rows, self.connection_bodies = _empty_rows("connections"), 0
 
     def finish(self, done: set[tuple[str, str]], interrupted: str | None = None) -> str:
         """Write the last batch and the error tables, then commit; return the status.
@@ -901,6 +908,10 @@ class _Run:
             **({"pairs_expected": self.pairs_expected} if self.pairs_expected is not None else {}),
         )
         return status
+
+
+def _empty_rows(name: str) -> dict[str, list[Any]]:
+    return {column: [] for column in TABLES[name].columns}
 
 
 class _ByteBudget:

@@ -23,7 +23,7 @@ from .errors import PayloadError, UnknownFieldsWarning
 from .flatten import _show
 from .schema import TABLES
 
-__all__ = ["SYNC_TABLES", "flatten_connections", "flatten_sync_definitions"]
+__all__ = ["SYNC_TABLES", "connection_rows", "flatten_connections", "flatten_sync_definitions"]
 
 SYNC_TABLES = (
     "syncs",
@@ -400,6 +400,17 @@ def flatten_connections(consumer_id: str, items: Any, *, keep_data: bool = False
     >>> table.select(["connection_id", "status", "agent_status"]).to_pylist()
     [{'connection_id': 'k1', 'status': 'active', 'agent_status': 'down'}]
     """
+    return _table("connections", connection_rows(consumer_id, items, keep_data=keep_data))
+
+
+def connection_rows(
+    consumer_id: str, items: Any, *, keep_data: bool = False
+) -> dict[str, list[Any]]:
+    """Return the ``connections`` rows of one consumer's connections, column by column.
+
+    What :func:`flatten_connections` makes a table of; the fetch gathers many consumers'
+    rows and makes one table of them, as building a table has a cost of its own.
+    """
     walk = _Walk(consumer_id)
     rows = _rows("connections")
     for i, raw in enumerate(walk.items(items, "", nullable=False)):
@@ -442,7 +453,7 @@ def flatten_connections(consumer_id: str, items: Any, *, keep_data: bool = False
             raise walk.fail(f"{at}.data", f"expected an object or null, got {_kind(data)}")
         rows["data"].append(walk.json(data, f"{at}.data") if keep_data else None)
     walk.warn_unknown(f"GET /consumers/{consumer_id}/connections")
-    return _table("connections", rows)
+    return rows
 
 
 def _nested(walk: _Walk, item: dict[str, Any], key: str, at: str) -> dict[str, Any] | None:
