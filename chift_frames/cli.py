@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -264,7 +267,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # a malformed CHIFT_BASE_URL, a negative --deadline...
         raise UsageError(str(exc)) from None
-    with client:
+    # The closing summary runs in DuckDB: import it while the fetch waits on the network,
+    # rather than after the last answer
+    warm_up = threading.Thread(
+        target=importlib.import_module, args=("duckdb",), name="chift-warm-up", daemon=True
+    )
+    warm_up.start()
+    with client, contextlib.ExitStack() as stack:
+        stack.callback(warm_up.join)  # never leave an import half done at exit
         result = fetch_snapshot(
             client,
             args.out,
