@@ -10,11 +10,16 @@ The command figures (issue 8) run the whole ``chift-frames fetch`` in a fresh pr
 against a 500-pair account (205 consumers, 3 syncs) with 50 ms of latency. The clock starts
 once the interpreter is up and ``chift_frames.cli`` is imported; the second figure also leaves
 out the closing summary (timed inside the same run). Target: pairs per second at least 80 % of
-the ideal concurrency / latency, at ``--concurrency 16``.
+the ideal concurrency / latency, at ``--concurrency 16``. Since issue 11 the command also asks
+each consumer's connections (205 more requests), so it is also measured against every request
+it makes, and with ``--no-connections`` as issue 8 first measured it. After each run a bare
+client (threads and GETs, nothing flattened or written) measures what the sandbox and HTTP
+allow at that concurrency.
 
 Run: python benchmarks/bench_fetch.py            (about 3 minutes on 2 cores)
      python benchmarks/bench_fetch.py --quick    (smaller counts, to try it out)
-     python benchmarks/bench_fetch.py --command [--repeat 5]   (the whole command only)
+     python benchmarks/bench_fetch.py --command [--repeat 5] [--no-connections]
+                                                 (the whole command only)
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -136,7 +142,7 @@ def measure(url: str, concurrency: int, pairs: int) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def command_child(root: str, concurrency: int) -> None:
+def command_child(root: str, concurrency: int, connections: bool = True) -> None:
     """Run ``chift-frames fetch`` as the command does (``cli.main``) and print its phases."""
     started = time.perf_counter()
     import chift_frames.cli as cli
@@ -151,7 +157,8 @@ def command_child(root: str, concurrency: int) -> None:
 
     cli._report_fetch = timed_report  # type: ignore[assignment]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        status = cli.main(["fetch", "--out", root, "--concurrency", str(concurrency), "--quiet"])
+        argv = ["fetch", "--out", root, "--concurrency", str(concurrency), "--quiet"]
+        status = cli.main(argv + ([] if connections else ["--no-connections"]))
     done = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
@@ -167,13 +174,45 @@ def command_child(root: str, concurrency: int) -> None:
     )
 
 
+def floor_child(concurrency: int) -> None:
+    """GET every consumer's connections four times over with bare threads; print the rate.
+
+    Nothing is flattened or written: what the sandbox and the HTTP client allow at this
+    concurrency, the ceiling the whole command can approach.
+    """
+    from chift_frames import ChiftClient
+
+    with ChiftClient.from_env(pool_size=concurrency) as client:
+        paths = [f"/consumers/{c['consumerid']}/connections" for c in client.get_json("/consumers")]
+        jobs = iter(paths * 4)
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    path = next(jobs, None)
+                if path is None:
+                    return
+                client.get(path).json()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=work) for _ in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps({"requests": len(paths) * 4, "seconds": time.perf_counter() - started}))
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_command(concurrency: int, latency: float, repeat: int) -> None:
+def measure_command(
+    concurrency: int, latency: float, repeat: int, connections: bool = True
+) -> None:
     """Run the whole ``chift-frames fetch`` against a 500-pair account, ``repeat`` times."""
     from chift_frames import load
 
@@ -187,7 +226,8 @@ def measure_command(concurrency: int, latency: float, repeat: int) -> None:
     }
     ideal = concurrency / latency
     print(
-        f"\nThe whole command: chift-frames fetch --concurrency {concurrency} --quiet "
+        f"\nThe whole command: chift-frames fetch --concurrency {concurrency} --quiet"
+        f"{'' if connections else ' --no-connections'} "
         f"(500 pairs, {latency * 1000:.0f} ms latency, ideal {ideal:.0f} pairs/s)"
     )
     print(
@@ -197,6 +237,7 @@ def measure_command(concurrency: int, latency: float, repeat: int) -> None:
     )
     shares: list[tuple[float, float]] = []
     by_request: list[float] = []  # every request the command made, against the same ideal
+    floors: list[float] = []  # bare threads and GETs against the same sandbox, run by run
     try:
         for run in range(1, repeat + 1):
             with tempfile.TemporaryDirectory() as root:
@@ -209,6 +250,7 @@ def measure_command(concurrency: int, latency: float, repeat: int) -> None:
                         root,
                         "--concurrency",
                         str(concurrency),
+                        *([] if connections else ["--no-connections"]),
                     ],
                     env=env,
                     capture_output=True,
@@ -224,6 +266,15 @@ def measure_command(concurrency: int, latency: float, repeat: int) -> None:
             bare = pairs / (r["command"] - r["summary"])
             shares.append((rate / ideal, bare / ideal))
             by_request.append(requests / r["command"] / ideal)
+            floor = subprocess.run(
+                [sys.executable, __file__, "--floor-child", "--concurrency", str(concurrency)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            f = json.loads(floor.stdout.strip().splitlines()[-1])
+            floors.append(f["requests"] / f["seconds"] / ideal)
             print(
                 f"{run:>3} {r['imports']:>7.2f}s {r['command']:>7.2f}s {r['summary']:>7.2f}s "
                 f"{r['cpu']:>5.2f}s {served:>7.2f}s {requests:>9,} {rate:>8.0f} "
@@ -237,6 +288,11 @@ def measure_command(concurrency: int, latency: float, repeat: int) -> None:
         f"counting every request (lists, pairs, executions pages) instead of pairs, summary "
         f"included: {min(by_request):.0%}-{max(by_request):.0%} "
         f"(median {statistics.median(by_request):.0%})"
+    )
+    print(
+        f"a bare client ({concurrency} threads, GETs only, nothing written) against the same "
+        f"sandbox, after each run: {min(floors):.0%}-{max(floors):.0%} "
+        f"(median {statistics.median(floors):.0%})"
     )
     with_summary = [a for a, _ in shares]
     without = [b for _, b in shares]
@@ -256,16 +312,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--command", action="store_true", help="the whole command only")
     parser.add_argument("--command-child", metavar="ROOT")
+    parser.add_argument("--floor-child", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the whole command")
+    parser.add_argument(
+        "--no-connections",
+        action="store_true",
+        help="the command without the connections (one request per consumer), as in issue 8",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.concurrency, args.pairs)
         return
+    if args.floor_child:
+        floor_child(args.concurrency)
+        return
     if args.command_child:
-        command_child(args.command_child, args.concurrency)
+        command_child(args.command_child, args.concurrency, not args.no_connections)
         return
     if args.command:
-        measure_command(16, args.latency, args.repeat)
+        measure_command(16, args.latency, args.repeat, not args.no_connections)
         return
 
     small, large, serial = (500, 5000, 100) if args.quick else (2000, 20000, 400)
