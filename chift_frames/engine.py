@@ -86,12 +86,14 @@ def settings(
     return out
 
 
-def configure(con: Any, **options: Any) -> Any:
+def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     """Apply :func:`settings` to DuckDB connection ``con`` and return it.
 
     Sets ``memory_limit`` and ``temp_directory`` (so that big joins and sorts spill), the
     time zone to UTC (timestamps come back as UTC, as in the tables), and turns off the
-    progress bar. ``options`` are those of :func:`settings`.
+    progress bar. Unless ``keep_order``, DuckDB need not keep rows in the order they were
+    read, which spares memory: every report orders its result itself, where a user's
+    ad hoc query may not. ``options`` are those of :func:`settings`.
 
     Raises
     ------
@@ -107,8 +109,8 @@ def configure(con: Any, **options: Any) -> Any:
         if "threads" in chosen:
             con.execute(f"SET threads = {int(chosen['threads'])}")
         con.execute("SET TimeZone = 'UTC'")
-        # every query orders its result itself: DuckDB need not keep the order rows came in
-        con.execute("SET preserve_insertion_order = false")
+        if not keep_order:
+            con.execute("SET preserve_insertion_order = false")
     except duckdb.Error as exc:
         raise StoreError(f"cannot apply the DuckDB settings {chosen}: {exc}") from None
     # no progress bar in the CLI's output; Jupyter without ipywidgets refuses the change

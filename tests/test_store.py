@@ -429,6 +429,37 @@ def test_query_joins_the_views(tmp_path: Path, frames) -> None:
     assert str(result.dtypes["unmapped"]) == "Int64"
 
 
+def test_query_runs_with_the_analysis_settings(
+    tmp_path: Path, frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """query spills where the reports do, under the same memory limit, in UTC, rows in order."""
+    import duckdb
+
+    save(frames, tmp_path)
+    settings = (
+        "SELECT current_setting('memory_limit') AS memory_limit, "
+        "current_setting('temp_directory') AS temp_directory, "
+        "current_setting('TimeZone') AS time_zone, "
+        "current_setting('preserve_insertion_order') AS keeps_order"
+    )
+    spill = tmp_path / "spill"
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "123MB")
+    monkeypatch.setenv("CHIFT_FRAMES_TEMP_DIRECTORY", str(spill))
+    with duckdb.connect() as con:
+        con.execute("SET memory_limit = '123MB'")
+        expected_limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute("SET memory_limit = '321MB'")
+        other_limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert query(tmp_path, settings).astype(object).values.tolist() == [
+        [expected_limit, str(spill), "UTC", True]
+    ]
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "321MB")
+    assert query(tmp_path, settings)["memory_limit"].tolist() == [other_limit]
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "lots")
+    with pytest.raises(StoreError, match="cannot apply the DuckDB settings"):
+        query(tmp_path, "SELECT 1")
+
+
 def test_query_errors_are_store_errors_in_one_line(tmp_path: Path, frames, capsys) -> None:
     from chift_frames.schema import TABLES
 

@@ -85,6 +85,8 @@ def query(
     """Run DuckDB SQL over the dataset at ``root`` and return the result as a DataFrame.
 
     Every table of the contract is a view (see :func:`connect`), so SQL can join them freely.
+    DuckDB runs with the settings of :func:`chift_frames.engine.settings` (its memory limit
+    and spill folder, from ``CHIFT_FRAMES_MEMORY_LIMIT`` and the like) and in UTC.
 
     Raises
     ------
@@ -101,8 +103,13 @@ def query(
     """
     import duckdb
 
+    from ..engine import configure  # it builds on this package
+
     con = connect(root, snapshot)
     try:
+        # the memory limit and spill folder of every analysis; rows in the order a query
+        # without ORDER BY reads them, as a user of DuckDB expects
+        configure(con, keep_order=True)
         try:
             result = con.sql(sql)
             if result is None:
