@@ -26,7 +26,7 @@ from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .frames import Frames
 from .history import diff, pick_snapshots
 from .redact import Redactor
-from .reports import REPORTS, Summary, parse_one_apis, report_sql, summarise
+from .reports import REPORTS, Summary, parse_one_apis, report_script, summarise
 from .sandbox import Faults, Sandbox
 from .store import (
     clean,
@@ -407,12 +407,12 @@ def _is_url(text: str) -> bool:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write every report of a snapshot as files, and optionally as one HTML page."""
+    one_apis = parse_one_apis(args.one_api or [])
     if args.sql:
         if args.sql not in REPORTS:
             raise ChiftFramesError(f"no report {args.sql!r}; reports: {', '.join(REPORTS)}")
-        print(report_sql(args.sql), end="")
+        print(report_script(args.sql, one_apis), end="")
         return EXIT_OK
-    one_apis = parse_one_apis(args.one_api or [])
     _apply_engine_options(args)
     if args.snapshot == "all":
         raise ChiftFramesError("report takes one snapshot: give its id, or leave --snapshot out")
@@ -805,7 +805,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--sql",
         metavar="NAME",
-        help="print the SQL of report NAME (to paste into DuckDB or Spark SQL) and stop",
+        help="print the SQL of report NAME (to paste into DuckDB or Spark SQL) and stop; "
+        "for the monitoring states, the statements that create what it reads come first",
     )
     report.add_argument(
         "--one-api",

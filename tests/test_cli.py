@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from chift_frames import load
@@ -120,6 +122,40 @@ def test_report_sql_prints_the_query_that_gives_the_report(
     assert pasted.astype(object).values.tolist() == expected.astype(object).values.tolist()
     assert main(["report", str(demo_dir), "--sql", "nope"]) == 1
     assert "no report 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["monitoring_states", "onboarding_funnel", "consumer_health"])
+def test_report_sql_of_the_monitoring_states_runs_as_printed(
+    demo_dir: Path, capsys, name: str
+) -> None:
+    """What these reports read besides the tables (one_apis, monitoring_states) comes first."""
+    from chift_frames import query
+    from chift_frames.reports import REPORTS
+
+    one_apis = {1: "Accounting", 2: "Point of Sale"}
+    given = ["--one-api", "1=Accounting", "--one-api", "2=Point of Sale"]
+    assert main(["report", str(demo_dir), "--sql", name, *given]) == 0
+    script = capsys.readouterr().out
+    assert "INSERT INTO one_apis VALUES (1, 'Accounting'), (2, 'Point of Sale');" in script
+    pasted = query(demo_dir, script)
+    expected = REPORTS[name](demo_dir, one_apis=one_apis)
+    assert len(expected) > 0
+    assert _rows(pasted) == _rows(expected)
+    # without --one-api: the fallback, as the report gives it
+    assert main(["report", str(demo_dir), "--sql", name]) == 0
+    pasted = query(demo_dir, capsys.readouterr().out)
+    assert _rows(pasted) == _rows(REPORTS[name](demo_dir))
+
+
+def _rows(df: pd.DataFrame) -> list[list[object]]:
+    """Rows of plain values: lists for list columns, None for every missing value."""
+    return [
+        [
+            list(v) if isinstance(v, list | tuple | np.ndarray) else None if pd.isna(v) else v
+            for v in row
+        ]
+        for row in df.astype(object).values.tolist()
+    ]
 
 
 def test_summary_and_report_take_engine_settings(

@@ -50,6 +50,7 @@ from .monitoring import (
     flows_not_enabled,
     monitoring_states,
     parse_one_apis,
+    report_script,
 )
 from .onboarding import ONBOARDING_STEPS, onboarding_funnel, onboarding_steps
 from .runs import SUCCESS_STATUSES, consumer_flow_runs, flow_runs, stale_flows
@@ -75,6 +76,7 @@ __all__ = [
     "onboarding_funnel",
     "onboarding_steps",
     "parse_one_apis",
+    "report_script",
     "report_sql",
     "schedule_heatmap",
     "stale_flows",

@@ -23,6 +23,7 @@ __all__ = [
     "monitoring_states",
     "parse_one_apis",
     "register_monitoring_states",
+    "report_script",
 ]
 
 MONITORING_STATES = (
@@ -123,6 +124,53 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     con.register("one_apis", _one_apis_table(one_apis))
     sql = report_sql("monitoring_states")
     con.execute(f"CREATE OR REPLACE TEMP VIEW monitoring_states AS {sql}")
+
+
+READS_MONITORING_STATES = frozenset({"onboarding_funnel", "consumer_health"})
+"""The reports whose query reads the view ``monitoring_states`` (and so ``one_apis``)."""
+
+
+def report_script(name: str, one_apis: OneApis = None) -> str:
+    """Return report ``name``'s SQL as a DuckDB script that runs as it is over the dataset.
+
+    The report's query alone reads only the dataset's tables, except for the monitoring
+    states: ``monitoring_states`` reads the relation ``one_apis``, and the onboarding funnel
+    and consumer health read the view ``monitoring_states``. For those the script first
+    creates what they read, ``one_apis`` filled from ``one_apis``, so that an analyst can
+    paste it into DuckDB over the dataset's views (``chift-frames query``,
+    ``chift_frames.connect``) and get the report.
+
+    Raises
+    ------
+    KeyError
+        When there is no report of that name.
+
+    Examples
+    --------
+    >>> print(report_script("monitoring_states", {1: "Accounting"}).splitlines()[2])
+    CREATE OR REPLACE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);
+    """
+    sql = report_sql(name)
+    if name != "monitoring_states" and name not in READS_MONITORING_STATES:
+        return sql
+    rows = ", ".join(
+        f"({int(number)}, '{api.replace(chr(39), chr(39) * 2)}')"
+        for number, api in sorted((one_apis or {}).items())
+    )
+    lines = [
+        "-- one_apis: which API each sync_connections.one_api number is (Chift does not say;",
+        "-- chift-frames report --one-api N=API fills it). Empty, every connection counts.",
+        "CREATE OR REPLACE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);",
+    ]
+    if rows:
+        lines.append(f"INSERT INTO one_apis VALUES {rows};")
+    if name in READS_MONITORING_STATES:
+        lines += [
+            "-- monitoring_states: the report of that name, which this query reads",
+            "CREATE OR REPLACE TEMP VIEW monitoring_states AS",
+            report_sql("monitoring_states").rstrip().rstrip(";") + ";",
+        ]
+    return "\n".join(lines) + "\n" + sql
 
 
 def monitoring_states(
