@@ -361,14 +361,15 @@ _STATE_COLOURS = {
     "mapping incomplete": "#f2c14e",
     "configuration incomplete": _BLUES[0],
     "active": _BLUES[2],
-    None: "#bbbbbb",
+    "unknown": "#bbbbbb",  # the data could not decide (a null state)
 }
 
 
 def _chart_monitoring_states(df: pd.DataFrame) -> tuple[Figure, str] | None:
     if df.empty:
         return None
-    states = df.state.astype(object).where(df.state.notna(), None)
+    # a null state is "unknown", not a missing key that groupby would drop from the counts
+    states = df.state.astype(object).where(df.state.notna(), "unknown")
     counts = (
         pd.DataFrame({"sync": df.sync_name.fillna(df.sync_id).astype(str), "state": states})
         .groupby(["sync", "state"], dropna=False)
@@ -387,8 +388,7 @@ def _chart_monitoring_states(df: pd.DataFrame) -> tuple[Figure, str] | None:
         values = [float(counts.get((sync, state), 0)) for sync in syncs]
         if not any(values):
             continue
-        label = state if state is not None else "unknown"
-        ax.barh(ys, values, left=left, color=colour, height=0.7, label=label)
+        ax.barh(ys, values, left=left, color=colour, height=0.7, label=state)
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(ys, [_label(s, 32) for s in syncs], fontsize=9)
     ax.invert_yaxis()

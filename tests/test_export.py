@@ -445,3 +445,17 @@ def test_chart_legends_do_not_cover_bars(name: str, reports: dict[str, pd.DataFr
     for legend in legends:
         box = legend.get_window_extent(renderer)
         assert not any(box.overlaps(bar) for bar in bars), name
+
+
+def test_monitoring_states_chart_counts_unknown_states(reports: dict[str, pd.DataFrame]) -> None:
+    """A snapshot fetched without connections has no state: its setups show as unknown."""
+    df = reports["monitoring_states"].copy()
+    df["state"] = pd.Series([pd.NA] * len(df), dtype=df["state"].dtype)
+    chart = CHARTS["monitoring_states"](df)  # pytest turns a warning (an empty legend) to error
+    assert chart is not None
+    figure = chart[0]
+    (ax,) = figure.axes
+    widths = [patch.get_width() for patch in ax.patches]
+    assert sum(widths) == len(df)
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["unknown"]
