@@ -46,8 +46,14 @@ from .errors import (
     PayloadError,
     StoreError,
 )
-from .flatten import flatten_consumers, flatten_executions, flatten_to_arrow
-from .flatten_account import connection_rows, flatten_connections, flatten_sync_definitions
+from .flatten import (
+    connection_rows,
+    flatten_connections,
+    flatten_consumers,
+    flatten_executions,
+    flatten_sync_definitions,
+    flatten_to_arrow,
+)
 from .schema import TABLES, to_pandas
 from .store import SnapshotWriter, Status, list_snapshots, load, snapshot_manifest, to_arrow
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chift_frames.errors import PayloadError, UnknownFieldsWarning
-from chift_frames.flatten_account import (
+from chift_frames.flatten import (
     SYNC_TABLES,
     flatten_connections,
     flatten_sync_definitions,

@@ -15,8 +15,13 @@ from chift_frames import AuthError, flatten, list_snapshots, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
 from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
-from chift_frames.flatten import PAIR_TABLES, flatten_consumers, flatten_executions
-from chift_frames.flatten_account import flatten_connections, flatten_sync_definitions
+from chift_frames.flatten import (
+    PAIR_TABLES,
+    flatten_connections,
+    flatten_consumers,
+    flatten_executions,
+    flatten_sync_definitions,
+)
 from chift_frames.sandbox import Faults, Sandbox
 from chift_frames.schema import to_pandas
 from chift_frames.store import snapshot_states

@@ -485,7 +485,7 @@ _EXECUTION_KEYS_FOR_TESTS = ["id", "parentexecutionid", "start", "end", "status"
 @given(_execution_pages())
 def test_executions_read_column_wise_equal_the_row_wise_reading(items: list[Any]) -> None:
     """The bulk path gives what the careful path gives, or leaves the items to it."""
-    from chift_frames.flatten import _executions_by_column, _executions_by_row
+    from chift_frames.flatten.lists import _executions_by_column, _executions_by_row
 
     by_column = _executions_by_column("s1", items)
     try:
@@ -499,7 +499,7 @@ def test_executions_read_column_wise_equal_the_row_wise_reading(items: list[Any]
 
 def test_executions_read_column_wise_for_plain_pages() -> None:
     """The usual page (strings, dates with offsets, a run still going) takes the bulk path."""
-    from chift_frames.flatten import _executions_by_column
+    from chift_frames.flatten.lists import _executions_by_column
 
     items = [
         {

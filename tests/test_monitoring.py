@@ -13,8 +13,7 @@ from chift_frames import ChiftFramesError, Frames, flatten
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
 from chift_frames.fetch import fetch_snapshot
-from chift_frames.flatten import flatten_consumers
-from chift_frames.flatten_account import flatten_connections, flatten_sync_definitions
+from chift_frames.flatten import flatten_connections, flatten_consumers, flatten_sync_definitions
 from chift_frames.reports import (
     MONITORING_STATES,
     consensus_targets,

@@ -342,7 +342,7 @@ def test_a_mistyped_enum_names_its_path_the_choices_and_the_value(
 
 
 def test_the_enum_choices_are_the_specs() -> None:
-    from chift_frames.flatten import (
+    from chift_frames.flatten._columns import (
         _DATASTORE_STATUSES,
         _SKIP_REASONS,
         _STATUSES,
@@ -483,7 +483,7 @@ def test_an_unforeseen_failure_is_one_error_row_in_collect_mode(
     active_pos: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug met by one record: collect mode keeps the others and says it is a bug."""
-    from chift_frames.flatten import _Columns
+    from chift_frames.flatten._columns import _Columns
 
     add_flow = _Columns._add_flow
 

@@ -13,8 +13,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from chift_frames import flatten
-from chift_frames.flatten import flatten_consumers, flatten_syncs
-from chift_frames.flatten_account import flatten_connections, flatten_sync_definitions
+from chift_frames.flatten import (
+    flatten_connections,
+    flatten_consumers,
+    flatten_sync_definitions,
+    flatten_syncs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"

@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from .canonical_json import CanonicalJsonError, to_canonical_json
-from .errors import PayloadError, UnknownFieldsWarning
-from .flatten import _show
-from .schema import TABLES
+from ..canonical_json import CanonicalJsonError, to_canonical_json
+from ..errors import PayloadError, UnknownFieldsWarning
+from ..schema import TABLES
+from ._checks import _show
 
 __all__ = ["SYNC_TABLES", "connection_rows", "flatten_connections", "flatten_sync_definitions"]
 
