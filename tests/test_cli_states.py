@@ -11,7 +11,7 @@ import pytest
 
 from chift_frames import PartialSnapshotWarning, list_snapshots, load
 from chift_frames.cli import main
-from chift_frames.fetch import _Run
+from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
 

@@ -14,7 +14,8 @@ import chift_frames
 from chift_frames import AuthError, flatten, list_snapshots, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
-from chift_frames.fetch import _Run, fetch_snapshot, rebuild_snapshot
+from chift_frames.fetch import fetch_snapshot, rebuild_snapshot
+from chift_frames.fetch._workers import _Run
 from chift_frames.flatten import (
     PAIR_TABLES,
     flatten_connections,

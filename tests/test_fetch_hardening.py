@@ -15,7 +15,8 @@ import pytest
 from chift_frames import ApiError, PayloadError, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
-from chift_frames.fetch import _Run, fetch_snapshot, list_pairs, rebuild_snapshot
+from chift_frames.fetch import fetch_snapshot, list_pairs, rebuild_snapshot
+from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
 from tests.test_fetch import expected_executions
@@ -343,7 +344,7 @@ def test_a_server_that_ignores_the_window_is_read_again_and_nothing_doubles(
 def test_tight_byte_bounds_still_fetch_everything_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chift_frames.fetch as fetch_module
+    import chift_frames.fetch._workers as fetch_module
     from tests.test_fetch import WORLD, assert_matches_world
 
     # a hand-over of 8 KB and batches of 16 KB: workers wait for the writing thread, which

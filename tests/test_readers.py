@@ -19,7 +19,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from chift_frames import TABLES, fetch_snapshot, list_snapshots, load
-from chift_frames.fetch import _Run
+from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.store import snapshot_states
 from chift_frames.world import World

@@ -1,0 +1,503 @@
+"""The pool of workers of one fetch pass: pairs, connections and executions pages, in batches.
+
+Workers send the requests; the calling thread flattens and writes what comes back, while the
+workers go on fetching. Memory stays bounded by a batch size and a byte budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..client import ChiftClient, Response, api_path
+from ..errors import (
+    AuthError,
+    ChiftError,
+    PayloadError,
+)
+from ..flatten import (
+    connection_rows,
+    flatten_executions,
+    flatten_to_arrow,
+)
+from ..schema import TABLES, to_pandas
+from ..store import SnapshotWriter, Status
+from ._common import (
+    EXECUTIONS_PAGE,
+    MAX_EXECUTION_PAGES,
+    PAGES_PER_PART,
+    _connections_endpoint,
+    _connections_error,
+    _dumps,
+    _empty_rows,
+    _error_row,
+    _now,
+    _pair_columns,
+    _pair_endpoint,
+    _Raw,
+    _still_failing,
+    _to_table,
+    _without_data,
+)
+
+log = logging.getLogger(__name__)
+
+
+BATCH_BYTES = 64 * 2**20  # bodies flattened and written together, at most (besides the count)
+
+
+HANDOVER_BYTES = 256 * 2**20  # bodies waiting for this thread, at most (one may always pass)
+
+
+@dataclass
+class _Page:
+    """One executions page asked of a worker, and what came back."""
+
+    sync_id: str
+    number: int
+    verify: bool = False
+    endpoint: str = ""
+    response: Response | None = None
+    items: list[Any] = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class _Connections:
+    """The connections of one consumer, asked of a worker."""
+
+    consumer_id: str
+
+
+@dataclass
+class _SyncExecutions:
+    """Where the executions of one sync stand: pages expected, received, staged."""
+
+    total: int = -1  # as the first page of the pass said
+    pages: int = 0
+    received: int = 0
+    passes: int = 1
+    seen: set[str] = field(default_factory=set)
+    group: list[_Page] = field(default_factory=list)
+    staged: list[tuple[str, str, int]] = field(default_factory=list)
+    failed: bool = False
+
+
+class _Run:
+    """One pass over the pairs and executions to fetch: workers, batches, errors."""
+
+    def __init__(self, client: ChiftClient, writer: SnapshotWriter, batch_size: int) -> None:
+        self.client = client
+        self.writer = writer
+        self.batch_size = batch_size
+        self.ok: set[tuple[str, str]] = set()
+        self.pairs_expected: int | None = None  # once the pairs to fetch are known
+        self.records: list[tuple[str, Any, datetime]] = []
+        self.raw = _Raw()
+        self.fetch_errors: list[dict[str, Any]] = []
+        self.payload_errors: list[pd.DataFrame] = []
+        self.failed_count = 0
+        self.executions_done: set[str] = set()
+        self.window = ("", "")
+        self.consumers: set[str] = set()
+        self._syncs: dict[str, _SyncExecutions] = {}
+        self.pending: dict[str, Any] = {}  # tables to write when the workers have started
+        self.connections_done: set[str] = set()
+        self.connection_data = False
+        # gathered over a batch: one table for many consumers costs far less than one each
+        self.connection_rows: dict[str, list[Any]] = _empty_rows("connections")
+        self.connection_bodies = 0  # taken in since the last batch (a consumer may have none)
+
+    def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
+        try:
+            response = self.client.get(api_path("consumers", consumer_id, "syncs", sync_id))
+            return response, response.json()
+        except AuthError:
+            raise
+        except ChiftError as error:
+            return None, error
+        except ValueError as exc:  # an id that cannot be a path segment
+            return None, ChiftError(str(exc), endpoint=_pair_endpoint(consumer_id, sync_id))
+
+    def _get_page(self, page: _Page) -> _Page:
+        """Fetch one executions page (in a worker); raise ChiftError when it is unusable."""
+        since, until = self.window
+        path = api_path("syncs", page.sync_id, "executions")
+        query = {"page": page.number, "size": EXECUTIONS_PAGE, "date_from": since}
+        if until:
+            query["date_to"] = until
+        page.endpoint = "GET " + path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        response = self.client.get(path, query)
+        body = response.json()
+        items = body.get("items") if isinstance(body, dict) else None
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(items, list) or type(total) is not int or total < 0:
+            raise ChiftError(
+                "the executions page does not follow the spec (items and total)",
+                status=response.status,
+                endpoint=page.endpoint,
+                attempts=response.attempts,
+            )
+        page.response, page.items, page.total = response, items, total
+        return page
+
+    def _get_connections(self, job: _Connections) -> tuple[Response | None, Any]:
+        try:
+            response = self.client.get(api_path("consumers", job.consumer_id, "connections"))
+            return response, response.json()
+        except AuthError:
+            raise
+        except ChiftError as error:
+            return None, error
+        except ValueError as exc:  # an id that cannot be a path segment
+            return None, ChiftError(str(exc), endpoint=_connections_endpoint(job.consumer_id))
+
+    def _work(self, job: tuple[str, str] | _Page | _Connections) -> tuple[Any, ...]:
+        if isinstance(job, _Connections):
+            return (job, *self._get_connections(job))
+        if isinstance(job, _Page):
+            try:
+                return (job, self._get_page(job), None)
+            except AuthError:
+                raise
+            except ChiftError as error:
+                return (job, None, error)
+            except ValueError as exc:  # a sync id that cannot be a path segment
+                return (job, None, ChiftError(str(exc), endpoint=f"GET /syncs/{job.sync_id!r}"))
+        return (job, *self._get(*job))
+
+    def fetch(
+        self,
+        todo: list[tuple[str, str]],
+        concurrency: int,
+        bar: Any,
+        *,
+        executions: Iterable[str] = (),
+        connections: Iterable[str] = (),
+        window: tuple[str, str] = ("", ""),
+        consumers: set[str] | None = None,
+    ) -> None:
+        """Fetch ``todo`` and the executions pages with ``concurrency`` worker threads.
+
+        The pairs and the pages share the workers (pages first, so a sync's pages are not
+        left for the end); this thread flattens and writes what comes back, while the workers
+        go on fetching.
+        """
+        self.window = window
+        self.consumers = consumers or set()
+        # (priority, order, job): executions pages before pairs, the sentinels last
+        jobs: queue.PriorityQueue[
+            tuple[int, int, tuple[str, str] | _Page | _Connections | None]
+        ] = queue.PriorityQueue()
+        order = itertools.count()
+        outstanding = 0
+
+        def submit(job: tuple[str, str] | _Page | _Connections) -> None:
+            nonlocal outstanding
+            jobs.put((0 if isinstance(job, _Page) else 1, next(order), job))
+            outstanding += 1
+
+        for sync_id in executions:
+            self._syncs[sync_id] = _SyncExecutions()
+            submit(_Page(sync_id, 1))
+        for pair in todo:
+            submit(pair)
+        for consumer_id in connections:
+            submit(_Connections(consumer_id))
+        # A bounded hand-over: memory stays flat however many pairs there are, and a whole
+        # batch fits, so workers keep fetching while this thread flattens and writes one.
+        results: queue.Queue[tuple[Any, ...]] = queue.Queue(
+            maxsize=max(concurrency * 4, self.batch_size)
+        )
+        stop = threading.Event()
+        budget = _ByteBudget(HANDOVER_BYTES)  # and however large the bodies, a bounded size
+
+        def work() -> None:
+            while not stop.is_set():
+                job = jobs.get()[2]
+                if job is None:
+                    return
+                try:
+                    outcome = self._work(job)
+                    size = _body_size(outcome[1])
+                    if not budget.take(size, stop):
+                        return
+                    results.put((*outcome, size, None))
+                except BaseException as exc:  # an AuthError, or an interrupt: the run stops
+                    results.put((job, None, None, 0, exc))
+                    return
+
+        workers = [
+            threading.Thread(target=work, name=f"chift-fetch-{i}", daemon=True)
+            for i in range(min(concurrency, outstanding))
+        ]
+        for worker in workers:
+            worker.start()
+        if self.pending:  # the account lists, written while the first answers are on their way
+            self.writer.write(self.pending)
+            self.pending = {}
+        try:
+            while outstanding:
+                job, response, result, size, fatal = results.get()
+                budget.give(size)
+                outstanding -= 1
+                if fatal is not None:
+                    raise fatal
+                if isinstance(job, _Page):
+                    for follow in self._page_done(job, response, result):
+                        submit(follow)
+                    continue
+                if isinstance(job, _Connections):
+                    self._connections_done(job.consumer_id, response, result)
+                    continue
+                consumer_id, sync_id = job
+                self._collect(consumer_id, sync_id, response, result)
+                bar.update(1)
+                if len(self.raw) >= self.batch_size or self.raw.bytes >= BATCH_BYTES:
+                    self.flush()
+                    bar.set_postfix(failed=self.failed_count, refresh=False)
+        finally:
+            stop.set()
+            for _ in workers:
+                jobs.put((2, next(order), None))
+            bar.close()
+
+    def _page_done(
+        self, page: _Page, answer: _Page | None, error: ChiftError | None
+    ) -> list[_Page]:
+        """Take in one executions page; return the pages to ask next."""
+        state = self._syncs[page.sync_id]
+        if state.failed:
+            return []
+        if answer is None:
+            assert error is not None
+            self._execution_error(page.sync_id, error.endpoint or page.endpoint, error)
+            state.failed = True
+            return []
+        follow: list[_Page] = []
+        if page.verify:
+            if answer.total == state.total or state.passes >= 2:
+                if answer.total != state.total:
+                    log.warning(
+                        "the executions of sync %s kept changing while read; kept each once",
+                        page.sync_id,
+                    )
+                self._stage_group(page.sync_id, state, [answer])
+                return self._sync_done(page.sync_id, state)
+            # the window moved under the pages (a server that ignores date_to, or a skewed
+            # clock): read them all again; each execution is still kept once
+            state.passes += 1
+            state.total, state.received = -1, 0
+            self._stage_group(page.sync_id, state, [answer])
+            return [_Page(page.sync_id, 1)]
+        if page.number == 1:
+            state.total = answer.total
+            state.pages = max(1, -(-answer.total // EXECUTIONS_PAGE)) if answer.items else 1
+            if state.pages > MAX_EXECUTION_PAGES:
+                message = (
+                    f"the sync has {answer.total:,} executions in the window, more than the "
+                    f"{MAX_EXECUTION_PAGES * EXECUTIONS_PAGE:,} a fetch reads; fetch a shorter "
+                    "window with --executions-since"
+                )
+                self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
+                state.failed = True
+                return []
+            follow = [_Page(page.sync_id, n) for n in range(2, state.pages + 1)]
+        state.group.append(answer)
+        state.received += 1
+        group_bytes = sum(len(p.response.body) for p in state.group if p.response is not None)
+        if (
+            len(state.group) >= PAGES_PER_PART
+            or group_bytes >= BATCH_BYTES
+            or state.received == state.pages
+        ):
+            self._stage_group(page.sync_id, state, state.group)
+            state.group = []
+        if state.received == state.pages and not state.failed:
+            # read the first page again: if the total moved, the pages may have shifted
+            follow.append(_Page(page.sync_id, 1, verify=True))
+        return follow
+
+    def _stage_group(self, sync_id: str, state: _SyncExecutions, pages: list[_Page]) -> None:
+        if state.failed:
+            return
+        raw = _Raw()
+        items = []
+        for page in pages:
+            assert page.response is not None
+            raw.add(page.endpoint, None, sync_id, page.response.status, _now(), page.response.body)
+            for item in page.items:
+                key = item.get("id") if isinstance(item, dict) else None
+                if isinstance(key, str):
+                    if key in state.seen:
+                        continue
+                    state.seen.add(key)
+                items.append(item)
+        try:
+            table = flatten_executions(sync_id, items)
+        except PayloadError as exc:
+            self._execution_error(
+                sync_id, pages[0].endpoint, ChiftError(self.client.redactor.text(str(exc)))
+            )
+            state.failed = True
+            return
+        if self.consumers:
+            table = table.filter(
+                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(self.consumers)))
+            )
+        state.staged += self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
+
+    def _sync_done(self, sync_id: str, state: _SyncExecutions) -> list[_Page]:
+        if not state.failed:
+            self.executions_done.add(sync_id)
+            self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
+            self.writer.attach(state.staged)
+        return []
+
+    def _connections_done(self, consumer_id: str, response: Response | None, result: Any) -> None:
+        """Take in one consumer's connections: rows, or a fetch or payload error."""
+        endpoint = _connections_endpoint(consumer_id)
+        if isinstance(result, ChiftError):
+            self.fetch_errors.append(self._error_row(consumer_id, None, endpoint, result))
+            self.failed_count += 1
+            return
+        assert response is not None
+        body = response.body if self.connection_data else _dumps(_without_data(result))
+        self.raw.add(endpoint, consumer_id, None, response.status, _now(), body)
+        try:
+            rows = connection_rows(consumer_id, result, keep_data=self.connection_data)
+        except PayloadError as exc:
+            self.payload_errors.append(_connections_error(consumer_id, exc, self.client))
+            self.failed_count += 1
+            return
+        self.connections_done.add(consumer_id)
+        for column, values in rows.items():
+            self.connection_rows[column].extend(values)
+        self.connection_bodies += 1
+
+    def _execution_error(self, sync_id: str, endpoint: str, error: ChiftError) -> None:
+        self.fetch_errors.append(self._error_row(None, sync_id, endpoint, error))
+        self.failed_count += 1
+
+    def _error_row(
+        self, consumer_id: str | None, sync_id: str | None, endpoint: str, error: ChiftError
+    ) -> dict[str, Any]:
+        row = _error_row(consumer_id, sync_id, endpoint, error, _now())
+        row["message"] = self.client.redactor.text(str(row["message"]))
+        return row
+
+    def _collect(
+        self, consumer_id: str, sync_id: str, response: Response | None, result: Any
+    ) -> None:
+        received = _now()
+        if isinstance(result, ChiftError):
+            endpoint = _pair_endpoint(consumer_id, sync_id)
+            self.fetch_errors.append(self._error_row(consumer_id, sync_id, endpoint, result))
+            self.failed_count += 1
+            return
+        assert response is not None
+        self.raw.add(
+            _pair_endpoint(consumer_id, sync_id),
+            consumer_id,
+            sync_id,
+            response.status,
+            received,
+            response.body,
+        )
+        self.records.append((consumer_id, result, received))
+
+    def flush(self) -> None:
+        if not self.records and not len(self.raw):
+            return
+        tables: dict[str, Any] = flatten_to_arrow(self.records, on_error="collect")
+        bad = tables.pop("payload_errors")
+        if bad.num_rows:
+            self.payload_errors.append(to_pandas(bad))
+            self.failed_count += bad.num_rows
+        self.ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
+        tables["raw_responses"] = self.raw.to_table()
+        if self.connection_bodies:
+            tables["connections"] = pa.Table.from_pydict(
+                self.connection_rows, schema=TABLES["connections"].schema
+            )
+        self.writer.write(tables)
+        self.records, self.raw = [], _Raw()
+        self.connection_rows, self.connection_bodies = _empty_rows("connections"), 0
+
+    def finish(self, done: set[tuple[str, str]], interrupted: str | None = None) -> str:
+        """Write the last batch and the error tables, then commit; return the status.
+
+        ``done`` holds the pairs an earlier pass already fetched.
+        """
+        if self.pending:
+            self.writer.write(self.pending)
+            self.pending = {}
+        self.flush()
+        ok = done | self.ok
+        # what is done: pairs, syncs' executions (no consumer), consumers' connections (no sync)
+        done_keys: set[tuple[str | None, str | None]] = set(ok)
+        done_keys |= {(None, sync_id) for sync_id in self.executions_done}
+        done_keys |= {(consumer_id, None) for consumer_id in self.connections_done}
+        # errors of an earlier pass are kept unless their pair has come back since
+        old_fetch = to_pandas(self.writer.read("fetch_errors"))
+        old_payload = to_pandas(self.writer.read("payload_errors"))
+        fetch_errors = _still_failing(
+            [old_fetch, pd.DataFrame(self.fetch_errors, columns=TABLES["fetch_errors"].columns)],
+            done_keys,
+        )
+        payload_errors = _still_failing([old_payload, *self.payload_errors], done_keys)
+        self.writer.replace("fetch_errors", _to_table("fetch_errors", fetch_errors))
+        self.writer.replace("payload_errors", _to_table("payload_errors", payload_errors))
+        failed = len(fetch_errors) + len(payload_errors)
+        self.failed_count = failed
+        status: Status = "complete" if not failed and interrupted is None else "partial"
+        self.writer.commit(
+            status,
+            pairs_ok=len(ok),
+            pairs_failed=failed,
+            **({"interrupted": interrupted} if interrupted else {}),
+            **({"pairs_expected": self.pairs_expected} if self.pairs_expected is not None else {}),
+        )
+        return status
+
+
+class _ByteBudget:
+    """Bytes handed from the workers to the writing thread and not yet taken in, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def take(self, size: int, stop: threading.Event) -> bool:
+        """Wait until ``size`` more bytes fit (one item always fits); False if the run stopped."""
+        with self._cond:
+            while self.used and self.used + size > self.limit:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.5)
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        """Release ``size`` bytes: the writing thread took them in."""
+        with self._cond:
+            self.used -= size
+            self._cond.notify_all()
+
+
+def _body_size(answer: Any) -> int:
+    """Bytes of the body a worker holds: a pair's Response, or an executions page."""
+    if isinstance(answer, _Page):
+        answer = answer.response
+    return len(answer.body) if isinstance(answer, Response) else 0

@@ -1,0 +1,177 @@
+"""Rebuild a snapshot from its raw responses, with the flattening of this version."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._version import __version__
+from ..errors import (
+    PartialSnapshotWarning,
+    PayloadError,
+    StoreError,
+)
+from ..flatten import (
+    flatten_connections,
+    flatten_consumers,
+    flatten_executions,
+    flatten_sync_definitions,
+    flatten_to_arrow,
+)
+from ..schema import TABLES, to_pandas
+from ..store import SnapshotWriter, list_snapshots, load, snapshot_manifest
+from ._common import (
+    CONSUMERS,
+    _connections_error,
+    _decode,
+    _is_syncs_list,
+    _pair_columns,
+    _still_failing,
+    _to_table,
+)
+
+
+def rebuild_snapshot(
+    root: str | os.PathLike[str], snapshot: str = "latest", batch_size: int = 2000
+) -> str:
+    """Re-derive every table of a snapshot from its raw responses, without the network.
+
+    Writes a new snapshot that replaces the old one and returns its id. Its manifest names
+    the snapshot it was rebuilt from (``info.rebuilt_from``) and keeps that fetch's start and
+    finish times, so it takes the old one's place: ``latest``, ``all``, :func:`list_snapshots
+    <chift_frames.store.list_snapshots>`, ``diff`` and the trends skip the replaced snapshot,
+    which stays on disk (readable by its id) until ``prune`` removes it. ``fetch_errors`` is
+    copied, since a request that got no answer left nothing to rebuild.
+    """
+    base = Path(root)
+    with warnings.catch_warnings():  # a partial snapshot is rebuilt as partial: no news
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        source = load(base, snapshot, tables=["raw_responses", "fetch_errors"])
+    raw = source.raw_responses
+    if raw.empty:
+        raise StoreError(f"snapshot {snapshot!r} in {base} has no raw responses to rebuild from")
+    manifest = snapshot_manifest(base, snapshot)
+    source_id = manifest["snapshot_id"]
+    current = list_snapshots(base)
+    if source_id not in set(current.snapshot_id):
+        rebuilds = current[current.info_json.str.contains(f'"rebuilt_from": "{source_id}"')]
+        by = ", ".join(rebuilds.snapshot_id) or "another snapshot"
+        raise StoreError(
+            f"snapshot {source_id!r} in {base} was already rebuilt as {by}: rebuild that one"
+        )
+    consumers = set(manifest["info"].get("filters", {}).get("consumer_ids") or [])
+    writer = SnapshotWriter(
+        base,
+        info={
+            **manifest["info"],
+            "package_version": __version__,
+            "rebuilt_from": source_id,
+            "rebuilt_at": datetime.now(UTC).isoformat(),
+        },
+        times=(manifest["started_at"], manifest["finished_at"]),
+    )
+    executions: dict[str, list[Any]] = {}
+    lists: dict[str, Any] = {}
+    records: list[tuple[str, Any, Any]] = []
+    payload_errors = []
+    ok: set[tuple[str, str]] = set()
+    fetched = list(raw.fetched_at.dt.to_pydatetime())
+    columns = zip(
+        raw.endpoint.tolist(),
+        raw.consumer_id.tolist(),
+        raw.sync_id.tolist(),
+        raw.http_status.tolist(),
+        raw.body.tolist(),
+        fetched,
+        strict=True,
+    )
+    # What a response is comes from its consumer_id and sync_id columns, never from parsing
+    # its endpoint: a pair has both, an executions page only its sync, a consumer's
+    # connections only its consumer, and the two account lists neither (their endpoints name
+    # no id).
+    connections: list[pa.Table] = []
+    keep_data = bool(manifest["info"].get("connection_data", False))
+    for endpoint, consumer_id, sync_id, status, body, fetched_at in columns:
+        consumer_id = consumer_id if isinstance(consumer_id, str) else None
+        sync_id = sync_id if isinstance(sync_id, str) else None
+        if consumer_id is not None and sync_id is not None:
+            if status == 200:
+                records.append((consumer_id, _decode(body), fetched_at))
+        elif sync_id is not None:
+            page = _decode(body)
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise StoreError(
+                    f"snapshot {source_id!r}: the raw executions page {endpoint!r} of sync "
+                    f"{sync_id!r} has no items to rebuild from"
+                )
+            executions.setdefault(sync_id, []).extend(items)
+        elif consumer_id is not None:  # a consumer's connections
+            if status == 200:
+                try:
+                    connections.append(
+                        flatten_connections(consumer_id, _decode(body), keep_data=keep_data)
+                    )
+                except PayloadError as exc:
+                    payload_errors.append(_connections_error(consumer_id, exc))
+        elif _is_syncs_list(endpoint):
+            lists.update(flatten_sync_definitions(_decode(body)))
+        elif endpoint == CONSUMERS:
+            lists["consumers"] = flatten_consumers(_decode(body))
+        if len(records) >= batch_size:
+            payload_errors.append(_write_pairs(writer, records, ok))
+            records = []
+    payload_errors.append(_write_pairs(writer, records, ok))
+    for sync_id, items in executions.items():
+        table = flatten_executions(sync_id, _unique_executions(items))
+        if consumers:
+            table = table.filter(
+                pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
+            )
+        writer.write({"executions": table})
+    if connections:
+        writer.write({"connections": pa.concat_tables(connections)})
+    writer.write(lists)
+    writer.replace("fetch_errors", _to_table("fetch_errors", source.fetch_errors))
+    writer.replace(
+        "payload_errors", _to_table("payload_errors", _still_failing(payload_errors, set()))
+    )
+    writer.replace(
+        "raw_responses",
+        pa.Table.from_pandas(raw, schema=TABLES["raw_responses"].schema, preserve_index=False),
+    )
+    failed = len(source.fetch_errors) + sum(len(p) for p in payload_errors)
+    writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), pairs_failed=failed)
+    assert writer.snapshot_id is not None
+    return writer.snapshot_id
+
+
+def _unique_executions(items: list[Any]) -> list[Any]:
+    """Keep the first of each execution id (pages read while runs arrived may repeat one)."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        key = item.get("id") if isinstance(item, dict) else None
+        if isinstance(key, str):
+            if key in seen:
+                continue
+            seen.add(key)
+        unique.append(item)
+    return unique
+
+
+def _write_pairs(
+    writer: SnapshotWriter, records: list[tuple[str, Any, Any]], ok: set[tuple[str, str]]
+) -> pd.DataFrame:
+    tables = flatten_to_arrow(records, on_error="collect")
+    bad = tables.pop("payload_errors")
+    ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
+    writer.write(tables)
+    return to_pandas(bad)
