@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import importlib
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -18,15 +17,24 @@ from typing import Any, NoReturn
 
 import pandas as pd
 
+from ._cli_print import (
+    _clip,
+    _command_prefix,
+    _next_steps,
+    _plural,
+    _print_changes,
+    _print_summary,
+    _resolve,
+    _summarise,
+)
 from ._version import __version__
 from .client import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV, ChiftClient
 from .errors import ChiftFramesError, PartialSnapshotWarning
 from .export import compute_reports, save_html, save_reports
 from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
-from .frames import Frames
 from .history import diff, pick_snapshots
 from .redact import Redactor
-from .reports import REPORTS, Summary, parse_one_apis, report_script, summarise
+from .reports import REPORTS, parse_one_apis, report_script
 from .sandbox import Faults, Sandbox
 from .store import (
     clean,
@@ -36,14 +44,14 @@ from .store import (
     migrate,
     prune,
     query,
-    snapshot_manifest,
     snapshot_states,
     upload_files,
 )
-from .store.read import partial_note
 from .world import World
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
+
+
 EXIT_CODES = """exit status:
   0    done (a fetch: the snapshot is complete)
   1    an error, told in one line on stderr (bad credentials, URL, id, query...)
@@ -51,6 +59,8 @@ EXIT_CODES = """exit status:
   64   a usage error: a missing or malformed argument (argparse's message)
   130  interrupted (Ctrl-C): the snapshot is saved as partial; the command that finishes it
        is printed"""
+
+
 ROOT_HELP = "dataset folder, or a URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file:///…"
 
 
@@ -59,98 +69,6 @@ class UsageError(ChiftFramesError):
 
 
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    """Return ``"1 row"``, ``"2 rows"``, ``"1,200 rows"``."""
-    return f"{count:,} {word if count == 1 else plural or word + 's'}"
-
-
-def _summarise(root: str | os.PathLike[str], snapshot: str) -> Summary:
-    with warnings.catch_warnings():  # the CLI says so itself, in _print_summary
-        warnings.simplefilter("ignore", PartialSnapshotWarning)
-        return summarise(root, snapshot=snapshot)
-
-
-def _resolve(root: str | os.PathLike[str], snapshot: str) -> dict[str, object]:
-    """Return the manifest of ``snapshot`` (``latest`` or an id) of ``root``."""
-    return snapshot_manifest(root, snapshot)
-
-
-def _print_summary(
-    summary: Summary,
-    root: str | os.PathLike[str],
-    manifest: dict[str, object],
-    *,
-    errors: bool = True,
-) -> None:
-    where = display_root(root)
-    snapshot_id = str(manifest["snapshot_id"])
-    status = str(manifest.get("status"))
-    print(f"Snapshot {snapshot_id} in {where} ({status}, finished {manifest.get('finished_at')})")
-    if status == "partial":
-        print(f"Note: {partial_note(manifest, where)}")
-    print()
-    print("Rows per table:")
-    width = max(len(name) for name in summary.rows)
-    for name, count in summary.rows.items():
-        print(f"  {name:<{width}}  {count:>9,}")
-    print()
-    print(f"Setups incomplete (status not active): {summary.incomplete:,} of {summary.pairs:,}")
-    if not errors:
-        with pd.option_context("display.width", 120, "display.max_colwidth", 40):
-            _print_tops(summary)
-        return
-    with pd.option_context("display.width", 120, "display.max_colwidth", 40):
-        _print_tops(summary)
-        print(f"\nErrors: {len(summary.errors):,}")
-        if len(summary.errors):
-            print(summary.errors.head(10).to_string(index=False))
-            if len(summary.errors) > 10:
-                print(
-                    f"... and {len(summary.errors) - 10:,} more (tables fetch_errors and "
-                    "payload_errors)"
-                )
-
-
-def _print_tops(summary: Summary) -> None:
-    if len(summary.top_consumers):
-        print("\nConsumers with the most unmapped values:")
-        print(summary.top_consumers.drop(columns=["sync_id"]).to_string(index=False))
-    if len(summary.top_mappings):
-        print("\nMappings with the most unmapped values:")
-        print(summary.top_mappings.to_string(index=False))
-
-
-def _command_prefix() -> str:
-    """Return how this ``chift-frames`` was run, such as ``.venv/bin/``, for lines to paste."""
-    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    on_path = shutil.which("chift-frames")
-    if here is not None and on_path and Path(on_path).resolve() == here.resolve():
-        return ""  # found on PATH: the bare name works
-    if here is not None and here.name == "chift-frames" and here.parent != Path():
-        try:
-            return f"{here.parent.resolve().relative_to(Path.cwd().resolve())}/"
-        except ValueError:
-            return f"{here.parent}/"
-    return ".venv/bin/" if Path(".venv/bin/chift-frames").exists() else ""
-
-
-def _next_steps(root: str | os.PathLike[str]) -> None:
-    bin_ = _command_prefix()
-    where = display_root(root)
-    print("\nNext:")
-    print(
-        f'  {bin_}chift-frames query {where} "SELECT sync_name, count(*) AS unmapped '
-        "FROM mapping_values JOIN consumer_syncs USING (consumer_id, sync_id) "
-        'WHERE NOT is_mapped GROUP BY ALL"'
-    )
-    print(f"  {bin_}chift-frames diff {where}")
-    print(f"  {bin_}chift-frames report {where} --html {where.rstrip('/')}/report.html")
-    print(
-        f'  {bin_}pip install -e ".[notebooks]" && {bin_}jupyter lab '
-        "notebooks/explore_syncs.ipynb   # Jupyter is in the notebooks extra"
-    )
 
 
 def _report_fetch(result: FetchResult) -> int:
@@ -206,37 +124,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     _next_steps(args.out)
     return status
-
-
-_ID_COLUMNS = ("consumer_id", "sync_id", "flow_id", "connection_id")
-
-
-def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> None:
-    print(f"\nWhat changed from {before} to {after}:")
-    width = max(len(name) for name in changes)
-    for name, table in changes.items():
-        counts = table.change.value_counts().sort_index()
-        detail = ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "none"
-        print(f"  {name:<{width}}  {detail}")
-    with pd.option_context("display.width", 200, "display.max_colwidth", 32):
-        for name in ("value_changes", "flow_changes", "connection_changes"):
-            table = changes[name]
-            if len(table) and rows > 0:
-                shown = min(rows, len(table))
-                print(f"\n{name} (first {shown} of {len(table):,}, ids left out):")
-                names_first = table.drop(columns=[c for c in _ID_COLUMNS if c in table])
-                print(_clip(names_first.head(rows)).to_string(index=False))
-
-
-def _clip(frame: pd.DataFrame, width: int = 32) -> pd.DataFrame:
-    """Return ``frame`` with long text cut to ``width`` characters (ending in "…")."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-            text = out[column].astype("string")
-            long = text.str.len() > width
-            out[column] = text.where(~long.fillna(False), text.str.slice(0, width - 1) + "…")
-    return out
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -381,6 +268,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Run SQL over a dataset and print the result."""
+    _apply_engine_options(args)
     result = query(args.dir, args.sql, snapshot=args.snapshot)
     if args.format == "csv":
         result.to_csv(sys.stdout, index=False)
@@ -761,6 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHARS",
         help="longest text shown in a table cell, in characters",
     )
+    _engine_options(q)
     q.set_defaults(func=cmd_query)
 
     changes = _command(

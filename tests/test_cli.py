@@ -158,6 +158,20 @@ def _rows(df: pd.DataFrame) -> list[list[object]]:
     ]
 
 
+def test_query_takes_engine_settings(
+    demo_dir: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "256MB")  # restored after the test
+    monkeypatch.setenv("CHIFT_FRAMES_TEMP_DIRECTORY", str(tmp_path / "default-spill"))
+    spill = tmp_path / "spill"
+    sql = "SELECT current_setting('temp_directory') AS spill"
+    args = ["--format", "csv", "--memory-limit", "200MB", "--temp-directory", str(spill)]
+    assert main(["query", str(demo_dir), sql, *args]) == 0
+    assert capsys.readouterr().out.splitlines() == ["spill", str(spill)]
+    assert main(["query", str(demo_dir), sql, "--memory-limit", "lots"]) == 1
+    assert "cannot apply the DuckDB settings" in capsys.readouterr().err
+
+
 def test_summary_and_report_take_engine_settings(
     demo_dir: Path, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

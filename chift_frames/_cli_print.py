@@ -1,0 +1,143 @@
+"""What the ``chift-frames`` commands print: summaries, changes, tables and next steps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import PartialSnapshotWarning
+from .frames import Frames
+from .reports import Summary, summarise
+from .store import (
+    display_root,
+    snapshot_manifest,
+)
+from .store.read import partial_note
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    """Return ``"1 row"``, ``"2 rows"``, ``"1,200 rows"``."""
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+def _summarise(root: str | os.PathLike[str], snapshot: str) -> Summary:
+    with warnings.catch_warnings():  # the CLI says so itself, in _print_summary
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        return summarise(root, snapshot=snapshot)
+
+
+def _resolve(root: str | os.PathLike[str], snapshot: str) -> dict[str, object]:
+    """Return the manifest of ``snapshot`` (``latest`` or an id) of ``root``."""
+    return snapshot_manifest(root, snapshot)
+
+
+def _print_summary(
+    summary: Summary,
+    root: str | os.PathLike[str],
+    manifest: dict[str, object],
+    *,
+    errors: bool = True,
+) -> None:
+    where = display_root(root)
+    snapshot_id = str(manifest["snapshot_id"])
+    status = str(manifest.get("status"))
+    print(f"Snapshot {snapshot_id} in {where} ({status}, finished {manifest.get('finished_at')})")
+    if status == "partial":
+        print(f"Note: {partial_note(manifest, where)}")
+    print()
+    print("Rows per table:")
+    width = max(len(name) for name in summary.rows)
+    for name, count in summary.rows.items():
+        print(f"  {name:<{width}}  {count:>9,}")
+    print()
+    print(f"Setups incomplete (status not active): {summary.incomplete:,} of {summary.pairs:,}")
+    if not errors:
+        with pd.option_context("display.width", 120, "display.max_colwidth", 40):
+            _print_tops(summary)
+        return
+    with pd.option_context("display.width", 120, "display.max_colwidth", 40):
+        _print_tops(summary)
+        print(f"\nErrors: {len(summary.errors):,}")
+        if len(summary.errors):
+            print(summary.errors.head(10).to_string(index=False))
+            if len(summary.errors) > 10:
+                print(
+                    f"... and {len(summary.errors) - 10:,} more (tables fetch_errors and "
+                    "payload_errors)"
+                )
+
+
+def _print_tops(summary: Summary) -> None:
+    if len(summary.top_consumers):
+        print("\nConsumers with the most unmapped values:")
+        print(summary.top_consumers.drop(columns=["sync_id"]).to_string(index=False))
+    if len(summary.top_mappings):
+        print("\nMappings with the most unmapped values:")
+        print(summary.top_mappings.to_string(index=False))
+
+
+def _command_prefix() -> str:
+    """Return how this ``chift-frames`` was run, such as ``.venv/bin/``, for lines to paste."""
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("chift-frames")
+    if here is not None and on_path and Path(on_path).resolve() == here.resolve():
+        return ""  # found on PATH: the bare name works
+    if here is not None and here.name == "chift-frames" and here.parent != Path():
+        try:
+            return f"{here.parent.resolve().relative_to(Path.cwd().resolve())}/"
+        except ValueError:
+            return f"{here.parent}/"
+    return ".venv/bin/" if Path(".venv/bin/chift-frames").exists() else ""
+
+
+def _next_steps(root: str | os.PathLike[str]) -> None:
+    bin_ = _command_prefix()
+    where = display_root(root)
+    print("\nNext:")
+    print(
+        f'  {bin_}chift-frames query {where} "SELECT sync_name, count(*) AS unmapped '
+        "FROM mapping_values JOIN consumer_syncs USING (consumer_id, sync_id) "
+        'WHERE NOT is_mapped GROUP BY ALL"'
+    )
+    print(f"  {bin_}chift-frames diff {where}")
+    print(f"  {bin_}chift-frames report {where} --html {where.rstrip('/')}/report.html")
+    print(
+        f'  {bin_}pip install -e ".[notebooks]" && {bin_}jupyter lab '
+        "notebooks/explore_syncs.ipynb   # Jupyter is in the notebooks extra"
+    )
+
+
+_ID_COLUMNS = ("consumer_id", "sync_id", "flow_id", "connection_id")
+
+
+def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> None:
+    print(f"\nWhat changed from {before} to {after}:")
+    width = max(len(name) for name in changes)
+    for name, table in changes.items():
+        counts = table.change.value_counts().sort_index()
+        detail = ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "none"
+        print(f"  {name:<{width}}  {detail}")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 32):
+        for name in ("value_changes", "flow_changes", "connection_changes"):
+            table = changes[name]
+            if len(table) and rows > 0:
+                shown = min(rows, len(table))
+                print(f"\n{name} (first {shown} of {len(table):,}, ids left out):")
+                names_first = table.drop(columns=[c for c in _ID_COLUMNS if c in table])
+                print(_clip(names_first.head(rows)).to_string(index=False))
+
+
+def _clip(frame: pd.DataFrame, width: int = 32) -> pd.DataFrame:
+    """Return ``frame`` with long text cut to ``width`` characters (ending in "…")."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
+            text = out[column].astype("string")
+            long = text.str.len() > width
+            out[column] = text.where(~long.fillna(False), text.str.slice(0, width - 1) + "…")
+    return out
