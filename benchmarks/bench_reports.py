@@ -13,14 +13,23 @@ dataset, whose format has not changed since. Trends run over ``--trends-snapshot
 snapshots of ``--trends-pairs`` pairs: the two built snapshots, then copies of them written
 again as new snapshots (the figures repeat; the work does not shrink).
 
+``--as-issue`` builds the dataset the way issue 8 did when it measured 247a0a6: that commit's
+own sandbox (12,500 consumers, 2 syncs, no latency) fetched by that commit's ``chift-frames
+fetch --concurrency 8`` (20,036 pairs, 58 MB, 555,601 executions), then times ``report`` with
+and without the HTML page, old and new alternated, ``--repeat`` times (this version reads a
+copy moved to today's layout by ``chift-frames snapshots --migrate``).
+
     python benchmarks/bench_reports.py                       # 2,000 and 20,000 pairs
     python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
+    python benchmarks/bench_reports.py --as-issue [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -113,6 +122,84 @@ def old_code(work: Path, commit: str) -> Path:
     return target
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_as_issue(work: Path, commit: str) -> tuple[Path, Path]:
+    """Fetch the issue's account with ``commit``'s own sandbox and fetch; return both layouts."""
+    old_root, new_root = work / f"issue-{commit}", work / f"issue-{commit}-migrated"
+    env = {**os.environ, "PYTHONPATH": str(old_code(work, commit))}
+    if not (old_root / "_snapshots").is_dir():
+        port = free_port()
+        sandbox = subprocess.Popen(
+            [*cli("sandbox", "--port", port, "--consumers", 12_500, "--syncs", 2)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(600):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            fetch_env = {
+                **env,
+                "CHIFT_BASE_URL": f"http://127.0.0.1:{port}",
+                "CHIFT_CLIENT_ID": "bench",
+                "CHIFT_CLIENT_SECRET": "bench-secret-value",
+                "CHIFT_ACCOUNT_ID": "00000000-0000-4000-8000-0000000000be",
+            }
+            wall, peak = measure(
+                cli("fetch", "--out", old_root, "--concurrency", 8, "--quiet"), fetch_env
+            )
+            print(f"fetched {old_root} with {commit} in {wall:.0f} s ({peak:.0f} MiB)")
+        finally:
+            sandbox.terminate()
+            sandbox.wait()
+    if not (new_root / "_snapshots").is_dir():
+        shutil.rmtree(new_root, ignore_errors=True)
+        shutil.copytree(old_root, new_root)
+        subprocess.run(cli("snapshots", new_root, "--migrate"), check=True, capture_output=True)
+    return old_root, new_root
+
+
+def measure_as_issue(work: Path, commit: str, repeat: int) -> None:
+    old_root, new_root = build_as_issue(work, commit)
+    size = sum(f.stat().st_size for f in old_root.rglob("*.parquet")) / 2**20
+    manifest = snapshot_manifest(new_root)
+    print(
+        f"\nissue 8's account: {manifest['rows']['consumer_syncs']:,} pairs, "
+        f"{manifest['rows']['mapping_values']:,} values, "
+        f"{manifest['rows']['executions']:,} executions; {size:.0f} MiB"
+    )
+    env = {**os.environ, "PYTHONPATH": str(old_code(work, commit))}
+    out = work / "out-issue"
+    runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(repeat):
+        for version, root, run_env in (
+            (f"pandas ({commit})", old_root, env),
+            ("DuckDB (this version)", new_root, None),
+        ):
+            for name, page in (("report", True), ("report (files only)", False)):
+                argv = cli("report", root, "--out", out / "files")
+                argv += ["--html", str(out / "page.html")] if page else []
+                runs.setdefault((name, version), []).append(measure(argv, run_env))
+    print("\n| command | version | wall time | peak memory |")
+    print("|---|---|---|---|")
+    for (name, version), results in runs.items():
+        walls = sorted(w for w, _ in results)
+        peaks = sorted(p for _, p in results)
+        print(
+            f"| `{name}` | {version} | {walls[0]:.1f}-{walls[-1]:.1f} s "
+            f"| {peaks[0]:,.0f}-{peaks[-1]:,.0f} MiB |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=[2_000, 20_000])
@@ -124,8 +211,13 @@ def main() -> None:
     parser.add_argument("--no-trends", action="store_true")
     parser.add_argument("--trends-pairs", type=int, default=20_000)
     parser.add_argument("--trends-snapshots", type=int, default=30)
+    parser.add_argument("--as-issue", action="store_true", help="issue 8's own account only")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, with --as-issue")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.as_issue:
+        measure_as_issue(args.work, args.old_commit, args.repeat)
+        return
 
     def dataset(pairs: int) -> Path:
         root = args.work / f"pairs-{pairs}"
