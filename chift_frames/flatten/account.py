@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..canonical_json import CanonicalJsonError, to_canonical_json
 from ..errors import PayloadError, UnknownFieldsWarning
 from ..schema import TABLES
-from ._checks import _show
+from ._checks import _kind, _show
 
 __all__ = ["SYNC_TABLES", "connection_rows", "flatten_connections", "flatten_sync_definitions"]
 
@@ -76,20 +76,6 @@ _FIELD_TYPES = ("fixed", "api")
 _CONNECTION_STATUSES = ("active", "inactive")
 _AGENT_STATUSES = ("up", "down")
 _DATALAYER_STATUSES = ("not_enabled", "syncing", "ready", "stale")
-
-_KINDS = {
-    dict: "an object",
-    list: "an array",
-    str: "a string",
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    type(None): "null",
-}
-
-
-def _kind(value: Any) -> str:
-    return _KINDS.get(type(value), type(value).__name__)
 
 
 class _Walk:
