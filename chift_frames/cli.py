@@ -45,7 +45,9 @@ from .store import (
     prune,
     query,
     snapshot_states,
+    upload_file,
     upload_files,
+    url_under,
 )
 from .world import World
 
@@ -310,14 +312,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
     # DuckDB reads the files
     reports = compute_reports(args.dir, snapshot=snapshot_id, one_apis=one_apis)
-    out = args.out or f"{display_root(args.dir).rstrip('/')}/reports/{snapshot_id}"
+    out = args.out or url_under(args.dir, "reports", snapshot_id)
     with tempfile.TemporaryDirectory(prefix="chift-frames-report-") as tmp:
         # object stores get the files written locally first, then uploaded whole
         folder = Path(tmp) / "reports" if _is_url(out) else Path(out)
         paths = save_reports(args.dir, folder, args.format, reports=reports)
         if _is_url(out):
             upload_files(paths, out)
-        print(f"Reports of snapshot {snapshot_id} in {out}:")
+        print(f"Reports of snapshot {snapshot_id} in {display_root(out)}:")
         width = max(len(p.name) for p in paths)
         for path, report in zip(paths, reports.values(), strict=True):
             print(f"  {path.name:<{width}}  {len(report):>9,} rows")
@@ -327,9 +329,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 args.dir, page_path, snapshot=snapshot_id, snapshot_id=snapshot_id, reports=reports
             )
             if _is_url(args.html):
-                folder_url, _, name = args.html.rstrip("/").rpartition("/")
-                upload_files([page], folder_url, names=[name])
-            print(f"HTML page: {args.html if _is_url(args.html) else page}")
+                upload_file(page, args.html)
+            print(f"HTML page: {display_root(args.html) if _is_url(args.html) else page}")
     return EXIT_OK
 
 

@@ -35,6 +35,25 @@ def s3_api():
         yield s3
 
 
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite, Microsoft's Azure Blob emulator, in its own process, for the whole session."""
+    from tests.azure_server import azurite_server
+
+    with azurite_server() as server:
+        yield server
+
+
+@pytest.fixture
+def abfs_root(azurite, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh container's abfs:// URL, the account key in the environment."""
+    from tests.azure_server import KEY
+
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", KEY)
+    container = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-")
+    return azurite.create_container(container)
+
+
 @pytest.fixture
 def s3_root(s3_api, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
     """A fresh bucket's URL, the AWS environment pointing at the S3 server."""

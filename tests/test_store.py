@@ -503,6 +503,17 @@ def test_a_file_url_is_the_folder(tmp_path: Path, frames) -> None:
     assert query(f"file://{tmp_path}", "SELECT count(*) AS n FROM flows").n[0] == len(frames.flows)
 
 
+def test_what_is_written_under_a_root_keeps_its_query(tmp_path: Path) -> None:
+    from chift_frames.store import url_under
+
+    assert url_under(tmp_path, "reports", "s1") == str(tmp_path / "reports" / "s1")
+    assert (
+        url_under("s3://b/lake/?endpoint_override=h:9000&scheme=http", "reports", "s1")
+        == "s3://b/lake/reports/s1?endpoint_override=h:9000&scheme=http"
+    )
+    assert url_under("abfs://c@a.dfs.core.windows.net", "r") == "abfs://c@a.dfs.core.windows.net/r"
+
+
 def test_a_url_that_went_through_pathlib_still_opens(tmp_path: Path) -> None:
     assert display_root(Path("s3://bucket/lake")) == "s3://bucket/lake"
     assert open_root(Path(f"file://{tmp_path}")).base == str(tmp_path)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .duck import _query_dtype, _sql_str, connect, query  # noqa: F401 (0.1 names, below)
-from .filesystems import Root, display_root, open_root, upload_files
+from .filesystems import Root, display_root, open_root, upload_file, upload_files, url_under
 from .lifecycle import clean, migrate, prune, snapshot_states
 from .manifests import MANIFESTS, READABLE, new_snapshot_id
 from .manifests import check_snapshot_id as _check_snapshot_id  # noqa: F401
@@ -74,5 +74,7 @@ __all__ = [
     "snapshot_manifest",
     "snapshot_states",
     "to_arrow",
+    "upload_file",
     "upload_files",
+    "url_under",
 ]

@@ -3,7 +3,8 @@
 A root is a path (``data/prod``) or a URL (``s3://bucket/prefix``, ``gs://…``, ``az://…``,
 ``abfs://…``, ``file:///…``). Object stores are reached through pyarrow's filesystems, or
 fsspec when pyarrow has none for the scheme; credentials come from each cloud's standard
-chain (for S3: the AWS environment variables, profile or role, and ``AWS_ENDPOINT_URL``).
+chain (for S3: the AWS environment variables, profile or role, and ``AWS_ENDPOINT_URL``; for
+Azure's ``abfs://``: ``AZURE_STORAGE_ACCOUNT_KEY``, else Azure's default credential).
 A URL that carries credentials itself is refused, so they never reach a message or a file.
 
 Object stores can't rename: every write here is a whole-object PUT, visible all at once or
@@ -21,17 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pyarrow.fs as pafs
 
 from ..errors import StoreError
 
-__all__ = ["Root", "display_root", "open_root", "upload_files"]
+__all__ = ["Root", "display_root", "open_root", "upload_file", "upload_files", "url_under"]
 
 log = logging.getLogger(__name__)
 
 SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
+# schemes whose URL names the container before the @ (abfs://container@account...): not a user
+_CONTAINER_AT_HOST = ("abfs", "abfss")
 # query parameters of pyarrow's URIs that would carry a credential
 _SECRET_PARAMS = {"access_key", "secret_key", "session_token", "account_key", "sas_token"}
 # what pathlib makes of a URL: Path("s3://b/k") is "s3:/b/k"
@@ -56,7 +59,12 @@ def display_root(root: str | os.PathLike[str]) -> str:
     if "://" not in text:
         return text
     parts = urlsplit(text)
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if parts.username and parts.scheme.lower() in _CONTAINER_AT_HOST:
+        host = f"{parts.username}@{host}"  # abfs://container@account.dfs.core.windows.net
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 @contextlib.contextmanager
@@ -268,10 +276,11 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
             f"unknown scheme {scheme!r} in the dataset root: use a path, or a URL starting "
             f"with {', '.join(s + '://' for s in SCHEMES)}"
         )
-    if parts.username or parts.password:
+    if parts.password or (parts.username and scheme not in _CONTAINER_AT_HOST):
         raise StoreError(
             "the dataset URL must not carry credentials; give them through the environment "
-            "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role)"
+            "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role; for "
+            "Azure: AZURE_STORAGE_ACCOUNT_KEY)"
         )
     if any(key.lower() in _SECRET_PARAMS for key, _ in parse_qsl(parts.query)):
         raise StoreError(
@@ -286,6 +295,7 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
         fs, base = pafs.FileSystem.from_uri(text)
     except (ValueError, OSError, NotImplementedError) as exc:
         fs, base = _fsspec(text, scheme, exc)
+    fs = _with_azure_key(fs)
     query = dict(parse_qsl(parts.query))
     endpoint = None
     if scheme == "s3" and query.get("endpoint_override"):
@@ -293,6 +303,21 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
         if "://" not in endpoint:
             endpoint = f"{query.get('scheme', 'https')}://{endpoint}"
     return Root(fs, base.rstrip("/"), url, local=False, scheme=scheme, endpoint=endpoint)
+
+
+def _with_azure_key(fs: pafs.FileSystem) -> pafs.FileSystem:
+    """Give an Azure filesystem the account key of ``AZURE_STORAGE_ACCOUNT_KEY``, if set.
+
+    pyarrow reads a key only from the URL, where this package refuses it; without one it
+    uses Azure's default credential chain (a managed identity, ``az login``...), which
+    stays the way when the variable is not set.
+    """
+    key = os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+    if not key or type(fs).__name__ != "AzureFileSystem":
+        return fs
+    _, (options,) = fs.__reduce__()
+    given = {name: value for name, value in options.items() if value}
+    return pafs.AzureFileSystem(**{**given, "account_key": key})
 
 
 def _fsspec(url: str, scheme: str, first: BaseException) -> tuple[pafs.FileSystem, str]:
@@ -310,6 +335,27 @@ def _fsspec(url: str, scheme: str, first: BaseException) -> tuple[pafs.FileSyste
         raise StoreError(f"cannot open {display_root(url)}: {_reason(exc)}") from None
     handler: Any = pafs.FSSpecHandler(fs)
     return pafs.PyFileSystem(handler), str(path)
+
+
+def url_under(root: str | os.PathLike[str], *parts: str) -> str:
+    """Return the path or URL of ``parts`` under ``root``; a URL keeps its query.
+
+    The query holds how to reach the store (an S3 ``endpoint_override``, an Azure
+    ``blob_storage_authority``...), so what is written under a root goes where the root is.
+    """
+    text = _root_text(root)
+    if "://" not in text:
+        return os.path.join(text, *parts)
+    url = urlsplit(text)
+    path = "/".join([url.path.rstrip("/"), *parts])
+    return urlunsplit((url.scheme, url.netloc, path, url.query, ""))
+
+
+def upload_file(path: Path, target: str) -> None:
+    """Write local file ``path`` whole at ``target``, a URL of a file (its query kept)."""
+    url = urlsplit(_root_text(target))
+    folder, _, name = url.path.rstrip("/").rpartition("/")
+    upload_files([path], urlunsplit((url.scheme, url.netloc, folder, url.query, "")), [name])
 
 
 def upload_files(
