@@ -21,18 +21,41 @@ value_labels AS (
         AND l.sub_mapping_index = sm.sub_mapping_index
     GROUP BY sm.sync_id, sm.name, sm.sub_mapping_name, l.side, l.value_id
 ),
-target_uses AS (
+consumer_spans AS (
+    -- per consumer and source: the A-Z first and last target; nearly always the same one
     SELECT
-        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
-        count(*) AS value_count
+        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
+        min(target_id) AS first_target, max(target_id) AS last_target
     FROM mapping_values
     WHERE is_mapped AND source_id IS NOT NULL AND target_id IS NOT NULL
-    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
+),
+split_choices AS (
+    -- the rest: consumers who map one source to several targets
+    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
+    FROM consumer_spans
+    WHERE first_target <> last_target
+),
+split_uses AS (
+    -- how often each of them uses each target
+    SELECT
+        v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.consumer_id, v.target_id,
+        count(*) AS value_count
+    FROM mapping_values AS v
+    SEMI JOIN split_choices
+        USING (sync_id, mapping_name, sub_mapping_name, source_id, consumer_id)
+    WHERE v.is_mapped AND v.source_id IS NOT NULL AND v.target_id IS NOT NULL
+    GROUP BY ALL
 ),
 consumer_choices AS (
-    -- the one target that stands for each consumer
+    -- the one target that stands for each consumer: its most frequent (first A-Z on a tie)
+    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
+        first_target AS target_id
+    FROM consumer_spans
+    WHERE first_target = last_target
+    UNION ALL
     SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
-    FROM target_uses
+    FROM split_uses
     QUALIFY row_number() OVER (
         PARTITION BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
         ORDER BY value_count DESC, target_id
