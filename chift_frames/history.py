@@ -103,6 +103,42 @@ common_pairs AS (
     SELECT consumer_id, sync_id FROM after_pairs
 )"""
 
+_VALUE_KEY = "consumer_id, sync_id, mapping_name, sub_mapping_name, source_id"
+
+
+def _first_values(side: str) -> str:
+    """Return the CTEs that keep each value key's first row of snapshot ``$<side>``.
+
+    They end in ``<side>_values``. Nearly every key occurs once in a snapshot: rows whose
+    key's hash occurs once pass as they are, and only the rest (repeated keys, and the rare
+    keys that share a hash with another) are ranked by position, by their whole key. Ranking
+    every row by five strings cost five times as much (1.7 s against 0.33 s at 20,000 pairs).
+    """
+    return f"""{side}_rows AS NOT MATERIALIZED (
+    SELECT
+        v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id,
+        v.mapping_index, v.value_index,
+        hash(v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id)
+            AS key_hash
+    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
+    WHERE v.snapshot_id = ${side} AND v.source_id IS NOT NULL
+),
+{side}_shared_hashes AS (
+    SELECT key_hash FROM {side}_rows GROUP BY key_hash HAVING count(*) > 1
+),
+{side}_values AS (
+    SELECT {_VALUE_KEY}, target_id
+    FROM {side}_rows ANTI JOIN {side}_shared_hashes USING (key_hash)
+    UNION ALL
+    SELECT {_VALUE_KEY}, target_id
+    FROM {side}_rows SEMI JOIN {side}_shared_hashes USING (key_hash)
+    QUALIFY row_number() OVER (
+        PARTITION BY {_VALUE_KEY}
+        ORDER BY mapping_index, value_index
+    ) = 1
+)"""
+
+
 CHANGE_SQL: dict[str, str] = {
     "pair_changes": f"""
 -- Which (consumer, sync) setups appeared or disappeared between the two snapshots?
@@ -179,27 +215,12 @@ ORDER BY f.field_order, f.consumer_id, f.sync_id
 -- (mapped to another target), in setups in both snapshots? A null or '' target is unmapped,
 -- so a change between the two is no change.
 -- Grain: one row per pair, mapping, sub-mapping and source id that changed.
--- A full join of the two snapshots' values: DuckDB spills joins and windows to disk, so
--- this runs within the memory limit at any size (a grouping of both would not).
+-- Each side keeps a key's first value (by position); a full join of the two sides then
+-- compares them. Joins spill to disk, so this runs within the memory limit at any size (a
+-- grouping of both sides would not).
 WITH {_COMMON_PAIRS}, {_NAMES},
-before_values AS (
-    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
-    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
-    WHERE v.snapshot_id = $before AND v.source_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
-        ORDER BY v.mapping_index, v.value_index
-    ) = 1
-),
-after_values AS (
-    SELECT v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id
-    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
-    WHERE v.snapshot_id = $after AND v.source_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id
-        ORDER BY v.mapping_index, v.value_index
-    ) = 1
-),
+{_first_values("before")},
+{_first_values("after")},
 compared AS (
     SELECT
         coalesce(b.consumer_id, a.consumer_id) AS consumer_id,

@@ -353,6 +353,28 @@ def test_value_kinds_tell_mapping_unmapping_and_retargeting_apart() -> None:
     }  # '' <-> null is no change: unmapped both times
 
 
+
+def test_a_source_given_twice_is_compared_by_its_first_value() -> None:
+    import copy
+
+    from chift_frames import flatten
+    from chift_frames.history import diff_frames
+
+    world = World(consumers=1, syncs=1, seed=2)
+    ((consumer_id, sync_id),) = world.pairs()
+    before = world.consumer_sync(consumer_id, sync_id)
+    mapping = before["link_mappings"][0]
+    pairs = [("a", "X"), ("a", "Y"), ("b", "P"), ("b", "Q"), ("c", "K"), ("d", "M"), ("d", "M")]
+    mapping["values"] = [{"source_id": s, "target_id": t} for s, t in pairs]
+    after = copy.deepcopy(before)
+    # a: its values swap places, so its first target changes; b: its second value changes;
+    # c: given twice now, first as before; d: one copy left
+    pairs = [("a", "Y"), ("a", "X"), ("b", "P"), ("b", "R"), ("c", "K"), ("c", "L"), ("d", "M")]
+    after["link_mappings"][0]["values"] = [{"source_id": s, "target_id": t} for s, t in pairs]
+    changes = diff_frames(flatten([(consumer_id, before)]), flatten([(consumer_id, after)]))
+    key = (consumer_id, sync_id, mapping["name"], mapping["sub_mapping_name"])
+    assert rows(ids_only(changes.value_changes)) == {(*key, "a", "retargeted", "X", "Y")}
+
 def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
