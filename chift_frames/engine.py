@@ -39,6 +39,7 @@ __all__ = [
     "Source",
     "configure",
     "connect_frames",
+    "duckdb_failure",
     "fetch_arrow",
     "frame_to_arrow",
     "open_source",
@@ -117,6 +118,33 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
     return con
+
+
+def duckdb_failure(what: str, exc: BaseException) -> StoreError:
+    r"""Return the error to raise for ``exc`` from DuckDB: ``what``, then why, in one line.
+
+    DuckDB's own message runs over several lines of advice for its SQL users; this keeps its
+    first line. When DuckDB ran out of memory, it says how to give it more.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> exc = duckdb.OutOfMemoryException("Out of Memory Error: no room\n\nPossible solutions:")
+    >>> print(duckdb_failure("report x failed in DuckDB", exc))  # doctest: +ELLIPSIS
+    report x failed in DuckDB: Out of Memory Error: no room; raise DuckDB's memory limit ...
+    """
+    import duckdb
+
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    message = f"{what}: {lines[0] if lines else type(exc).__name__}"
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        limit = settings()["memory_limit"]
+        message += (
+            f"; raise DuckDB's memory limit (now {limit}) with --memory-limit or "
+            "CHIFT_FRAMES_MEMORY_LIMIT, such as 2GB, or give it a spill folder with more room "
+            "(--temp-directory, CHIFT_FRAMES_TEMP_DIRECTORY)"
+        )
+    return StoreError(message)
 
 
 def frame_to_arrow(name: str, df: pd.DataFrame) -> pa.Table:

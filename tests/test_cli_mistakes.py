@@ -136,3 +136,37 @@ def test_fetch_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> 
     for line in ("0    done", "1    an error", "2    the snapshot is partial", "64   a usage"):
         assert line in out
     assert "130  interrupted" in out
+
+
+@pytest.fixture(scope="module")
+def two_snapshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--consumers", "20", "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "{dir}", "--out", "{out}"],
+        ["summary", "{dir}"],
+        ["diff", "{dir}"],
+        ["query", "{dir}", "SELECT consumer_id, count(*) FROM mapping_values GROUP BY ALL"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_running_out_of_duckdbs_memory_says_how_to_give_it_more(
+    args: list[str],
+    two_snapshots: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the command hands --memory-limit to DuckDB through the environment: restored after
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "256MB")
+    argv = [a.replace("{dir}", str(two_snapshots)).replace("{out}", str(tmp_path)) for a in args]
+    assert main([*argv, "--memory-limit", "1MB"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Out of Memory Error" in err, err
+    assert "raise DuckDB's memory limit (now 1MB) with --memory-limit" in err
+    assert "Possible solutions" not in err and "SET memory_limit" not in err

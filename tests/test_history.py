@@ -353,7 +353,6 @@ def test_value_kinds_tell_mapping_unmapping_and_retargeting_apart() -> None:
     }  # '' <-> null is no change: unmapped both times
 
 
-
 def test_a_source_given_twice_is_compared_by_its_first_value() -> None:
     import copy
 
@@ -374,6 +373,7 @@ def test_a_source_given_twice_is_compared_by_its_first_value() -> None:
     changes = diff_frames(flatten([(consumer_id, before)]), flatten([(consumer_id, after)]))
     key = (consumer_id, sync_id, mapping["name"], mapping["sub_mapping_name"])
     assert rows(ids_only(changes.value_changes)) == {(*key, "a", "retargeted", "X", "Y")}
+
 
 def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

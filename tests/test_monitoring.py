@@ -308,6 +308,21 @@ def test_the_funnel_and_consumer_health_use_the_state(small: Frames) -> None:
     assert health.state.tolist() == monitoring_states(small, one_apis={1: ACC}).state.tolist()
 
 
+def test_reports_on_one_connection_share_the_state_of_their_own_one_apis(small: Frames) -> None:
+    from chift_frames.engine import open_source
+
+    unnamed = consumer_health(small).state.tolist()
+    named = consumer_health(small, one_apis={1: ACC}).state.tolist()
+    assert unnamed != named  # the two tell some states apart
+    with open_source(small) as con:
+        onboarding_funnel(con, one_apis={1: ACC})  # computes the states with one_apis
+        assert consumer_health(con).state.tolist() == unnamed  # not the funnel's
+        assert consumer_health(con, one_apis={1: ACC}).state.tolist() == named
+        con.execute("DROP TABLE monitoring_states")  # shared: not computed again
+        with pytest.raises(ChiftFramesError, match="monitoring_states"):
+            consumer_health(con, one_apis={1: ACC})
+
+
 def test_flows_not_enabled_rows(small: Frames) -> None:
     assert rows(flows_not_enabled(small)) == table(
         "consumer_id consumer_name sync_id sync_name flow_id flow_name flow_description",

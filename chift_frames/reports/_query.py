@@ -15,8 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..engine import fetch_arrow, open_source
-from ..errors import StoreError
+from ..engine import duckdb_failure, fetch_arrow, open_source
 
 STRING = pd.StringDtype("pyarrow")
 INT = pd.Int64Dtype()
@@ -91,7 +90,7 @@ def run_sql(
     try:
         return fetch_arrow(con.sql(text, params=dict(params or {})))
     except duckdb.Error as exc:
-        raise StoreError(f"report {name} failed in DuckDB: {exc}") from None
+        raise duckdb_failure(f"report {name} failed in DuckDB", exc) from None
 
 
 def run_report(

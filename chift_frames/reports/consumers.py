@@ -21,6 +21,7 @@ from ._query import (
     Source,
     has_table,
     run_report,
+    run_sql,
 )
 from .monitoring import OneApis, register_monitoring_states
 
@@ -168,7 +169,8 @@ def _row_counts(con: Any, names: list[str]) -> dict[str, int]:
     counts = " UNION ALL ".join(
         f'SELECT {i} AS i, count(*) AS n FROM "{name}"' for i, name in enumerate(names)
     )
-    rows = dict(con.sql(counts).fetchall())
+    table = run_sql(con, "summary", sql=counts)
+    rows = dict(zip(table.column("i").to_pylist(), table.column("n").to_pylist(), strict=True))
     return {name: int(rows[i]) for i, name in enumerate(names)}
 
 
@@ -188,7 +190,8 @@ def summarise(frames: Source, top: int = 5, *, snapshot: str = "latest") -> Summ
         names = [name for name, table in TABLES.items() if table.loaded_by_default]
     with open_source(frames, snapshot) as con:
         rows = _row_counts(con, names)
-        pairs, incomplete = con.sql(_SUMMARY_SQL).fetchall()[0]
+        figures = run_sql(con, "summary", sql=_SUMMARY_SQL)
+        pairs, incomplete = (figures.column(i)[0].as_py() for i in range(2))
         top_consumers = unmapped_by_consumer(con, top)
         if not has_table(frames, snapshot, "consumers"):
             top_consumers = top_consumers.drop(columns="consumer_name")

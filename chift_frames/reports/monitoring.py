@@ -8,12 +8,14 @@ connection, empty unless given.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from ..engine import duckdb_failure
 from ..errors import ChiftFramesError
 from ._query import IDS, INT, STRING, Source, report_sql, run_report
 
@@ -115,15 +117,33 @@ def _register_one_apis(one_apis: OneApis) -> Any:
     return prepare
 
 
-def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
-    """Register ``one_apis`` and the view ``monitoring_states`` on DuckDB connection ``con``.
+_STATES_OF: weakref.WeakKeyDictionary[Any, tuple[tuple[int, str], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The ``one_apis`` each connection's ``monitoring_states`` table was computed with."""
 
-    The reports that use the state (the onboarding funnel, consumer health) read this view,
-    so the rule lives in one query: ``sql/monitoring_states.sql``.
+
+def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
+    """Register ``one_apis`` and the table ``monitoring_states`` on DuckDB connection ``con``.
+
+    The reports that use the state (the onboarding funnel, consumer health) read this table,
+    so the rule lives in one query: ``sql/monitoring_states.sql``. It is computed once per
+    connection and ``one_apis``: the reports of one run share it. A table, not a view: joined
+    and sorted as a view, the rule's lists ran out of DuckDB's memory at 200,000 pairs.
     """
-    con.register("one_apis", _one_apis_table(one_apis))
+    table = _one_apis_table(one_apis)
+    key = tuple(sorted((one_apis or {}).items()))
+    if _STATES_OF.get(con) == key:
+        return
+    import duckdb
+
+    con.register("one_apis", table)
     sql = report_sql("monitoring_states")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW monitoring_states AS {sql}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE monitoring_states AS {sql}")
+    except duckdb.Error as exc:
+        raise duckdb_failure("report monitoring_states failed in DuckDB", exc) from None
+    _STATES_OF[con] = key
 
 
 READS_MONITORING_STATES = frozenset({"onboarding_funnel", "consumer_health"})
@@ -167,7 +187,7 @@ def report_script(name: str, one_apis: OneApis = None) -> str:
     if name in READS_MONITORING_STATES:
         lines += [
             "-- monitoring_states: the report of that name, which this query reads",
-            "CREATE OR REPLACE TEMP VIEW monitoring_states AS",
+            "CREATE OR REPLACE TEMP TABLE monitoring_states AS",
             report_sql("monitoring_states").rstrip().rstrip(";") + ";",
         ]
     return "\n".join(lines) + "\n" + sql

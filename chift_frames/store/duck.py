@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
 from .filesystems import Root, open_root
 from .read import SnapshotSpec, dataset, list_snapshots, select
@@ -74,11 +73,6 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
     return f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects)
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 def query(
     root: str | os.PathLike[str], sql: str, *, snapshot: SnapshotSpec = "latest"
 ) -> pd.DataFrame:
@@ -103,7 +97,7 @@ def query(
     """
     import duckdb
 
-    from ..engine import configure  # it builds on this package
+    from ..engine import configure, duckdb_failure  # it builds on this package
 
     con = connect(root, snapshot)
     try:
@@ -118,7 +112,7 @@ def query(
             fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
             table = fetch()
         except (duckdb.Error, pa.ArrowException) as exc:
-            raise StoreError(f"the query failed: {_one_line(exc)}") from None
+            raise duckdb_failure("the query failed", exc) from None
         df: pd.DataFrame = table.to_pandas(types_mapper=_query_dtype)
         return df
     finally:

@@ -2,7 +2,7 @@
 -- Grain: one row per consumer_syncs row, plus one per (consumer, sync) that only has a
 -- fetch error (its setup columns null).
 -- monitoring_states is the report of that name (the rule is in its SQL), which chift_frames
--- registers as a view (with one_apis) before running this query; `chift-frames report --sql`
+-- registers as a table (with one_apis) before running this query; `chift-frames report --sql`
 -- prints the statements that create both before it.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
