@@ -567,6 +567,32 @@ def test_consensus_targets_rows(frames: Frames) -> None:
     )
 
 
+def test_a_consumer_that_gives_a_source_several_values_counts_once() -> None:
+    # c1 maps CARD twice to JRN-B and once to JRN-A (its choice: JRN-B), and CASH to JRN-B
+    # and JRN-A once each (a tie: JRN-A); c2 leaves CASH unmapped in one of its two values
+    several = flatten(
+        [
+            (C1, payload(S1, POS, mappings=[mapping(PAY, JOURNALS, [
+                ("CARD", "JRN-B"), ("CARD", "JRN-A"), ("CARD", "JRN-B"),
+                ("CASH", "JRN-B"), ("CASH", "JRN-A"),
+            ])])),
+            (C2, payload(S1, POS, mappings=[mapping(PAY, JOURNALS, [
+                ("CARD", "JRN-A"), ("CASH", "JRN-A"), ("CASH", None),
+            ])])),
+        ]
+    )  # fmt: skip
+    got = consensus_targets(several)[
+        ["source_id", "consumer_count", "consensus_target_id", "target_count"]
+    ]
+    assert rows(got) == table(
+        "source_id consumer_count consensus_target_id target_count",
+        ("CARD", 2, "JRN-A", 2),  # one each way: the tie goes to the first target A-Z
+        ("CASH", 2, "JRN-A", 1),
+    )
+    got = unmapped_sources(several)[["source_id", "unmapped_consumer_count", "consumer_count"]]
+    assert rows(got) == table("source_id unmapped_consumer_count consumer_count", ("CASH", 1, 2))
+
+
 def test_flow_adoption_rows(frames: Frames) -> None:
     assert rows(flow_adoption(frames)) == table(
         "sync_id sync_name flow_id flow_name linked_count enabled_count enabled_share "

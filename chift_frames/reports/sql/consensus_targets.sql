@@ -21,41 +21,34 @@ value_labels AS (
         AND l.sub_mapping_index = sm.sub_mapping_index
     GROUP BY sm.sync_id, sm.name, sm.sub_mapping_name, l.side, l.value_id
 ),
-consumer_spans AS (
-    -- per consumer and source: the A-Z first and last target; nearly always the same one
+mapped AS NOT MATERIALIZED (
+    -- read again by each step below: faster than keeping it (at 200,000 pairs too)
     SELECT
-        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
-        min(target_id) AS first_target, max(target_id) AS last_target
+        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
+        hash(sync_id, mapping_name, sub_mapping_name, source_id, consumer_id) AS choice_hash
     FROM mapping_values
     WHERE is_mapped AND source_id IS NOT NULL AND target_id IS NOT NULL
-    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
 ),
-split_choices AS (
-    -- the rest: consumers who map one source to several targets
-    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
-    FROM consumer_spans
-    WHERE first_target <> last_target
+shared_hashes AS (
+    -- consumers who map a source more than once (and the rare others their hash collides
+    -- with): nearly every consumer maps a source once, and that one value is its choice
+    SELECT choice_hash FROM mapped GROUP BY choice_hash HAVING count(*) > 1
 ),
-split_uses AS (
-    -- how often each of them uses each target
+repeated_uses AS (
+    -- how often each of those consumers uses each target
     SELECT
-        v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.consumer_id, v.target_id,
+        sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
         count(*) AS value_count
-    FROM mapping_values AS v
-    SEMI JOIN split_choices
-        USING (sync_id, mapping_name, sub_mapping_name, source_id, consumer_id)
-    WHERE v.is_mapped AND v.source_id IS NOT NULL AND v.target_id IS NOT NULL
-    GROUP BY ALL
+    FROM mapped SEMI JOIN shared_hashes USING (choice_hash)
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
 ),
 consumer_choices AS (
     -- the one target that stands for each consumer: its most frequent (first A-Z on a tie)
-    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
-        first_target AS target_id
-    FROM consumer_spans
-    WHERE first_target = last_target
+    SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
+    FROM mapped ANTI JOIN shared_hashes USING (choice_hash)
     UNION ALL
     SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
-    FROM split_uses
+    FROM repeated_uses
     QUALIFY row_number() OVER (
         PARTITION BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
         ORDER BY value_count DESC, target_id
