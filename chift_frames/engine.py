@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,9 @@ def connect_frames(frames: Mapping[str, pd.DataFrame], **options: Any) -> Any:
 
 
 @contextmanager
-def open_source(source: Any, snapshot: str = "latest", **options: Any) -> Iterator[Any]:
+def open_source(
+    source: Any, snapshot: str = "latest", *, tables: Iterable[str] | None = None, **options: Any
+) -> Iterator[Any]:
     """Open a configured DuckDB connection over ``source``; close it on leaving.
 
     Parameters
@@ -201,6 +203,8 @@ def open_source(source: Any, snapshot: str = "latest", **options: Any) -> Iterat
         opened by this module, used as it is and left open.
     snapshot : str, default "latest"
         The snapshot of a dataset: ``"latest"``, a snapshot id or ``"all"``.
+    tables : iterable of str, optional
+        Over a dataset, the only tables to make views of (all by default).
     **options
         DuckDB settings, as for :func:`configure`.
     """
@@ -212,7 +216,7 @@ def open_source(source: Any, snapshot: str = "latest", **options: Any) -> Iterat
     else:
         from .store import connect
 
-        con = configure(connect(source, snapshot), **options)
+        con = configure(connect(source, snapshot, tables), **options)
     try:
         yield con
     finally:

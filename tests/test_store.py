@@ -474,6 +474,16 @@ def test_query_errors_are_store_errors_in_one_line(tmp_path: Path, frames, capsy
     assert sorted(r[0] for r in con.sql("SHOW TABLES").fetchall()) == sorted([*TABLES, "snapshots"])
 
 
+def test_connect_can_make_views_of_some_tables_only(tmp_path: Path, frames) -> None:
+    save(frames, tmp_path)
+    con = connect(tmp_path, tables=["mappings", "consumer_syncs"])
+    views = sorted(r[0] for r in con.sql("SHOW TABLES").fetchall())
+    assert views == ["consumer_syncs", "mappings", "snapshots"]
+    assert con.sql("SELECT count(*) FROM mappings").fetchall() == [(len(frames.mappings),)]
+    with pytest.raises(ValueError, match="no table 'mapping'; tables: consumer_syncs, "):
+        connect(tmp_path, tables=["mapping"])
+
+
 def test_errors_say_what_to_do(tmp_path: Path, frames) -> None:
     with pytest.raises(StoreError, match="not a chift_frames dataset"):
         load(tmp_path)

@@ -182,14 +182,22 @@ def summarise(frames: Source, top: int = 5, *, snapshot: str = "latest") -> Summ
     account takes little memory.
     """
     from ..schema import TABLES
-    from ..store import load
+    from ..store import load, snapshot_manifest
 
     if isinstance(frames, Mapping):
         names = list(frames)
     else:
         names = [name for name, table in TABLES.items() if table.loaded_by_default]
-    with open_source(frames, snapshot) as con:
-        rows = _row_counts(con, names)
+    dataset = not isinstance(frames, Mapping) and not hasattr(frames, "execute")
+    # over a dataset, the rows per table are the manifest's, and only what the queries below
+    # read gets a view: this summary closes every fetch
+    read = ("consumer_syncs", "consumers", "mappings") if dataset else None
+    with open_source(frames, snapshot, tables=read) as con:
+        if dataset:
+            counted = snapshot_manifest(frames, snapshot)["rows"]
+            rows = {name: int(counted.get(name, 0)) for name in names}
+        else:
+            rows = _row_counts(con, names)
         figures = run_sql(con, "summary", sql=_SUMMARY_SQL)
         pairs, incomplete = (figures.column(i)[0].as_py() for i in range(2))
         top_consumers = unmapped_by_consumer(con, top)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -24,19 +25,34 @@ from .read import SnapshotSpec, dataset, list_snapshots, select
 __all__ = ["connect", "query"]
 
 
-def connect(root: str | os.PathLike[str], snapshot: SnapshotSpec = "latest") -> Any:
+def connect(
+    root: str | os.PathLike[str],
+    snapshot: SnapshotSpec = "latest",
+    tables: Iterable[str] | None = None,
+) -> Any:
     """Open an in-memory DuckDB connection where every table is a view over the dataset.
 
     With ``snapshot="all"`` each view stacks every snapshot and has a leading ``snapshot_id``
     column; otherwise it shows one snapshot. The ``snapshots`` view lists the snapshots.
+    ``tables`` limits the views to those tables (each view reads its files' footers when it
+    is made), for a caller that knows what its queries read.
+
+    Raises
+    ------
+    ValueError
+        When ``tables`` names a table the contract does not have.
     """
     import duckdb
 
+    names = list(TABLES) if tables is None else list(tables)
+    unknown = sorted(set(names) - set(TABLES))
+    if unknown:
+        raise ValueError(f"no table {', '.join(map(repr, unknown))}; tables: {', '.join(TABLES)}")
     base = open_root(root)
     chosen = select(base, snapshot)
     con = duckdb.connect()
     every = snapshot == "all"
-    for name in TABLES:
+    for name in names:
         native = _native_view(base, name, chosen, every)
         if native is not None:
             con.execute(native)
