@@ -15,11 +15,12 @@ again as new snapshots (the figures repeat; the work does not shrink).
 
 ``--as-issue`` builds the dataset the way issue 8 did when it measured 247a0a6: that commit's
 own sandbox (12,500 consumers, 2 syncs, no latency) fetched by that commit's ``chift-frames
-fetch --concurrency 8`` (20,036 pairs, 58 MB, 555,601 executions), then times ``report`` with
-and without the HTML page, old and new alternated, ``--repeat`` times (this version reads a
-copy moved to today's layout by ``chift-frames snapshots --migrate``).
+fetch --concurrency 8`` (20,036 pairs, 45-58 MB: its executions depend on the day), then
+times ``report`` with and without the HTML page, old and new alternated, ``--repeat`` times
+(this version reads a copy moved to today's layout by ``chift-frames snapshots --migrate``).
 
     python benchmarks/bench_reports.py                       # 2,000 and 20,000 pairs
+    python benchmarks/bench_reports.py --pairs 2000 20000 200000   # as in the README
     python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
     python benchmarks/bench_reports.py --as-issue [--repeat 3]
 """
