@@ -616,6 +616,30 @@ def test_schedule_heatmap_rows(frames: Frames) -> None:
     )
 
 
+def test_a_consumer_counts_once_in_an_hour_whatever_fires_it() -> None:
+    # c1 and c2 each have two timer flows that both fire at 05:00 (and one more at 05:30),
+    # c3 the first of them only, c4 a schedule that does not parse
+    def timers(*crons: str) -> dict[str, Any]:
+        return payload(
+            S1, POS, flows=[flow(f"f{i}", DAILY, "timer", c) for i, c in enumerate(crons)]
+        )
+
+    heat = schedule_heatmap(
+        flatten(
+            [
+                (C1, timers("0 5 * * *", "0,30 5 * * *")),
+                (C2, timers("0,30 5 * * *", "0 5 * * *")),
+                (C3, timers("0 5 * * *")),
+                (C4, timers("61 5 * * *")),
+            ]
+        )
+    )
+    fired = heat[heat.firing_count > 0]
+    assert fired.hour.unique().tolist() == [5] and len(fired) == 7
+    assert fired.firing_count.unique().tolist() == [2 * 3 + 1]
+    assert fired.consumer_count.unique().tolist() == [3]
+
+
 def test_cron_problems_rows(frames: Frames) -> None:
     assert rows(cron_problems(frames)) == table(
         "sync_id sync_name flow_id flow_name cronschedule message consumer_count consumer_ids",

@@ -8,14 +8,37 @@ WITH timers AS (
     FROM flows
     WHERE trigger_type = 'timer' AND cronschedule IS NOT NULL
 ),
+flow_counts AS (
+    -- each schedule fires once for each timer flow on it
+    SELECT cronschedule, count(*) AS flow_count FROM timers GROUP BY cronschedule
+),
 fired AS (
-    SELECT
-        f.day_of_week, f.hour,
-        sum(f.firings) AS firing_count,
-        count(DISTINCT t.consumer_id) AS consumer_count
-    FROM timers AS t
-    JOIN cron_firings AS f ON f.cronschedule = t.cronschedule
+    SELECT f.day_of_week, f.hour, sum(f.firings * c.flow_count) AS firing_count
+    FROM flow_counts AS c
+    JOIN cron_firings AS f ON f.cronschedule = c.cronschedule
     GROUP BY f.day_of_week, f.hour
+),
+schedule_sets AS (
+    -- consumers with the same set of schedules fire in the same hours: count them once per set
+    SELECT crons, count(*) AS consumer_count
+    FROM (
+        SELECT consumer_id, list_sort(list(DISTINCT cronschedule)) AS crons
+        FROM timers
+        GROUP BY consumer_id
+    )
+    GROUP BY crons
+),
+set_hours AS (
+    -- the hours each set fires in: those of any of its schedules
+    SELECT DISTINCT s.crons, s.consumer_count, f.day_of_week, f.hour
+    FROM schedule_sets AS s
+    CROSS JOIN unnest(s.crons) AS u(cronschedule)
+    JOIN cron_firings AS f ON f.cronschedule = u.cronschedule
+),
+consumers_firing AS (
+    SELECT day_of_week, hour, sum(consumer_count) AS consumer_count
+    FROM set_hours
+    GROUP BY day_of_week, hour
 ),
 week AS (
     SELECT d.day_of_week, h.hour
@@ -29,7 +52,8 @@ SELECT
     ) AS day_name,
     CAST(w.hour AS BIGINT) AS hour,
     CAST(coalesce(f.firing_count, 0) AS BIGINT) AS firing_count,
-    CAST(coalesce(f.consumer_count, 0) AS BIGINT) AS consumer_count
+    CAST(coalesce(c.consumer_count, 0) AS BIGINT) AS consumer_count
 FROM week AS w
 LEFT JOIN fired AS f ON f.day_of_week = w.day_of_week AND f.hour = w.hour
+LEFT JOIN consumers_firing AS c ON c.day_of_week = w.day_of_week AND c.hour = w.hour
 ORDER BY w.day_of_week, w.hour
