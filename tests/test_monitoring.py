@@ -323,6 +323,14 @@ def test_reports_on_one_connection_share_the_state_of_their_own_one_apis(small: 
             consumer_health(con, one_apis={1: ACC})
 
 
+def test_the_states_table_is_read_in_the_reports_order() -> None:
+    from chift_frames.reports import report_sql
+    from chift_frames.reports.monitoring import _STATES_IN_ORDER
+
+    last = report_sql("monitoring_states").rstrip().splitlines()[-1]
+    assert last.replace("s.", "") == _STATES_IN_ORDER.split(" monitoring_states ")[-1]
+
+
 def test_flows_not_enabled_rows(small: Frames) -> None:
     assert rows(flows_not_enabled(small)) == table(
         "consumer_id consumer_name sync_id sync_name flow_id flow_name flow_description",

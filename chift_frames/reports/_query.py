@@ -100,12 +100,13 @@ def run_report(
     columns: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     prepare: Callable[[Any], None] | None = None,
+    sql: str | None = None,
 ) -> pd.DataFrame:
-    """Run report ``name`` over ``source`` and return its typed DataFrame.
+    """Run report ``name`` (or ``sql``) over ``source`` and return its typed DataFrame.
 
     ``prepare`` registers helper tables on the connection first (the cron expansions).
     """
     with open_source(source, snapshot) as con:
         if prepare is not None:
             prepare(con)
-        return to_frame(run_sql(con, name, params), columns)
+        return to_frame(run_sql(con, name, params, sql), columns)

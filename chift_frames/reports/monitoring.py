@@ -108,15 +108,6 @@ def _one_apis_table(one_apis: OneApis) -> pa.Table:
     )
 
 
-def _register_one_apis(one_apis: OneApis) -> Any:
-    table = _one_apis_table(one_apis)
-
-    def prepare(con: Any) -> None:
-        con.register("one_apis", table)
-
-    return prepare
-
-
 _STATES_OF: weakref.WeakKeyDictionary[Any, tuple[tuple[int, str], ...]] = (
     weakref.WeakKeyDictionary()
 )
@@ -144,6 +135,13 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     except duckdb.Error as exc:
         raise duckdb_failure("report monitoring_states failed in DuckDB", exc) from None
     _STATES_OF[con] = key
+
+
+_STATES_IN_ORDER = (
+    "SELECT * FROM monitoring_states ORDER BY sync_name NULLS LAST, sync_id, consumer_id"
+)
+"""The report from the table of the states (in the order of ``sql/monitoring_states.sql``):
+computed once for the three reports of a run that show it."""
 
 
 READS_MONITORING_STATES = frozenset({"onboarding_funnel", "consumer_health"})
@@ -245,7 +243,12 @@ def monitoring_states(
           when there is nothing to say
     """
     return run_report(
-        frames, snapshot, "monitoring_states", _STATE_COLUMNS, prepare=_register_one_apis(one_apis)
+        frames,
+        snapshot,
+        "monitoring_states",
+        _STATE_COLUMNS,
+        prepare=lambda con: register_monitoring_states(con, one_apis),
+        sql=_STATES_IN_ORDER,
     )
 
 
