@@ -638,6 +638,11 @@ def test_a_consumer_counts_once_in_an_hour_whatever_fires_it() -> None:
     assert fired.hour.unique().tolist() == [5] and len(fired) == 7
     assert fired.firing_count.unique().tolist() == [2 * 3 + 1]
     assert fired.consumer_count.unique().tolist() == [3]
+    # a hand-made flow without a consumer fires, and is nobody
+    flows = flatten([(C1, timers("0 6 * * *"))]).flows.astype({"consumer_id": object})
+    flows.loc[:, "consumer_id"] = None
+    heat = schedule_heatmap(Frames({"flows": flows}))
+    assert heat.firing_count.sum() == 7 and heat.consumer_count.sum() == 0
 
 
 def test_cron_problems_rows(frames: Frames) -> None:

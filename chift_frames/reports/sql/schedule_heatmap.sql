@@ -24,6 +24,7 @@ schedule_sets AS (
     FROM (
         SELECT consumer_id, list_sort(list(DISTINCT cronschedule)) AS crons
         FROM timers
+        WHERE consumer_id IS NOT NULL
         GROUP BY consumer_id
     )
     GROUP BY crons

@@ -20,7 +20,8 @@ reference AS (
         (SELECT max(start) FROM executions)
     ) AS now
 ),
-enabled AS (
+enabled AS MATERIALIZED (
+    -- numbered once, and kept: both reads below must see the same numbers
     SELECT row_number() OVER () AS flow_row, * FROM flows
 ),
 last_successes AS (
