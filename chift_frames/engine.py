@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "fetch_arrow",
     "frame_to_arrow",
     "open_source",
+    "opened_here",
     "settings",
 ]
 
@@ -120,11 +122,12 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     return con
 
 
-def duckdb_failure(what: str, exc: BaseException) -> StoreError:
+def duckdb_failure(what: str, exc: BaseException, con: Any = None) -> StoreError:
     r"""Return the error to raise for ``exc`` from DuckDB: ``what``, then why, in one line.
 
     DuckDB's own message runs over several lines of advice for its SQL users; this keeps its
-    first line. When DuckDB ran out of memory, it says how to give it more.
+    first line. When DuckDB ran out of memory, it says how to give it more, with the limit of
+    connection ``con`` when given (else the one :func:`settings` would apply).
 
     Examples
     --------
@@ -139,6 +142,9 @@ def duckdb_failure(what: str, exc: BaseException) -> StoreError:
     message = f"{what}: {lines[0] if lines else type(exc).__name__}"
     if isinstance(exc, duckdb.OutOfMemoryException):
         limit = settings()["memory_limit"]
+        if con is not None:
+            with contextlib.suppress(duckdb.Error):
+                limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         message += (
             f"; raise DuckDB's memory limit (now {limit}) with --memory-limit or "
             "CHIFT_FRAMES_MEMORY_LIMIT, such as 2GB, or give it a spill folder with more room "
@@ -190,6 +196,19 @@ def connect_frames(frames: Mapping[str, pd.DataFrame], **options: Any) -> Any:
     return con
 
 
+_OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The connections :func:`open_source` opened (and closes): nobody else changes what they see."""
+
+
+def opened_here(con: Any) -> bool:
+    """Whether :func:`open_source` opened ``con``, so that what it shows cannot change.
+
+    A helper table computed on such a connection stays right until it closes; on a
+    connection the caller opened (and may change), it must be computed again.
+    """
+    return con in _OPENED
+
+
 @contextmanager
 def open_source(
     source: Any, snapshot: str = "latest", *, tables: Iterable[str] | None = None, **options: Any
@@ -217,6 +236,7 @@ def open_source(
         from .store import connect
 
         con = configure(connect(source, snapshot, tables), **options)
+    _OPENED.add(con)
     try:
         yield con
     finally:

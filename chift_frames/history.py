@@ -455,7 +455,7 @@ def _diff_on(con: Any, before: str, after: str) -> Frames:
         try:
             table = fetch_arrow(con.sql(sql, params={"before": before, "after": after}))
         except duckdb.Error as exc:
-            raise duckdb_failure(f"diff: {name} failed in DuckDB", exc) from None
+            raise duckdb_failure(f"diff: {name} failed in DuckDB", exc, con) from None
         out[name] = to_frame(table, dict.fromkeys(CHANGE_TABLES[name], _STRING))
     return Frames(out)
 
@@ -657,5 +657,5 @@ def trends(root: str | os.PathLike[str]) -> pd.DataFrame:
         try:
             table = fetch_arrow(con.sql(TRENDS_SQL))
         except duckdb.Error as exc:
-            raise duckdb_failure("trends failed in DuckDB", exc) from None
+            raise duckdb_failure("trends failed in DuckDB", exc, con) from None
     return to_frame(table, _TRENDS_COLUMNS)

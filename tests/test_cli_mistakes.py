@@ -168,5 +168,5 @@ def test_running_out_of_duckdbs_memory_says_how_to_give_it_more(
     assert main([*argv, "--memory-limit", "1MB"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Out of Memory Error" in err, err
-    assert "raise DuckDB's memory limit (now 1MB) with --memory-limit" in err
+    assert "raise DuckDB's memory limit (now 976.5 KiB) with --memory-limit" in err
     assert "Possible solutions" not in err and "SET memory_limit" not in err

@@ -323,6 +323,20 @@ def test_reports_on_one_connection_share_the_state_of_their_own_one_apis(small: 
             consumer_health(con, one_apis={1: ACC})
 
 
+def test_on_the_callers_own_connection_the_states_follow_its_data(small: Frames) -> None:
+    from chift_frames.engine import connect_frames, frame_to_arrow
+
+    con = connect_frames(small)  # the caller's: it may change what the views show
+    before = monitoring_states(con, one_apis={1: ACC})
+    assert consumer_health(con, one_apis={1: ACC}).state.tolist() == before.state.tolist()
+    stopped = small.consumer_syncs.assign(status="inactive")
+    con.register("consumer_syncs", frame_to_arrow("consumer_syncs", stopped))
+    after = monitoring_states(con, one_apis={1: ACC})
+    assert set(after.status) == {"inactive"} and "active" not in set(after.state)
+    assert consumer_health(con, one_apis={1: ACC}).state.tolist() == after.state.tolist()
+    con.close()
+
+
 def test_the_states_table_is_read_in_the_reports_order() -> None:
     from chift_frames.reports import report_sql
     from chift_frames.reports.monitoring import _STATES_IN_ORDER

@@ -69,6 +69,22 @@ def test_every_report_is_the_same_from_frames_and_from_the_dataset(
         assert {n: c for n, c in b.rows.items() if n in a.rows} == a.rows
 
 
+def test_a_summary_of_every_snapshot_counts_every_snapshots_rows(tmp_path: Path) -> None:
+    world = World(consumers=6, syncs=2, seed=5)
+    first = world_frames(world, account=True)
+    save(first, tmp_path, snapshot_id="first")
+    world.evolve()
+    second = world_frames(world, account=True)
+    save(second, tmp_path, snapshot_id="second")
+    every = summarise(tmp_path, snapshot="all")
+    for name in ("consumer_syncs", "mapping_values", "executions"):
+        assert every.rows[name] == len(first[name]) + len(second[name]), name
+    assert every.pairs == len(first.consumer_syncs) + len(second.consumer_syncs)
+    latest = summarise(tmp_path)
+    assert latest.rows["mapping_values"] == len(second.mapping_values)
+    assert latest.pairs == len(second.consumer_syncs)
+
+
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_each_report_query_states_its_question_and_grain(name: str) -> None:
     sql = report_sql(name)

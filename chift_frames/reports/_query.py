@@ -90,7 +90,7 @@ def run_sql(
     try:
         return fetch_arrow(con.sql(text, params=dict(params or {})))
     except duckdb.Error as exc:
-        raise duckdb_failure(f"report {name} failed in DuckDB", exc) from None
+        raise duckdb_failure(f"report {name} failed in DuckDB", exc, con) from None
 
 
 def run_report(

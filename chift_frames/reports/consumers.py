@@ -188,15 +188,18 @@ def summarise(frames: Source, top: int = 5, *, snapshot: str = "latest") -> Summ
         names = list(frames)
     else:
         names = [name for name, table in TABLES.items() if table.loaded_by_default]
-    dataset = not isinstance(frames, Mapping) and not hasattr(frames, "execute")
-    # over a dataset, the rows per table are the manifest's, and only what the queries below
-    # read gets a view: this summary closes every fetch
-    read = ("consumer_syncs", "consumers", "mappings") if dataset else None
+    rows: dict[str, int] | None = None
+    read = None
+    one_snapshot = not isinstance(frames, Mapping) and not hasattr(frames, "execute")
+    if one_snapshot and snapshot != "all":
+        # over one snapshot of a dataset, the rows per table are its manifest's, and only what
+        # the queries below read gets a view: this summary closes every fetch
+        manifest = snapshot_manifest(frames, snapshot)
+        snapshot = str(manifest["snapshot_id"])  # found once: counts and figures agree
+        rows = {name: int(manifest["rows"].get(name, 0)) for name in names}
+        read = ("consumer_syncs", "consumers", "mappings")
     with open_source(frames, snapshot, tables=read) as con:
-        if dataset:
-            counted = snapshot_manifest(frames, snapshot)["rows"]
-            rows = {name: int(counted.get(name, 0)) for name in names}
-        else:
+        if rows is None:
             rows = _row_counts(con, names)
         figures = run_sql(con, "summary", sql=_SUMMARY_SQL)
         pairs, incomplete = (figures.column(i)[0].as_py() for i in range(2))

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..engine import duckdb_failure
+from ..engine import duckdb_failure, opened_here
 from ..errors import ChiftFramesError
 from ._query import IDS, INT, STRING, Source, report_sql, run_report
 
@@ -118,14 +118,16 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     """Register ``one_apis`` and the table ``monitoring_states`` on DuckDB connection ``con``.
 
     The reports that use the state (the onboarding funnel, consumer health) read this table,
-    so the rule lives in one query: ``sql/monitoring_states.sql``. It is computed once per
-    connection and ``one_apis``: the reports of one run share it. A table, not a view: joined
-    and sorted as a view, the rule's lists ran out of DuckDB's memory at 200,000 pairs.
+    so the rule lives in one query: ``sql/monitoring_states.sql``. On a connection that
+    :func:`~chift_frames.engine.open_source` opened it is computed once per ``one_apis``:
+    the reports of one run share it; on the caller's own connection, at every call. A table,
+    not a view: joined and sorted as a view, the rule's lists ran out of DuckDB's memory at
+    200,000 pairs.
     """
     table = _one_apis_table(one_apis)
     key = tuple(sorted((one_apis or {}).items()))
-    if _STATES_OF.get(con) == key:
-        return
+    if opened_here(con) and _STATES_OF.get(con) == key:
+        return  # computed on this connection, whose data cannot have changed since
     import duckdb
 
     con.register("one_apis", table)
@@ -133,7 +135,7 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE monitoring_states AS {sql}")
     except duckdb.Error as exc:
-        raise duckdb_failure("report monitoring_states failed in DuckDB", exc) from None
+        raise duckdb_failure("report monitoring_states failed in DuckDB", exc, con) from None
     _STATES_OF[con] = key
 
 

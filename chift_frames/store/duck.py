@@ -128,7 +128,7 @@ def query(
             fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
             table = fetch()
         except (duckdb.Error, pa.ArrowException) as exc:
-            raise duckdb_failure("the query failed", exc) from None
+            raise duckdb_failure("the query failed", exc, con) from None
         df: pd.DataFrame = table.to_pandas(types_mapper=_query_dtype)
         return df
     finally:
