@@ -17,8 +17,9 @@ The sandbox, an offline stand-in for the Chift API, is ``chift_frames.sandbox.Sa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .client import ChiftClient
 from .errors import (
     ApiError,
     AuthError,
@@ -33,7 +34,6 @@ from .errors import (
     TransportError,
     UnknownFieldsWarning,
 )
-from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
 from .history import diff, trends
@@ -71,3 +71,30 @@ __all__ = [
     "to_canonical_json",
     "trends",
 ]
+
+if TYPE_CHECKING:
+    from .client import ChiftClient
+    from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
+
+_LAZY = {
+    "ChiftClient": "client",
+    "FetchResult": "fetch",
+    "fetch_snapshot": "fetch",
+    "rebuild_snapshot": "fetch",
+}
+"""The API client and the fetch, imported when first used (with requests): analysis alone
+starts faster."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

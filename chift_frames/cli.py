@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 
@@ -27,15 +27,13 @@ from ._cli_print import (
     _resolve,
     _summarise,
 )
+from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV
 from ._version import __version__
-from .client import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV, ChiftClient
 from .errors import ChiftFramesError, PartialSnapshotWarning
 from .export import compute_reports, save_html, save_reports
-from .fetch import FetchResult, fetch_snapshot, rebuild_snapshot
 from .history import diff, pick_snapshots
 from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
-from .sandbox import Faults, Sandbox
 from .store import (
     clean,
     display_root,
@@ -49,7 +47,9 @@ from .store import (
     upload_files,
     url_under,
 )
-from .world import World
+
+if TYPE_CHECKING:  # the API client and the fetch are imported by the commands that use them
+    from .fetch import FetchResult
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
 
@@ -101,6 +101,11 @@ def _report_fetch(result: FetchResult) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Fetch a made-up account from the sandbox twice, with changes between, and summarise."""
+    from .client import ChiftClient
+    from .fetch import fetch_snapshot
+    from .sandbox import Sandbox
+    from .world import World
+
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now)
     with Sandbox(world) as sandbox:
@@ -138,6 +143,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch a snapshot from the Chift API, credentials from the environment."""
+    from .client import ChiftClient
+    from .fetch import fetch_snapshot
 
     def started(snapshot_id: str) -> None:
         print(
@@ -184,6 +191,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox API until interrupted."""
+    from .sandbox import Faults, Sandbox
+    from .world import World
+
     try:
         faults = Faults(
             rate_429=args.rate_429,
@@ -238,6 +248,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Re-derive every table of a snapshot from its raw responses."""
+    from .fetch import rebuild_snapshot
+
     source = str(_resolve(args.dir, args.snapshot)["snapshot_id"])
     snapshot_id = rebuild_snapshot(args.dir, source)
     print(

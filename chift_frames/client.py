@@ -48,6 +48,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV
 from .errors import (
     ApiError,
     AuthError,
@@ -64,19 +65,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.chift.eu"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-DEFAULT_DEADLINE = 120.0  # seconds per request: connect, headers and the whole body
-DEFAULT_MAX_BODY = 64 * 2**20  # bytes per body, after decompression
 ERROR_BODY_LIMIT = 64 * 2**10  # bytes of an error body kept for its message
 CHUNK = 64 * 2**10
 # what a request that got no (complete) answer raises, from requests, urllib3 or the socket
 _NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
-ENV = {
-    "client_id": "CHIFT_CLIENT_ID",
-    "client_secret": "CHIFT_CLIENT_SECRET",
-    "account_id": "CHIFT_ACCOUNT_ID",
-    "marketplace_id": "CHIFT_MARKETPLACE_ID",
-    "base_url": "CHIFT_BASE_URL",
-}
 
 
 def api_path(*segments: Any) -> str:

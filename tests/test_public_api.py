@@ -56,3 +56,26 @@ def test_errors_share_one_base() -> None:
     ):
         assert issubclass(getattr(chift_frames, name), chift_frames.ChiftFramesError), name
     assert issubclass(chift_frames.AuthError, chift_frames.ChiftError)
+
+
+def test_the_version_is_the_installed_packages() -> None:
+    from importlib.metadata import version
+
+    assert chift_frames.__version__ == version("chift-frames")
+
+
+def test_analysis_starts_without_the_api_client() -> None:
+    import subprocess
+    import sys
+
+    # the command line and the analysis import no HTTP client until a command needs one
+    code = (
+        "import sys, chift_frames.cli, chift_frames.export, chift_frames.history; "
+        "print(sorted(m for m in ('requests', 'chift_frames.client', 'chift_frames.fetch', "
+        "'chift_frames.sandbox') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    # and the public names still reach them
+    assert chift_frames.fetch_snapshot.__module__ == "chift_frames.fetch.run"
+    assert "ChiftClient" in dir(chift_frames)
