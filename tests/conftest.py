@@ -39,8 +39,9 @@ def s3_api():
 def azurite():
     """Azurite, Microsoft's Azure Blob emulator, in its own process, for the whole session."""
     from tests.azure_server import azurite_server
+    from tests.components import require
 
-    with azurite_server() as server:
+    with azurite_server(require("azurite")) as server:
         yield server
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from chift_frames.export import (
     to_png,
 )
 from chift_frames.reports import REPORTS
+from tests.components import require
 
 HOSTILE_CONSUMER = "<script>alert('x')</script> & Sons"
 HOSTILE_SYNC = "<b>Caisse</b> $5 $ 日本 → Compta"
@@ -286,14 +286,7 @@ def test_charts_render_alike_across_threads_and_leave_no_pyplot_figure(
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("chromium is not installed: CI must install it (apt-get install chromium)")
-    pytest.skip("chromium not installed (apt-get install chromium); CI installs it")
+    return require("chromium")
 
 
 def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

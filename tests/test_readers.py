@@ -8,7 +8,6 @@ Spark (local mode) each read every table folder with the recipes of docs/readers
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.store import snapshot_states
 from chift_frames.world import World
+from tests.components import require
 from tests.test_fetch import client_for
 
 PARTITIONING = ds.partitioning(pa.schema([("snapshot_id", pa.string())]), flavor="hive")
@@ -151,8 +151,7 @@ def test_polars_reads_every_folder(lake: Path) -> None:
 
 @pytest.fixture(scope="module")
 def spark() -> Any:
-    if shutil.which("java") is None:
-        pytest.fail("Spark needs Java: apt-get install openjdk-17-jre-headless (.ci/run does)")
+    require("java")
     from pyspark.sql import SparkSession
 
     session = (
