@@ -44,7 +44,7 @@ def test_docs_are_generated_from_the_schemas() -> None:
     finally:
         sys.path.pop(0)
     assert DOC.read_text(encoding="utf-8") == gen_tables_doc.render(), (
-        "docs/tables.md is stale: run python scripts/gen_tables_doc.py"
+        "docs/tables.md is stale: run .venv/bin/python scripts/gen_tables_doc.py"
     )
 
 
