@@ -228,7 +228,15 @@ def load(
     for m in chosen:
         if m["status"] == "partial":
             warnings.warn(partial_note(m, display_root(root)), PartialSnapshotWarning, stacklevel=2)
-    return Frames(out)
+    return Frames(out, snapshot=_about(chosen))
+
+
+def _about(chosen: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the facts :class:`Frames` shows of one loaded snapshot (none for several)."""
+    if len(chosen) != 1:
+        return None
+    m = chosen[0]
+    return {k: m.get(k) for k in ("snapshot_id", "status", "finished_at")}
 
 
 def partial_note(manifest: dict[str, Any], root: str) -> str:
