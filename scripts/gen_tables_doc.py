@@ -19,8 +19,9 @@ INTRO = """\
 Every table below has one pinned `pyarrow.Schema` in `chift_frames/schema.py`; this page is
 generated from it by `.venv/bin/python scripts/gen_tables_doc.py` and a test checks it lists
 exactly the columns of the schemas. Keys are named `<entity>_id`, positions `*_index`
-(0-based), counts `*_count`; rows keep payload order. Free-form objects are JSON text, serialised canonically
-(sorted keys, compact), so equal content gives equal text across fetches. Timestamps are UTC.
+(0-based), counts `*_count`; rows keep payload order. Free-form objects are JSON text,
+serialised canonically (sorted keys, compact), so equal content gives equal text across
+fetches. Timestamps are UTC.
 In pandas, strings are `string[pyarrow]`, integers `Int64` and booleans `boolean` (all
 nullable), lists are `list<string>[pyarrow]`, timestamps `datetime64[us, UTC]`.
 "Null" says whether the column can hold nulls.
