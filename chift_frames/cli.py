@@ -107,7 +107,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .world import World
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    world = World(consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now)
+    world = World(
+        consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now, shape=args.shape
+    )
     with Sandbox(world) as sandbox:
         print(
             f"Sandbox serving a made-up account ({args.consumers:,} consumers, "
@@ -207,7 +209,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     world = World(
-        consumers=args.consumers, syncs=args.syncs, seed=args.seed, generation=args.generation
+        consumers=args.consumers,
+        syncs=args.syncs,
+        seed=args.seed,
+        generation=args.generation,
+        shape=args.shape,
     )
     try:
         sandbox = Sandbox(
@@ -451,12 +457,23 @@ def _command(
     return parser
 
 
+SHAPE_NAMES = ("light", "heavy", "skewed", "hourly")  # world.SHAPES, without importing it
+
+
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consumers", type=_not_negative, default=200, help="consumers in the account"
     )
     parser.add_argument("--syncs", type=_positive, default=3, help="syncs in the account")
     parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
+    parser.add_argument(
+        "--shape",
+        choices=SHAPE_NAMES,
+        default="light",
+        help="how heavy the account is: light (about 27 mapping values per pair), heavy "
+        "(hundreds, more flows and datastore columns), skewed (1%% of consumers hold half "
+        "the values) or hourly (flows run every hour) (default: %(default)s)",
+    )
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:

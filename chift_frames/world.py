@@ -31,7 +31,83 @@ from ._world_data import (
     ONE_APIS,
 )
 
-__all__ = ["ONE_APIS", "World"]
+__all__ = ["ONE_APIS", "SHAPES", "Shape", "World"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How heavy and how uneven a made-up account is, beyond its size.
+
+    The default is the light account the sandbox has always served (about 27 mapping values
+    and two offered flows per sync); the others scale it the way real accounts differ: a
+    chart of accounts or a catalogue gives hundreds of values, a few large consumers hold
+    thousands, an hourly timer runs 24 times a day.
+
+    Parameters
+    ----------
+    name : str
+        What the shape is called in benchmarks and on the command line.
+    values_scale : float
+        Median factor on every mapping's number of values (1: the templates' own counts).
+    values_sigma : float
+        Spread of each consumer's factor, log-normal: 0 for none; 1 gives a heavy tail in
+        which a few consumers hold several times the median.
+    top_share, top_factor : float
+        Share of consumers whose values are multiplied again by ``top_factor``: 1 % at 99x
+        makes those consumers hold half of all values.
+    flows : int
+        Flows each sync offers, at least the template's own (2); the extra ones are hourly
+        timers.
+    datastore_columns : int
+        Extra columns in each of a flow's datastores.
+    runs_per_day : int
+        Executions of each flow per day (24: an hourly timer).
+
+    Examples
+    --------
+    >>> SHAPES["skewed"].top_share
+    0.01
+    """
+
+    name: str = "light"
+    values_scale: float = 1.0
+    values_sigma: float = 0.0
+    top_share: float = 0.0
+    top_factor: float = 1.0
+    flows: int = 2
+    datastore_columns: int = 0
+    runs_per_day: int = 1
+
+    def __post_init__(self) -> None:
+        if not (self.values_scale > 0 and self.values_sigma >= 0 and self.top_factor >= 1):
+            raise ValueError(f"shape {self.name!r}: values_scale > 0, sigma >= 0, factor >= 1")
+        if not 0 <= self.top_share <= 1 or self.flows < 2 or self.datastore_columns < 0:
+            raise ValueError(f"shape {self.name!r}: top_share in [0, 1], flows >= 2, columns >= 0")
+        if not 1 <= self.runs_per_day <= 24 * 60:
+            raise ValueError(f"shape {self.name!r}: runs_per_day between 1 and 1440")
+
+    @property
+    def is_light(self) -> bool:
+        """Whether values follow the templates' own counts (no draw is made for them)."""
+        return self.values_scale == 1 and self.values_sigma == 0 and self.top_share == 0
+
+
+SHAPES: dict[str, Shape] = {
+    s.name: s
+    for s in (
+        Shape(),
+        # like the account of issue 21: ~186 values per pair with a heavy tail, more flows,
+        # ~29 datastore columns per pair
+        Shape("heavy", values_scale=8.0, values_sigma=0.5, flows=10, datastore_columns=2),
+        # 1 % of consumers hold about half of the values
+        Shape("skewed", top_share=0.01, top_factor=99.0),
+        # every timer flow runs every hour
+        Shape("hourly", runs_per_day=24),
+    )
+}
+"""The named shapes: ``light`` (the default), ``heavy``, ``skewed`` and ``hourly``."""
+
+_EXTRA_FLOW = ("Hourly export {k}", "timer", ["0 * * * *", "30 * * * *"])
 
 
 def _uuid(rng: random.Random) -> str:
@@ -64,6 +140,9 @@ class World:
         The world's "now": executions run over the days before it.
     generation : int
         How many times the world has evolved (see :meth:`evolve`).
+    shape : Shape or str
+        How heavy and uneven the account is: a :class:`Shape` or a name in :data:`SHAPES`
+        (``light``, the default, ``heavy``, ``skewed``, ``hourly``).
 
     Examples
     --------
@@ -79,20 +158,25 @@ class World:
     link_share: float = 0.8
     now: datetime = _EPOCH + timedelta(days=326)
     generation: int = 0
+    shape: Shape | str = "light"
     _consumer_items: list[dict[str, Any]] = field(init=False, repr=False)
     _sync_ids: list[str] = field(init=False, repr=False)
     _links: dict[str, list[str]] = field(init=False, repr=False)
     _flow_ids: dict[tuple[int, int], str] = field(init=False, repr=False)
+    _shape: Shape = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.consumers < 0 or self.syncs < 1:
             raise ValueError("a world needs consumers >= 0 and syncs >= 1")
+        if isinstance(self.shape, str):
+            if self.shape not in SHAPES:
+                raise ValueError(f"no shape {self.shape!r}; shapes: {', '.join(SHAPES)}")
+            self.shape = SHAPES[self.shape]
+        self._shape = self.shape
         rng = random.Random(f"world:{self.seed}")
         self._sync_ids = [_uuid(rng) for _ in range(self.syncs)]
         self._flow_ids = {
-            (s, f): _uuid(rng)
-            for s in range(self.syncs)
-            for f in range(len(_SYNCS[s % len(_SYNCS)]["flows"]))
+            (s, f): _uuid(rng) for s in range(self.syncs) for f in range(len(self._flows(s)))
         }
         self._consumer_items = [self._make_consumer(rng, i) for i in range(self.consumers)]
         self._links = {sid: [] for sid in self._sync_ids}
@@ -149,7 +233,7 @@ class World:
             "consumers": list(self._links[sync_id]),
             "flows": [
                 self._flow_definition(s, f, name, kind, crons)
-                for f, (name, kind, crons) in enumerate(template["flows"])
+                for f, (name, kind, crons) in enumerate(self._flows(s))
             ],
             "module": None,
             "object_kinds": None,
@@ -373,6 +457,7 @@ class World:
         created = _EPOCH + timedelta(days=rng.randint(0, 320), seconds=rng.randint(0, 86399))
         mapping_list: list[dict[str, Any]] = []
         skip_list: list[dict[str, Any]] = []
+        factor = self._values_factor(consumer_id)
         for name, sub, src, tgt, low, high in template["mappings"]:
             if not opened_only and rng.random() < 0.08:
                 skip_list.append(
@@ -383,6 +468,8 @@ class World:
                 )
                 continue
             count = rng.randint(low, high)
+            if factor != 1:
+                count = max(count, round(count * factor))
             values = []
             for k in range(count):
                 source = f"{src}{k + 1:02d}"
@@ -392,7 +479,7 @@ class World:
                     target = rng.choice([None, ""])
                 else:
                     # most consumers agree on a target; a few map elsewhere
-                    target = f"{tgt}{(k + (rng.random() < 0.07)) % 100:02d}"
+                    target = f"{tgt}{(k + (rng.random() < 0.07)) % max(100, count):02d}"
                 values.append({"source_id": source, "target_id": target})
             hidden = [v["source_id"] for v in values if rng.random() < 0.04]
             mapping_list.append(
@@ -420,7 +507,7 @@ class World:
 
         flow_list: list[dict[str, Any]] = []
         if not (opened_only or incomplete):
-            for f, (name, kind, crons) in enumerate(template["flows"]):
+            for f, (name, kind, crons) in enumerate(self._flows(s)):
                 if f > 0 and rng.random() < 0.45:
                     continue
                 flow_list.append(self._flow(rng, s, f, name, kind, crons, created))
@@ -517,9 +604,8 @@ class World:
         if flows and rng.random() < 0.08:
             flows.pop(rng.randrange(len(flows)))
         elif payload["status"] == "active" and rng.random() < 0.06:
-            template = _SYNCS[s % len(_SYNCS)]
             present = {f["id"] for f in flows or []}
-            for f, (name, kind, crons) in enumerate(template["flows"]):
+            for f, (name, kind, crons) in enumerate(self._flows(s)):
                 if self._flow_ids[(s, f)] not in present:
                     created = self.now - timedelta(days=11)  # enabled in the last days
                     new = self._flow(rng, s, f, name, kind, crons, created)
@@ -554,8 +640,9 @@ class World:
     def executions(self, sync_id: str, days: int = 30) -> list[dict[str, Any]]:
         """Return every ``SyncExecutionItem`` of a sync over ``days`` days, oldest first.
 
-        Each flow runs once a day, at a random time; a run is a parent execution with one child
-        per consumer who enabled the flow. Most children
+        Each flow runs once a day, at a random time (or ``runs_per_day`` times, evenly, for
+        its :class:`Shape`); a run is a parent execution with one child per consumer who
+        enabled the flow. Most children
         succeed, some fail, and the newest may still be running (``end`` null).
         """
         if sync_id not in self._links:
@@ -568,40 +655,67 @@ class World:
                 enabled.setdefault(flow["id"], []).append(consumer_id)
         rng = random.Random(f"executions:{self.seed}:{s}")
         items = []
+        runs = self._shape.runs_per_day
         for day in range(days, 0, -1):
-            for f in range(len(_SYNCS[s % len(_SYNCS)]["flows"])):
+            for f in range(len(self._flows(s))):
                 flow_id = self._flow_ids[(s, f)]
-                start = (
-                    self.now
-                    - timedelta(days=day)
-                    + timedelta(hours=rng.randint(0, 22), minutes=rng.randint(0, 59))
-                )
-                parent = _uuid(rng)
-                for consumer_id in enabled.get(flow_id, []):
-                    begin = start + timedelta(seconds=rng.randint(0, 90))
-                    roll = rng.random()
-                    running = day == 1 and rng.random() < 0.1
-                    items.append(
-                        {
-                            "id": _uuid(rng),
-                            "parentexecutionid": parent,
-                            "start": _iso(begin),
-                            "end": None
-                            if running
-                            else _iso(begin + timedelta(seconds=rng.randint(5, 600))),
-                            "status": "running"
-                            if running
-                            else ("error" if roll < 0.12 else "success"),
-                            "consumer_id": consumer_id,
-                            "flow_id": flow_id,
-                        }
-                    )
+                for run in range(runs):
+                    if runs == 1:  # once a day, at a random time
+                        offset = timedelta(hours=rng.randint(0, 22), minutes=rng.randint(0, 59))
+                    else:  # evenly over the day, a few minutes late
+                        offset = timedelta(minutes=run * 1440 // runs + rng.randint(0, 4))
+                    start = self.now - timedelta(days=day) + offset
+                    parent = _uuid(rng)
+                    for consumer_id in enabled.get(flow_id, []):
+                        begin = start + timedelta(seconds=rng.randint(0, 90))
+                        roll = rng.random()
+                        running = day == 1 and run == runs - 1 and rng.random() < 0.1
+                        execution_id = _uuid(rng)  # drawn before the end, as always
+                        end = None if running else begin + timedelta(seconds=rng.randint(5, 600))
+                        items.append(
+                            {
+                                "id": execution_id,
+                                "parentexecutionid": parent,
+                                "start": _iso(begin),
+                                "end": None if end is None else _iso(end),
+                                "status": "running"
+                                if running
+                                else ("error" if roll < 0.12 else "success"),
+                                "consumer_id": consumer_id,
+                                "flow_id": flow_id,
+                            }
+                        )
         return items
 
     def consumer_enabled(self, consumer_id: str, sync_id: str) -> bool:
         """Whether the consumer enabled at least one flow of the sync (``enabled``)."""
         payload = self.consumer_sync(consumer_id, sync_id)
         return bool(payload and payload["enabled"])
+
+    def _flows(self, s: int) -> list[tuple[str, str, list[str] | None]]:
+        """Return the flows sync ``s`` offers: its template's, then the shape's hourly extras."""
+        flows: list[tuple[str, str, list[str] | None]] = list(_SYNCS[s % len(_SYNCS)]["flows"])
+        name, kind, crons = _EXTRA_FLOW
+        for k in range(len(flows), self._shape.flows):
+            flows.append((name.format(k=k - 1), kind, list(crons)))
+        return flows
+
+    def _values_factor(self, consumer_id: str) -> float:
+        """Return how many times the templates' values this consumer's mappings hold.
+
+        Drawn from a generator of its own, so that the light shape draws nothing and stays
+        the world it always was.
+        """
+        shape = self._shape
+        if shape.is_light:
+            return 1.0
+        rng = random.Random(f"shape:{self.seed}:{consumer_id}")
+        factor = shape.values_scale
+        if shape.values_sigma:
+            factor *= rng.lognormvariate(0.0, shape.values_sigma)
+        if rng.random() < shape.top_share:
+            factor *= shape.top_factor
+        return factor
 
     def _sync_item_name(self, s: int) -> str:
         suffix = f" #{s // len(_SYNCS) + 1}" if s >= len(_SYNCS) else ""
@@ -637,6 +751,15 @@ class World:
                                 "optional": rng.choice([False, False, True, None]),
                             }
                             for c, t, typ in columns
+                        ]
+                        + [
+                            {
+                                "name": f"field_{k + 1}",
+                                "title": f"Field {k + 1}",
+                                "type": "text",
+                                "optional": True,
+                            }
+                            for k in range(self._shape.datastore_columns)
                         ],
                         "search_column": search,
                     },
