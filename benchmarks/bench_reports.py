@@ -23,6 +23,10 @@ times ``report`` with and without the HTML page, old and new alternated, ``--rep
     python benchmarks/bench_reports.py --pairs 2000 20000 200000   # as in the README
     python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
     python benchmarks/bench_reports.py --as-issue [--repeat 3]
+    python benchmarks/bench_reports.py --shape light heavy skewed --pairs 2000 20000 --no-trends
+
+``--shape`` builds each named shape of :data:`chift_frames.world.SHAPES` (``light``, the
+default, ``heavy``, ``skewed``, ``hourly``); a command that fails is a row that says so.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -43,7 +48,7 @@ from chift_frames import flatten
 from chift_frames.flatten import flatten_consumers, flatten_executions, flatten_syncs
 from chift_frames.schema import TABLES
 from chift_frames.store import SnapshotWriter, list_snapshots, snapshot_manifest
-from chift_frames.world import World
+from chift_frames.world import SHAPES, World
 
 REPO = Path(__file__).resolve().parent.parent
 SYNCS = 2
@@ -51,9 +56,10 @@ LINK_SHARE = 0.8  # World's default: the share of consumers linked to each sync
 BATCH = 5_000
 
 
-def build(root: Path, pairs: int, execution_days: int, seed: int = 0) -> None:
-    """Write two snapshots of a world of about ``pairs`` pairs to ``root``."""
-    world = World(consumers=max(1, round(pairs / (SYNCS * LINK_SHARE))), syncs=SYNCS, seed=seed)
+def build(root: Path, pairs: int, execution_days: int, seed: int = 0, shape: str = "light") -> None:
+    """Write two snapshots of a world of about ``pairs`` pairs, of ``shape``, to ``root``."""
+    consumers = max(1, round(pairs / (SYNCS * LINK_SHARE)))
+    world = World(consumers=consumers, syncs=SYNCS, seed=seed, shape=shape)
     for _ in range(2):
         writer = SnapshotWriter(root)
         batch: list[tuple[str, dict]] = []
@@ -93,7 +99,8 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     """Run ``argv`` as its own process; return (wall seconds, peak RSS in MiB).
 
     ``/usr/bin/time`` starts the process, so its peak is its own: a child forked straight
-    from this (large) benchmark process would count the pages it was forked with.
+    from this (large) benchmark process would count the pages it was forked with. A command
+    that fails raises :class:`CommandFailedError` with its last line.
     """
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *argv]
@@ -101,9 +108,16 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, 
             timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO.parent
         )
         if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr.decode()}")
+            lines = [x for x in done.stderr.decode().splitlines() if x.strip()]
+            raise CommandFailedError(
+                lines[-2 if lines and lines[-1].startswith("Command exited") else -1]
+            )
         wall, peak_kib = report.read().split()[-2:]
     return float(wall), int(peak_kib) / 1024
+
+
+class CommandFailedError(Exception):
+    """A measured command exited non-zero."""
 
 
 def cli(*args: str | Path) -> list[str]:
@@ -204,6 +218,9 @@ def measure_as_issue(work: Path, commit: str, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=[2_000, 20_000])
+    parser.add_argument(
+        "--shape", nargs="+", choices=list(SHAPES), default=["light"], help="account shapes"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_reports")
     parser.add_argument("--execution-days", type=int, default=30)
     parser.add_argument("--compare-pairs", type=int, default=20_000)
@@ -220,46 +237,54 @@ def main() -> None:
         measure_as_issue(args.work, args.old_commit, args.repeat)
         return
 
-    def dataset(pairs: int) -> Path:
-        root = args.work / f"pairs-{pairs}"
+    def dataset(shape: str, pairs: int) -> Path:
+        root = args.work / f"{shape}-pairs-{pairs}"
         if not (root / "_snapshots").is_dir() or len(list_snapshots(root)) < 2:
+            shutil.rmtree(root, ignore_errors=True)
             start = time.perf_counter()
-            build(root, pairs, args.execution_days)
+            build(root, pairs, args.execution_days, shape=shape)
             print(f"built {root} in {time.perf_counter() - start:.0f} s", flush=True)
         return root
 
-    rows = []
-    for pairs in args.pairs:
-        root = dataset(pairs)
-        manifest = snapshot_manifest(root)
-        size = sum(f.stat().st_size for f in root.rglob("*.parquet")) / 2**20
-        print(
-            f"\n{manifest['rows']['consumer_syncs']:,} pairs, "
-            f"{manifest['rows']['mapping_values']:,} values, "
-            f"{manifest['rows']['executions']:,} executions per snapshot; {size:.0f} MiB",
-            flush=True,
-        )
-        out = args.work / f"out-{pairs}"
-        commands = {
-            "report": cli("report", root, "--out", out, "--html", out / "report.html"),
-            "report (files only)": cli("report", root, "--out", out),
-            "summary": cli("summary", root),
-            "diff": cli("diff", root),
-        }
-        for name, argv in commands.items():
-            wall, peak = measure(argv)
-            rows.append((name, pairs, "DuckDB (this version)", wall, peak))
-            print(f"  {name:<20} {wall:7.1f} s  {peak:7.0f} MiB", flush=True)
-        if pairs == args.compare_pairs and not args.no_compare:
-            env = {**os.environ, "PYTHONPATH": str(old_code(args.work, args.old_commit))}
-            old = {
-                "report": cli("report", root, "--out", out / "old", "--html", out / "old.html"),
-                "report (files only)": cli("report", root, "--out", out / "old"),
+    def run(label: str, shape: str, pairs: int, version: str, argv: list[str], **kw: Any) -> None:
+        try:
+            wall, peak = measure(argv, **kw)
+        except CommandFailedError as exc:
+            rows.append((label, shape, pairs, version, f"fails: {exc}", ""))
+            print(f"  {label:<20} fails: {exc}", flush=True)
+            return
+        rows.append((label, shape, pairs, version, f"{wall:.1f} s", f"{peak:,.0f} MiB"))
+        print(f"  {label:<20} {wall:7.1f} s  {peak:7.0f} MiB", flush=True)
+
+    rows: list[tuple[str, str, int, str, str, str]] = []
+    for shape in args.shape:
+        for pairs in args.pairs:
+            root = dataset(shape, pairs)
+            manifest = snapshot_manifest(root)
+            size = sum(f.stat().st_size for f in root.rglob("*.parquet")) / 2**20
+            print(
+                f"\n{shape}: {manifest['rows']['consumer_syncs']:,} pairs, "
+                f"{manifest['rows']['mapping_values']:,} values, "
+                f"{manifest['rows']['executions']:,} executions per snapshot; {size:.0f} MiB",
+                flush=True,
+            )
+            out = args.work / f"out-{shape}-{pairs}"
+            commands = {
+                "report": cli("report", root, "--out", out, "--html", out / "report.html"),
+                "report (files only)": cli("report", root, "--out", out),
+                "summary": cli("summary", root),
+                "diff": cli("diff", root),
             }
-            for name, argv in old.items():
-                wall, peak = measure(argv, env)
-                rows.append((name, pairs, f"pandas ({args.old_commit})", wall, peak))
-                print(f"  {name:<20} {wall:7.1f} s  {peak:7.0f} MiB  (old)", flush=True)
+            for name, argv in commands.items():
+                run(name, shape, pairs, "DuckDB (this version)", argv)
+            if pairs == args.compare_pairs and not args.no_compare:
+                env = {**os.environ, "PYTHONPATH": str(old_code(args.work, args.old_commit))}
+                old = {
+                    "report": cli("report", root, "--out", out / "old", "--html", out / "old.html"),
+                    "report (files only)": cli("report", root, "--out", out / "old"),
+                }
+                for name, argv in old.items():
+                    run(name, shape, pairs, f"pandas ({args.old_commit})", argv, env=env)
 
     if not args.no_trends:
         root = args.work / f"trends-{args.trends_pairs}"
@@ -267,15 +292,16 @@ def main() -> None:
             build(root, args.trends_pairs, args.execution_days)
         copy_snapshots(root, args.trends_snapshots)
         code = f"import chift_frames as cf; print(len(cf.trends({str(root)!r})))"
-        wall, peak = measure([sys.executable, "-c", code])
         label = f"trends ({args.trends_snapshots} snapshots)"
-        rows.append((label, args.trends_pairs, "DuckDB (this version)", wall, peak))
-        print(f"\n  {label} {wall:7.1f} s  {peak:7.0f} MiB", flush=True)
+        print()
+        run(
+            label, "light", args.trends_pairs, "DuckDB (this version)", [sys.executable, "-c", code]
+        )
 
-    print("\n| command | pairs | version | wall time | peak memory |")
-    print("|---|---|---|---|---|")
-    for name, pairs, version, wall, peak in rows:
-        print(f"| `{name}` | {pairs:,} | {version} | {wall:.1f} s | {peak:,.0f} MiB |")
+    print("\n| command | shape | pairs | version | wall time | peak memory |")
+    print("|---|---|---|---|---|---|")
+    for name, shape, pairs, version, wall, peak in rows:
+        print(f"| `{name}` | {shape} | {pairs:,} | {version} | {wall} | {peak} |")
 
 
 if __name__ == "__main__":
