@@ -42,6 +42,7 @@ class DyingSandbox(Sandbox):
         self.pairs_left = pairs
         self.dying = threading.Event()
         self._count = threading.Lock()
+        self._stopping = threading.Lock()  # stopped by its own thread, then by the test
 
     def route(self, path: str, query: Any) -> tuple[int, Any]:
         if path.startswith("/consumers/") and "/syncs/" in path:
@@ -60,6 +61,10 @@ class DyingSandbox(Sandbox):
         # stopped from its own thread, as another process would: connections reset, refused
         threading.Thread(target=self._die, name="sandbox-dies", daemon=True).start()
         return self
+
+    def stop(self) -> None:
+        with self._stopping:
+            super().stop()
 
     def _die(self) -> None:
         if self.dying.wait(60):
