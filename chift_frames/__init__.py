@@ -33,6 +33,7 @@ from .errors import (
     StoreError,
     TransportError,
     UnknownFieldsWarning,
+    UnreachableError,
 )
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "TransportError",
     "UnknownFieldsWarning",
+    "UnreachableError",
     "__version__",
     "connect",
     "diff",

@@ -27,9 +27,9 @@ from ._cli_print import (
     _resolve,
     _summarise,
 )
-from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV
+from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
 from ._version import __version__
-from .errors import ChiftFramesError, PartialSnapshotWarning
+from .errors import ChiftFramesError, PartialSnapshotWarning, UnreachableError
 from .export import compute_reports, save_html, save_reports
 from .history import diff, pick_snapshots
 from .redact import Redactor
@@ -57,7 +57,8 @@ EXIT_OK, EXIT_FATAL, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 1
 EXIT_CODES = """exit status:
   0    done (a fetch: the snapshot is complete)
   1    an error, told in one line on stderr (bad credentials, URL, id, query...)
-  2    the snapshot is partial: the failed pairs and the command that finishes it are printed
+  2    the snapshot is partial: the failed pairs and the command that finishes it are printed;
+       or the API stopped answering (--give-up-after) and what came is saved as partial
   64   a usage error: a missing or malformed argument (argparse's message)
   130  interrupted (Ctrl-C): the snapshot is saved as partial; the command that finishes it
        is printed"""
@@ -156,12 +157,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    given = {} if args.give_up_after is None else {"give_up_after": args.give_up_after}
     try:
         client = ChiftClient.from_env(
             max_rps=args.max_rps,
             pool_size=args.concurrency,
             deadline=args.deadline,
             max_body=int(args.max_body_mib * 2**20),
+            **given,  # else $CHIFT_FRAMES_GIVE_UP_AFTER, else the default
         )
     except ValueError as exc:  # a malformed CHIFT_BASE_URL, a negative --deadline...
         raise UsageError(str(exc)) from None
@@ -587,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIB",
         help="largest response accepted, after decompression (default: %(default)g)",
     )
+    fetch.add_argument(
+        "--give-up-after",
+        type=float,
+        metavar="SECONDS",
+        help="stop when the API has not answered at all for this long (every request refused, "
+        "unresolved, reset or timed out): what came is saved as partial, exit status 2; 0: "
+        f"never (default: ${ENV['give_up_after']}, else {DEFAULT_GIVE_UP_AFTER:g})",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
@@ -801,6 +812,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split("\n"))  # one line, whatever the source
         print(redact(f"chift-frames: error: {message}"), file=sys.stderr)
         _print_notes(exc, redact)
+        if isinstance(exc, UnreachableError) and exc.snapshot_id:  # what came is saved
+            return EXIT_PARTIAL
         return EXIT_FATAL
     except KeyboardInterrupt as exc:
         print("chift-frames: interrupted", file=sys.stderr)

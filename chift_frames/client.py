@@ -13,6 +13,10 @@
   on a 401, renewed once and the request replayed. Renewal is thread-safe.
 - Idempotent GETs are retried on 429, 5xx, timeouts and dropped connections with exponential
   backoff and full jitter, honouring ``Retry-After``, for a bounded number of attempts.
+- An API that goes away is noticed: once every request since the last answer has failed
+  without one for ``give_up_after`` seconds, each request raises ``UnreachableError`` instead
+  of being retried. Errors without an answer name the host and port and why (connection
+  refused, name not resolved...), never the query, a credential or a token.
 - An optional client-side cap on requests per second, shared by every thread.
 - The client secret and the access tokens never appear in an exception, a log line or a repr:
   every error text passes the client's :class:`~chift_frames.redact.Redactor`, and so does
@@ -48,7 +52,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV
+from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
 from .errors import (
     ApiError,
     AuthError,
@@ -56,6 +60,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     TransportError,
+    UnreachableError,
 )
 from .redact import Redactor
 
@@ -357,6 +362,42 @@ def _read_body(raw: Any, encoding: str, limit: int, deadline: float, truncate: b
     return b"".join(chunks)[: limit if truncate else None]
 
 
+def _host_port(base_url: str) -> str:
+    """Return the ``host:port`` a base URL connects to, port spelt out (what errors name)."""
+    url = parse_url(base_url)
+    return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def _why(exc: BaseException) -> str:
+    """Say in a few words why a request got no answer, from the chain of exceptions.
+
+    Never the exception's own text: requests and urllib3 put the URL, query included, in it.
+    """
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        error = todo.pop()
+        if any(error is e for e in seen):
+            continue
+        seen.append(error)
+        linked = [error.__cause__, error.__context__, getattr(error, "reason", None)]
+        linked += list(error.args)
+        todo += [e for e in linked if isinstance(e, BaseException)]
+    for kinds, reason in (
+        ((ConnectionRefusedError,), "connection refused"),
+        ((socket.gaierror, urllib3.exceptions.NameResolutionError), "host name not resolved"),
+        ((ConnectionResetError, BrokenPipeError), "connection reset"),
+        ((requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError), "connect timed out"),
+        ((requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError), "timed out"),
+        ((requests.exceptions.SSLError, urllib3.exceptions.SSLError), "TLS handshake failed"),
+        ((urllib3.exceptions.ProxyError,), "the proxy failed"),
+        ((ConnectionAbortedError, urllib3.exceptions.ProtocolError), "connection dropped"),
+    ):
+        if any(isinstance(e, kinds) for e in seen):
+            return reason
+    return type(exc).__name__
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n:,} bytes"
 
@@ -411,6 +452,12 @@ class ChiftClient:
         soon as it passes the limit, with an ``ApiError`` (not retried).
     max_attempts : int, default 5
         Attempts per request, counting the first, on 429, 5xx, timeouts and dropped connections.
+    give_up_after : float or None, default 60
+        Seconds without any answer from the API (every request since the last answer refused,
+        reset, unresolved or timed out) after which each request raises ``UnreachableError``
+        at once rather than being retried: an API that went away stops a fetch in about this
+        time, not after every request's retries. The waits between attempts end by then.
+        Any answer, whatever its status, resets the clock. None or 0: never give up.
     backoff : float, default 0.5
         First backoff in seconds; doubled each attempt, with full jitter, capped by
         ``max_backoff``. A ``Retry-After`` header wins when it asks for longer.
@@ -439,6 +486,7 @@ class ChiftClient:
         deadline: float = DEFAULT_DEADLINE,
         max_body: int = DEFAULT_MAX_BODY,
         max_attempts: int = 5,
+        give_up_after: float | None = DEFAULT_GIVE_UP_AFTER,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_rps: float | None = None,
@@ -459,7 +507,15 @@ class ChiftClient:
             raise ValueError("timeout and deadline must be positive numbers of seconds")
         if not isinstance(max_body, int) or max_body < 1:
             raise ValueError("max_body must be a positive number of bytes")
+        if give_up_after is not None and not give_up_after >= 0:
+            raise ValueError("give_up_after must be a number of seconds, 0 or more (0: never)")
         self.base_url = _check_base_url(base_url)
+        self.host = _host_port(self.base_url)
+        self.give_up_after = float(give_up_after) if give_up_after else None
+        # the outage clock: since when every request has failed without an answer, how many
+        self._silent_since: float | None = None
+        self._silent_attempts = 0
+        self._silence_lock = threading.Lock()
         self.redactor = Redactor([client_secret])
         self.deadline = float(deadline)
         self.max_body = max_body
@@ -505,13 +561,15 @@ class ChiftClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> ChiftClient:
         """Build a client from ``CHIFT_CLIENT_ID``, ``CHIFT_CLIENT_SECRET``, ``CHIFT_ACCOUNT_ID``.
 
-        ``CHIFT_MARKETPLACE_ID`` and ``CHIFT_BASE_URL`` are optional. Keyword arguments are
-        passed to the constructor.
+        ``CHIFT_MARKETPLACE_ID``, ``CHIFT_BASE_URL`` and ``CHIFT_FRAMES_GIVE_UP_AFTER`` are
+        optional. Keyword arguments are passed to the constructor, and win.
 
         Raises
         ------
         AuthError
             Naming every variable that is missing or empty, at once.
+        ValueError
+            When ``CHIFT_FRAMES_GIVE_UP_AFTER`` is not a number of seconds.
         """
         env = os.environ if environ is None else environ
         required = ("client_id", "client_secret", "account_id")
@@ -525,7 +583,17 @@ class ChiftClient:
             values["marketplace_id"] = env[ENV["marketplace_id"]].strip()
         if env.get(ENV["base_url"]):
             values["base_url"] = env[ENV["base_url"]].strip()
-        return cls(**{**values, **kwargs})
+        give_up = env.get(ENV["give_up_after"], "").strip()
+        options: dict[str, Any] = {}
+        if give_up:
+            try:
+                options["give_up_after"] = float(give_up)
+            except ValueError:
+                raise ValueError(
+                    f"{ENV['give_up_after']} must be a number of seconds (0: never give up), "
+                    f"not {give_up!r}"
+                ) from None
+        return cls(**{**values, **options, **kwargs})
 
     def __repr__(self) -> str:
         return f"ChiftClient(base_url={self.base_url!r}, account_id={self.account_id!r})"
@@ -626,13 +694,26 @@ class ChiftClient:
                 self._limiter.acquire()
             outcome = self._attempt(method, url, headers, params, json_body, endpoint, attempt)
             if isinstance(outcome, str):  # no answer: the reason
-                if attempt >= self.max_attempts:
-                    raise TransportError(
-                        f"no answer after {attempt} attempts ({outcome})",
+                silent, failed = self._no_answer(outcome)
+                if self.give_up_after is not None and silent >= self.give_up_after:
+                    raise UnreachableError(
+                        f"no answer from {self.host} for {silent:.1f} s ({outcome}; {failed:,} "
+                        "attempts since its last answer), so the requests stop (give-up-after "
+                        f"{self.give_up_after:g} s): is the API up, and reachable from here?",
+                        host=self.host,
+                        silent_for=silent,
                         endpoint=endpoint,
                         attempts=attempt,
                     )
-                self._wait(attempt, None, endpoint, outcome)
+                if attempt >= self.max_attempts:
+                    raise TransportError(
+                        f"no answer after {attempt} attempts from {self.host} ({outcome})",
+                        endpoint=endpoint,
+                        attempts=attempt,
+                    )
+                # the wait ends when the API would be given up: one last attempt then decides
+                left = None if self.give_up_after is None else self.give_up_after - silent
+                self._wait(attempt, None, endpoint, outcome, at_most=left)
                 continue
             status, reason, response_headers, body = outcome
             if status != 401 and token is not None and token not in self._accepted:
@@ -691,6 +772,8 @@ class ChiftClient:
                 verify=self._verify,
                 cert=self._cert,
             )
+            if self._silent_since is not None:  # read without the lock: the usual case is fast
+                self._answered()
             status = response.status_code
             ok = 200 <= status < 300
             limit = self.max_body if ok else min(self.max_body, ERROR_BODY_LIMIT)
@@ -708,8 +791,8 @@ class ChiftClient:
             if entry[2] or time.monotonic() >= deadline or isinstance(exc, _DeadlineError):
                 # whatever the shut socket made the read raise, it is the deadline
                 raise TransportError(
-                    f"no complete answer within the deadline of {self.deadline:g} s "
-                    "(connect, headers and body); it was abandoned",
+                    f"no complete answer from {self.host} within the deadline of "
+                    f"{self.deadline:g} s (connect, headers and body); it was abandoned",
                     endpoint=endpoint,
                     attempts=attempt,
                 ) from None
@@ -723,7 +806,7 @@ class ChiftClient:
                     attempts=attempt,
                 ) from None
             if isinstance(exc, _NO_ANSWER):  # retried by the caller
-                return type(exc).__name__
+                return _why(exc)
             if isinstance(exc, ValueError | zlib.error):
                 reason = str(exc) if isinstance(exc, ValueError) else "its compression is broken"
                 raise ApiError(
@@ -738,10 +821,51 @@ class ChiftClient:
             if response is not None:
                 response.close()
 
-    def _wait(self, attempt: int, retry_after: float | None, endpoint: str, reason: str) -> None:
+    def _answered(self) -> None:
+        """Stop the outage clock: the API answered (any status)."""
+        with self._silence_lock:
+            if self._silent_since is not None:
+                log.info(
+                    "%s answers again, after %.1f s and %d attempts without an answer",
+                    self.host,
+                    time.monotonic() - self._silent_since,
+                    self._silent_attempts,
+                )
+            self._silent_since, self._silent_attempts = None, 0
+
+    def _no_answer(self, reason: str) -> tuple[float, int]:
+        """Count an attempt without an answer; return seconds since the first such, and how many.
+
+        Every thread's attempts count: the clock runs until any request gets an answer.
+        """
+        now = time.monotonic()
+        with self._silence_lock:
+            if self._silent_since is None:
+                self._silent_since = now
+                log.info(
+                    "%s did not answer (%s); requests are retried%s",
+                    self.host,
+                    reason,
+                    f", and stop if it does not answer within {self.give_up_after:g} s"
+                    if self.give_up_after
+                    else "",
+                )
+            self._silent_attempts += 1
+            return now - self._silent_since, self._silent_attempts
+
+    def _wait(
+        self,
+        attempt: int,
+        retry_after: float | None,
+        endpoint: str,
+        reason: str,
+        at_most: float | None = None,
+    ) -> None:
         delay = random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
         if retry_after is not None:
             delay = max(delay, min(retry_after, max(self.max_backoff, 120.0)))
+        if at_most is not None:
+            delay = max(0.0, min(delay, at_most))
         log.info(
             "%s: %s, attempt %d of %d, retrying in %.2f s",
             endpoint,

@@ -11,6 +11,7 @@ The tree::
         ├── RateLimitError   429 after every retry
         ├── ApiError         any other error status (4xx, 5xx)
         └── TransportError   timeouts and dropped connections after every retry
+            └── UnreachableError  no answer at all from the API for ``give_up_after`` seconds
 
     UnknownFieldsWarning     a response carries fields the spec does not name
     MissingFieldsWarning     a response lacks a required field that older API versions omit
@@ -36,6 +37,7 @@ __all__ = [
     "StoreError",
     "TransportError",
     "UnknownFieldsWarning",
+    "UnreachableError",
 ]
 
 
@@ -134,7 +136,36 @@ class ApiError(ChiftError):
 
 
 class TransportError(ChiftError):
-    """No response: a timeout or a dropped connection, after every retry."""
+    """No response: a timeout or a dropped connection, after every retry.
+
+    The message names the host and port asked (never the path's query, a credential or a
+    token) and why no answer came, such as ``connection refused``.
+    """
+
+
+class UnreachableError(TransportError):
+    """No answer at all from the API for ``give_up_after`` seconds: every request stops.
+
+    Raised by any request of a :class:`~chift_frames.client.ChiftClient` once every request
+    sent since its last answer failed without one (connection refused, a host name that does
+    not resolve, a connection reset or timed out) for that long. ``fetch_snapshot`` then stops
+    and saves what it fetched as a partial snapshot, which ``--resume`` finishes.
+
+    Attributes
+    ----------
+    host : str
+        The host and port that stopped answering, such as ``api.chift.eu:443``.
+    silent_for : float
+        Seconds since the first request that failed without an answer.
+    snapshot_id : str or None
+        The partial snapshot that keeps what a fetch got before it stopped, once saved.
+    """
+
+    def __init__(self, message: str, *, host: str, silent_for: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.host = host
+        self.silent_for = silent_for
+        self.snapshot_id: str | None = None
 
 
 class UnknownFieldsWarning(UserWarning):

@@ -26,10 +26,12 @@ it Python's HTTP server stalls about 40 ms per keep-alive response.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -231,12 +233,16 @@ class Sandbox:
         self._server.serve_forever()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the socket and every open connection, as a server that dies.
+
+        A client then finds its kept-alive connections reset and new ones refused.
+        """
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self._server.close_connections()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -432,6 +438,29 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     sandbox: Sandbox
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut every connection still open (kept alive between requests, or mid-answer)."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that hangs up (a timeout, a closed pool) is routine, not a traceback

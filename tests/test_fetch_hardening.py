@@ -285,8 +285,8 @@ def test_an_answer_past_the_deadline_is_a_fetch_error_and_the_others_go_on(
         "endpoint": f"GET /consumers/slow/syncs/{sync_id}",
         "http_status": None,
         "error_code": None,
-        "message": "no complete answer within the deadline of 1 s (connect, headers and body); "
-        "it was abandoned",
+        "message": f"no complete answer from {server.url.removeprefix('http://')} within the "
+        "deadline of 1 s (connect, headers and body); it was abandoned",
         "attempts": 1,
     }
 

@@ -25,6 +25,7 @@ def test_public_api_is_pinned() -> None:
             "StoreError",
             "TransportError",
             "UnknownFieldsWarning",
+            "UnreachableError",
             "__version__",
             "connect",
             "diff",
@@ -53,6 +54,7 @@ def test_errors_share_one_base() -> None:
         "RateLimitError",
         "ApiError",
         "TransportError",
+        "UnreachableError",
     ):
         assert issubclass(getattr(chift_frames, name), chift_frames.ChiftFramesError), name
     assert issubclass(chift_frames.AuthError, chift_frames.ChiftError)

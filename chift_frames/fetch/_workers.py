@@ -24,6 +24,7 @@ from ..errors import (
     AuthError,
     ChiftError,
     PayloadError,
+    UnreachableError,
 )
 from ..flatten import (
     connection_rows,
@@ -122,7 +123,7 @@ class _Run:
         try:
             response = self.client.get(api_path("consumers", consumer_id, "syncs", sync_id))
             return response, response.json()
-        except AuthError:
+        except (AuthError, UnreachableError):  # the run stops: no pair can be fetched
             raise
         except ChiftError as error:
             return None, error
@@ -155,7 +156,7 @@ class _Run:
         try:
             response = self.client.get(api_path("consumers", job.consumer_id, "connections"))
             return response, response.json()
-        except AuthError:
+        except (AuthError, UnreachableError):  # the run stops: no pair can be fetched
             raise
         except ChiftError as error:
             return None, error
@@ -168,7 +169,7 @@ class _Run:
         if isinstance(job, _Page):
             try:
                 return (job, self._get_page(job), None)
-            except AuthError:
+            except (AuthError, UnreachableError):
                 raise
             except ChiftError as error:
                 return (job, None, error)
@@ -233,7 +234,7 @@ class _Run:
                     if not budget.take(size, stop):
                         return
                     results.put((*outcome, size, None))
-                except BaseException as exc:  # an AuthError, or an interrupt: the run stops
+                except BaseException as exc:  # an AuthError, the API gone, an interrupt: it stops
                     results.put((job, None, None, 0, exc))
                     return
 

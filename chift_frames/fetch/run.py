@@ -20,6 +20,7 @@ from ..client import ChiftClient
 from ..errors import (
     NotFoundError,
     PayloadError,
+    UnreachableError,
 )
 from ..flatten import (
     flatten_consumers,
@@ -203,6 +204,10 @@ def fetch_snapshot(
         When Chift refuses the credentials; what was fetched stays in the snapshot, which
         ``resume`` can finish. An error or an interrupt after the snapshot was created
         carries a note (``add_note``) naming the snapshot and the command that resumes it.
+    UnreachableError
+        When the API gave no answer at all for the client's ``give_up_after`` seconds: the
+        fetch stops there rather than retrying every pair, and saves what it got as a
+        partial snapshot (its id in the error's ``snapshot_id``), which ``resume`` finishes.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -292,6 +297,8 @@ def fetch_snapshot(
             f"Snapshot {writer.snapshot_id} in {writer.path} is saved as partial; finish it "
             f"with: {resume_with}"
         )
+        if isinstance(exc, UnreachableError):
+            exc.snapshot_id = writer.snapshot_id
         raise
     try:
         status = run.finish(done)
