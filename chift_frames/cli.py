@@ -660,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         "print the summary of a snapshot",
         "Names the snapshot, and says when it is partial or was interrupted (pairs fetched\n"
-        "against pairs expected, and the command that finishes it).",
+        "against pairs expected, and the command that finishes it), or filtered (--sync...).",
     )
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
@@ -671,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "query",
         "run DuckDB SQL over a dataset; every table is a view",
-        "With --snapshot all each view stacks every snapshot, with a leading snapshot_id.",
+        "With --snapshot all each view stacks every snapshot, with a leading snapshot_id.\n"
+        "A note on stderr says when a snapshot read is partial or filtered (stdout: the data).",
     )
     q.add_argument("dir", help=ROOT_HELP)
     q.add_argument("sql", help="the SQL to run")
@@ -699,20 +700,22 @@ def build_parser() -> argparse.ArgumentParser:
         "print what changed between two snapshots",
         "Pairs added or removed; status changes; mapping values added, removed, mapped,\n"
         "unmapped or retargeted; flows enabled, disabled or changed; datastore columns; and\n"
-        "connections added, removed or changing status. Python: chift_frames.diff(DIR).",
+        "connections added, removed or changing status. Python: chift_frames.diff(DIR).\n"
+        "By default the two latest complete, unfiltered snapshots; a note says when a snapshot\n"
+        "compared is partial or filtered, and what that does to the changes.",
     )
     changes.add_argument("dir", help=ROOT_HELP)
     changes.add_argument(
         "--from",
         dest="from_id",
         metavar="ID",
-        help="the earlier snapshot (default: the one before --to)",
+        help="the earlier snapshot (default: the complete one before --to, filtered alike)",
     )
     changes.add_argument(
         "--to",
         dest="to_id",
         metavar="ID",
-        help="the later snapshot (default: the latest complete one)",
+        help="the later snapshot (default: the latest complete, unfiltered one)",
     )
     changes.add_argument(
         "--rows", type=_not_negative, default=10, help="example rows to show per table"

@@ -317,3 +317,16 @@ def test_trends_mark_partial_and_filtered_snapshots_and_warn(
     assert list_snapshots(root).snapshot_id.tolist() == list(
         dict.fromkeys(got.snapshot_id.tolist())
     )
+
+
+def test_summary_of_a_filtered_snapshot_names_its_filter(
+    dataset: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(dataset["root"])
+    assert main(["summary", root, "--snapshot", str(dataset["filtered"])]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == (
+        f"Note: snapshot {dataset['filtered']} is filtered (--sync {dataset['sync']}): "
+        f"{dataset['filtered_pairs']:,} pairs fetched, only those the filter chose, not the "
+        "whole account"
+    )
