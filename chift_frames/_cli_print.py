@@ -17,7 +17,7 @@ from .store import (
     display_root,
     snapshot_manifest,
 )
-from .store.read import partial_note
+from .store.completeness import completeness
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -47,8 +47,9 @@ def _print_summary(
     snapshot_id = str(manifest["snapshot_id"])
     status = str(manifest.get("status"))
     print(f"Snapshot {snapshot_id} in {where} ({status}, finished {manifest.get('finished_at')})")
-    if status == "partial":
-        print(f"Note: {partial_note(manifest, where)}")
+    note = completeness(manifest).note(where)  # partial, or filtered
+    if note:
+        print(f"Note: {note}")
     print()
     print("Rows per table:")
     width = max(len(name) for name in summary.rows)

@@ -29,9 +29,14 @@ from ._cli_print import (
 )
 from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
 from ._version import __version__
-from .errors import ChiftFramesError, PartialSnapshotWarning, UnreachableError
+from .errors import (
+    ChiftFramesError,
+    FilteredSnapshotWarning,
+    PartialSnapshotWarning,
+    UnreachableError,
+)
 from .export import compute_reports, save_html, save_reports
-from .history import diff, pick_snapshots
+from .history import diff, diff_notes, pick_snapshots
 from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
 from .store import (
@@ -47,6 +52,7 @@ from .store import (
     upload_files,
     url_under,
 )
+from .store.completeness import briefs, completeness, completeness_of_listed
 
 if TYPE_CHECKING:  # the API client and the fetch are imported by the commands that use them
     from .fetch import FetchResult
@@ -140,7 +146,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """Print what changed between two snapshots."""
     _apply_engine_options(args)
     before, after = pick_snapshots(args.dir, args.from_id, args.to_id)
-    _print_changes(diff(args.dir, before, after), before, after, rows=args.rows)
+    picked = args.from_id is None and args.to_id is None
+    for _, note in diff_notes(args.dir, before, after, picked=picked):
+        print(f"Note: {note}")
+    with warnings.catch_warnings():  # said just above
+        warnings.simplefilter("ignore", PartialSnapshotWarning)
+        warnings.simplefilter("ignore", FilteredSnapshotWarning)
+        changes = diff(args.dir, before, after)
+    _print_changes(changes, before, after, rows=args.rows)
     return EXIT_OK
 
 
@@ -293,6 +306,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     """Run SQL over a dataset and print the result."""
     _apply_engine_options(args)
     result = query(args.dir, args.sql, snapshot=args.snapshot)
+    note = _snapshots_note(args.dir, args.snapshot)
+    if note:  # on stderr: stdout stays the data
+        print(f"chift-frames: note: {note}", file=sys.stderr)
     if args.format == "csv":
         result.to_csv(sys.stdout, index=False)
     elif args.format == "json":
@@ -310,6 +326,20 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             print(f"({total})")
     return EXIT_OK
+
+
+def _snapshots_note(root: str, snapshot: str) -> str | None:
+    """Return one line on the partial or filtered snapshots ``snapshot`` reads, or None."""
+    if snapshot != "all":
+        return completeness(_resolve(root, snapshot)).note(display_root(root))
+    scopes = completeness_of_listed(list_snapshots(root))
+    odd = [c for c in scopes if not c.is_whole]
+    if not odd:
+        return None
+    return (
+        f"{len(odd):,} of {_plural(len(scopes), 'snapshot')} read are partial or filtered, "
+        f"and count only what they hold: {briefs(odd)}"
+    )
 
 
 def _is_url(text: str) -> bool:
@@ -341,6 +371,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         if _is_url(out):
             upload_files(paths, out)
         print(f"Reports of snapshot {snapshot_id} in {display_root(out)}:")
+        note = _snapshots_note(args.dir, snapshot_id)
+        if note:
+            print(f"Note: {note}")
         width = max(len(p.name) for p in paths)
         for path, report in zip(paths, reports.values(), strict=True):
             print(f"  {path.name:<{width}}  {len(report):>9,} rows")
@@ -660,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         "print the summary of a snapshot",
         "Names the snapshot, and says when it is partial or was interrupted (pairs fetched\n"
-        "against pairs expected, and the command that finishes it).",
+        "against pairs expected, and the command that finishes it), or filtered (--sync...).",
     )
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
@@ -671,7 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "query",
         "run DuckDB SQL over a dataset; every table is a view",
-        "With --snapshot all each view stacks every snapshot, with a leading snapshot_id.",
+        "With --snapshot all each view stacks every snapshot, with a leading snapshot_id.\n"
+        "A note on stderr says when a snapshot read is partial or filtered (stdout: the data).",
     )
     q.add_argument("dir", help=ROOT_HELP)
     q.add_argument("sql", help="the SQL to run")
@@ -699,20 +733,22 @@ def build_parser() -> argparse.ArgumentParser:
         "print what changed between two snapshots",
         "Pairs added or removed; status changes; mapping values added, removed, mapped,\n"
         "unmapped or retargeted; flows enabled, disabled or changed; datastore columns; and\n"
-        "connections added, removed or changing status. Python: chift_frames.diff(DIR).",
+        "connections added, removed or changing status. Python: chift_frames.diff(DIR).\n"
+        "By default the two latest complete, unfiltered snapshots; a note says when a snapshot\n"
+        "compared is partial or filtered, and what that does to the changes.",
     )
     changes.add_argument("dir", help=ROOT_HELP)
     changes.add_argument(
         "--from",
         dest="from_id",
         metavar="ID",
-        help="the earlier snapshot (default: the one before --to)",
+        help="the earlier snapshot (default: the complete one before --to, filtered alike)",
     )
     changes.add_argument(
         "--to",
         dest="to_id",
         metavar="ID",
-        help="the later snapshot (default: the latest complete one)",
+        help="the later snapshot (default: the latest complete, unfiltered one)",
     )
     changes.add_argument(
         "--rows", type=_not_negative, default=10, help="example rows to show per table"

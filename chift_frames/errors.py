@@ -1,4 +1,4 @@
-"""Every exception chift_frames raises, and its one warning.
+"""Every exception chift_frames raises, and its warnings.
 
 The tree::
 
@@ -16,6 +16,7 @@ The tree::
     UnknownFieldsWarning     a response carries fields the spec does not name
     MissingFieldsWarning     a response lacks a required field that older API versions omit
     PartialSnapshotWarning   ``load`` returns a snapshot whose fetch failed in part or stopped
+    FilteredSnapshotWarning  ``diff`` or ``trends`` compare a filtered snapshot with others
 
 No exception here ever holds a client secret or an access token.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "AuthError",
     "ChiftError",
     "ChiftFramesError",
+    "FilteredSnapshotWarning",
     "MissingFieldsWarning",
     "NotFoundError",
     "PartialSnapshotWarning",
@@ -180,8 +182,21 @@ class MissingFieldsWarning(UserWarning):
 
 
 class PartialSnapshotWarning(UserWarning):
-    """:func:`chift_frames.load` returns a snapshot whose fetch failed in part or was stopped.
+    """A snapshot whose fetch failed in part or was stopped is read.
+
+    :func:`chift_frames.load` gives it, and so do :func:`chift_frames.diff` and
+    :func:`chift_frames.trends` when a snapshot they compare is partial.
 
     The message says how many pairs were fetched of how many, and the command that finishes
     the snapshot (``chift-frames fetch --out ROOT --resume ID``).
+    """
+
+
+class FilteredSnapshotWarning(UserWarning):
+    """:func:`chift_frames.diff` or :func:`chift_frames.trends` read a filtered snapshot.
+
+    A fetch with ``--sync``, ``--consumer`` or ``--consumers-status enabled|not_enabled``
+    holds only the pairs its filter chose: compared with a snapshot of the whole account (or
+    one filtered otherwise), the pairs outside the filter look removed or added. The message
+    names the snapshots and their filters, in one line.
     """

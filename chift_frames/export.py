@@ -32,6 +32,7 @@ from .frames import Frames
 from .reports import REPORTS, USES_ONE_APIS
 from .schema import TABLES
 from .store import display_root, snapshot_manifest
+from .store.completeness import completeness
 
 if TYPE_CHECKING:
     pass
@@ -384,32 +385,33 @@ def _header(row_counts: Mapping[str, int], title: str, snapshot_id: str | None) 
 
 
 def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -> str | None:
-    """Return a warning for a partial or interrupted snapshot, from its manifest, else None.
+    """Return a warning for a partial or filtered snapshot, from its manifest, else None.
 
-    Pairs expected are the pairs fetched plus those that failed, as the fetch records them;
-    an interrupted fetch never tried some pairs, so for it they are a lower bound.
+    The facts are those of :func:`~chift_frames.store.completeness.completeness`, as every
+    command gives them.
     """
     if isinstance(frames, Mapping):
         return None  # in-memory frames carry no manifest
-    manifest = snapshot_manifest(frames, snapshot)
-    info = manifest.get("info", {})
-    interrupted = info.get("interrupted")
-    if manifest.get("status") == "complete" and not interrupted:
+    c = completeness(snapshot_manifest(frames, snapshot))
+    if c.is_whole:
         return None
-    ok, failed = int(info.get("pairs_ok") or 0), int(info.get("pairs_failed") or 0)
-    what = "interrupted" if interrupted else "partial"
-    if info.get("pairs_expected") is not None:  # recorded by the fetch: exact
-        expected = f"{int(info['pairs_expected']):,}"
-    else:  # older manifests: errors may count requests other than pairs
-        expected = f"at least {ok + failed:,}" if interrupted else f"{ok + failed:,}"
     root = display_root(frames).rstrip("/")
-    sid = manifest["snapshot_id"]
+    if c.is_partial:
+        ok, failed = c.pairs_ok or 0, c.pairs_failed
+        detail = (
+            f"{ok:,} of {c.expected_text} consumer-sync pairs were fetched"
+            f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
+            "Every report below counts only what was fetched. Finish it with "
+            f"<code>{_esc(c.resume_command(root))}</code>."
+        )
+    else:
+        detail = (
+            f"it holds only the {c.pairs_ok or 0:,} consumer-sync pairs the filter chose, not "
+            "the whole account. Every report below counts only those."
+        )
     return (
-        '<p class="warning" role="alert"><strong>This snapshot is '
-        f"{what}</strong>: {ok:,} of {expected} consumer-sync pairs were fetched"
-        f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
-        "Every report below counts only what was fetched. Finish it with "
-        f"<code>chift-frames fetch --out {_esc(root)} --resume {_esc(sid)}</code>.</p>"
+        f'<p class="warning" role="alert"><strong>This snapshot is {_esc(c.state)}</strong>: '
+        f"{detail}</p>"
     )
 
 

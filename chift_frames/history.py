@@ -12,19 +12,30 @@ goes is one row of ``pair_changes``, not a flood of value changes.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .engine import configure, duckdb_failure, fetch_arrow, frame_to_arrow, open_source
-from .errors import StoreError
+from .errors import FilteredSnapshotWarning, PartialSnapshotWarning, StoreError
 from .frames import Frames
 from .reports._query import to_frame
 from .schema import TABLES
-from .store import list_snapshots, snapshot_manifest
+from .store import display_root, list_snapshots, snapshot_manifest
+from .store.completeness import Completeness, briefs, completeness, completeness_of_listed
 
-__all__ = ["CHANGE_SQL", "CHANGE_TABLES", "diff", "diff_frames", "pick_snapshots", "trends"]
+__all__ = [
+    "CHANGE_SQL",
+    "CHANGE_TABLES",
+    "diff",
+    "diff_frames",
+    "diff_notes",
+    "pick_snapshots",
+    "trends",
+]
 
 PAIR = ["consumer_id", "consumer_name", "sync_id", "sync_name"]
 _STRING = pd.StringDtype("pyarrow")
@@ -508,8 +519,11 @@ def pick_snapshots(
 ) -> tuple[str, str]:
     """Return the (before, after) snapshot ids that :func:`diff` compares.
 
-    ``after`` defaults to the latest complete snapshot, ``before`` to the latest complete
-    snapshot finished before ``after`` (a partial snapshot is compared only when named).
+    By default, the two latest complete, unfiltered snapshots (fetched without ``--sync``,
+    ``--consumer`` or ``--consumers-status``); when there are not two, the two latest
+    complete snapshots filtered alike. ``after`` alone: ``before`` is the latest complete
+    snapshot before it, filtered as it is. A partial snapshot, or a filtered one next to
+    unfiltered ones, is compared only when named (:func:`diff_notes` says what that skews).
 
     Raises
     ------
@@ -518,23 +532,104 @@ def pick_snapshots(
     """
     snapshots = list_snapshots(root)  # oldest first
     ids = snapshots.snapshot_id.tolist()
-    complete = snapshots[snapshots.status == "complete"].snapshot_id.tolist()
+    scope = {c.snapshot_id: c for c in completeness_of_listed(snapshots)}
+    complete = [s for s in ids if not scope[s].is_partial]
     for given in (before, after):
         if given is not None and given not in ids:
             raise StoreError(f"no snapshot {given!r} in {root}")
     if after is None:
         if not complete:
             raise StoreError(f"{root} holds no complete snapshot to compare")
-        after = complete[-1]
+        unfiltered = [s for s in complete if not scope[s].is_filtered]
+        if len(unfiltered) >= 2 or (unfiltered and before is not None):
+            after = unfiltered[-1]
+        else:  # fewer than two whole fetches: the latest snapshot with one filtered alike
+            paired = [s for s in complete if _alike_before(s, ids, complete, scope)]
+            after = paired[-1] if paired and before is None else complete[-1]
     if before is None:
-        earlier = [s for s in ids[: ids.index(after)] if s in complete]
+        earlier = _alike_before(after, ids, complete, scope)
         if not earlier:
+            filters = scope[after].filter_text
+            alike = f", filtered as it is ({filters})," if filters else ""
             raise StoreError(
-                f"{root} holds no complete snapshot before {after!r} to compare it with; "
+                f"{root} holds no complete snapshot before {after!r}{alike} to compare it with; "
                 "fetch again, or name one with before="
             )
         before = earlier[-1]
     return before, after
+
+
+def _alike_before(
+    after: str, ids: list[str], complete: list[str], scope: dict[str, Completeness]
+) -> list[str]:
+    """Return the complete snapshots before ``after`` (oldest first) filtered as it is."""
+    filters = scope[after].filters
+    return [s for s in ids[: ids.index(after)] if s in complete and scope[s].filters == filters]
+
+
+def diff_notes(
+    root: str | os.PathLike[str], before: str, after: str, *, picked: bool = False
+) -> list[tuple[type[Warning] | None, str]]:
+    """Say, one line each, what the completeness of two snapshots does to their diff.
+
+    A partial side lacks pairs, which then look removed (or added); a filtered side next to
+    an unfiltered one, or one filtered otherwise, makes the difference partly the filter.
+
+    Parameters
+    ----------
+    root : str or path
+        The dataset folder.
+    before, after : str
+        The snapshot ids compared.
+    picked : bool, default False
+        Whether :func:`pick_snapshots` chose both: the first line then names them.
+
+    Returns
+    -------
+    list of (warning class or None, str)
+        Each line, with the warning :func:`diff` gives for it (None: no skew, only a fact).
+    """
+    where = display_root(root)
+    b, a = (completeness(snapshot_manifest(root, sid)) for sid in (before, after))
+    notes: list[tuple[type[Warning] | None, str]] = []
+    if picked:
+        alike = f"filtered alike ({a.filter_text})" if a.is_filtered else "unfiltered"
+        notes.append(
+            (None, f"comparing the two latest complete, {alike} snapshots: {before} and {after}")
+        )
+    for side, c, looks in (("earlier", b, "added"), ("later", a, "removed")):
+        if c.is_partial:
+            notes.append(
+                (
+                    PartialSnapshotWarning,
+                    f"the {side} snapshot {c.snapshot_id} {c.phrase}: {c.counts}, so the pairs it "
+                    f"lacks show as {looks}; finish it with: {c.resume_command(where)}",
+                )
+            )
+    if b.filters != a.filters:
+        if not b.is_filtered or not a.is_filtered:
+            f, u = (a, b) if a.is_filtered else (b, a)
+            looks = "removed" if f is a else "added"
+            text = (
+                f"snapshot {f.snapshot_id} is filtered ({f.filter_text}) and {u.snapshot_id} "
+                f"is not: the pairs outside the filter show as {looks}, so the difference is "
+                "partly the filter"
+            )
+        else:
+            text = (
+                f"snapshots {before} ({b.filter_text}) and {after} ({a.filter_text}) are "
+                "filtered differently: the difference is partly the filters"
+            )
+        notes.append((FilteredSnapshotWarning, text))
+    elif a.is_filtered and not picked:
+        notes.append(
+            (
+                None,
+                f"both snapshots are filtered ({a.filter_text}): the changes cover only the pairs "
+                "the filter chose",
+            )
+        )
+    return notes
 
 
 def diff(
@@ -547,7 +642,7 @@ def diff(
     root : str or path
         The dataset folder.
     before, after : str, optional
-        Snapshot ids; by default the two latest complete snapshots (see
+        Snapshot ids; by default the two latest complete, unfiltered snapshots (see
         :func:`pick_snapshots`).
 
     Returns
@@ -555,12 +650,22 @@ def diff(
     Frames
         The change tables of :func:`diff_frames`.
 
+    Warns
+    -----
+    PartialSnapshotWarning
+        When a snapshot compared is partial: the pairs it lacks look removed (or added).
+    FilteredSnapshotWarning
+        When one snapshot is filtered and the other is not, or is filtered otherwise.
+
     Raises
     ------
     StoreError
         When there are not two snapshots to compare.
     """
     before, after = pick_snapshots(root, before, after)
+    for category, note in diff_notes(root, before, after):
+        if category is not None:
+            warnings.warn(f"diff: {note}", category, stacklevel=2)
     with open_source(root, "all") as con:
         changes = _diff_on(con, before, after)
     if not all(_fetched_connections(root, sid) for sid in (before, after)):
@@ -616,6 +721,8 @@ ORDER BY s.finished_at, p.snapshot_id, n.sync_name NULLS LAST, p.sync_id
 _TRENDS_COLUMNS = {
     "snapshot_id": _STRING,
     "finished_at": pd.DatetimeTZDtype("us", "UTC"),
+    "is_partial": pd.BooleanDtype(),
+    "is_filtered": pd.BooleanDtype(),
     "sync_id": _STRING,
     "sync_name": _STRING,
     "setup_count": pd.Int64Dtype(),
@@ -639,12 +746,22 @@ def trends(root: str | os.PathLike[str]) -> pd.DataFrame:
     root : str or path
         The dataset folder.
 
+    Warns
+    -----
+    PartialSnapshotWarning
+        When a snapshot is partial: its setups drop, and syncs may vanish, for no change.
+    FilteredSnapshotWarning
+        When some snapshots are filtered and others not, or filtered otherwise.
+
     Returns
     -------
     pandas.DataFrame
         One row per (snapshot, sync) with setups, oldest snapshot first, then by sync name:
 
         - ``snapshot_id``, ``finished_at``: the snapshot, and when its fetch finished
+        - ``is_partial``, ``is_filtered``: the snapshot is partial (some pairs failed, or its
+          fetch stopped), or filtered (``--sync``, ``--consumer``, ``--consumers-status``):
+          its figures count only what it holds
         - ``sync_id``, ``sync_name``: the name of the latest snapshot that has the sync
         - ``setup_count``: consumer-sync setups; ``active_count``, ``active_share``: those
           complete (``status == "active"``), and their share
@@ -656,6 +773,37 @@ def trends(root: str | os.PathLike[str]) -> pd.DataFrame:
     with open_source(root, "all") as con:
         try:
             table = fetch_arrow(con.sql(TRENDS_SQL))
+            listed = fetch_arrow(con.sql("SELECT snapshot_id, status, info_json FROM snapshots"))
         except duckdb.Error as exc:
             raise duckdb_failure("trends failed in DuckDB", exc, con) from None
+    scopes = completeness_of_listed(listed.to_pydict())
+    _warn_trends(scopes)
+    partial = {c.snapshot_id for c in scopes if c.is_partial}
+    filtered = {c.snapshot_id for c in scopes if c.is_filtered}
+    ids = table.column("snapshot_id")
+    table = table.add_column(2, "is_partial", pc.is_in(ids, pa.array(sorted(partial), pa.string())))
+    table = table.add_column(
+        3, "is_filtered", pc.is_in(ids, pa.array(sorted(filtered), pa.string()))
+    )
     return to_frame(table, _TRENDS_COLUMNS)
+
+
+def _warn_trends(scopes: list[Completeness]) -> None:
+    """Warn, one line each, of partial snapshots and of filtered ones among others."""
+    total = len(scopes)
+    partial = [c for c in scopes if c.is_partial]
+    if partial:
+        warnings.warn(
+            f"trends: {len(partial):,} of {total:,} snapshots are partial; their figures count "
+            f"only the pairs fetched (column is_partial): {briefs(partial)}",
+            PartialSnapshotWarning,
+            stacklevel=3,
+        )
+    filtered = [c for c in scopes if c.is_filtered]
+    if filtered and len({c.filters for c in scopes}) > 1:  # all filtered alike skews nothing
+        warnings.warn(
+            f"trends: {len(filtered):,} of {total:,} snapshots are filtered; their figures "
+            f"count only the pairs their filter chose (column is_filtered): {briefs(filtered)}",
+            FilteredSnapshotWarning,
+            stacklevel=3,
+        )

@@ -312,6 +312,8 @@ def test_trends_count_every_snapshot_in_one_pass(tmp_path: Path) -> None:
             expected.add(
                 (
                     snapshot_id,
+                    False,  # is_partial: every snapshot saved whole
+                    False,  # is_filtered
                     sync_id,
                     len(group),
                     active,

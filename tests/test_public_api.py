@@ -15,6 +15,7 @@ def test_public_api_is_pinned() -> None:
             "ChiftError",
             "ChiftFramesError",
             "FetchResult",
+            "FilteredSnapshotWarning",
             "Frames",
             "MissingFieldsWarning",
             "NotFoundError",

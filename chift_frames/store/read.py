@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from ..errors import PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
+from .completeness import completeness
 from .filesystems import Root, display_root, open_root
 from .manifests import committed_manifests, current_manifests
 
@@ -242,6 +243,8 @@ def _about(chosen: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 def partial_note(manifest: dict[str, Any], root: str) -> str:
     """Return one line on what a partial snapshot lacks, and the command that finishes it.
 
+    The line of :meth:`.completeness.Completeness.note`: a filtered snapshot's names its filter.
+
     Examples
     --------
     >>> m = {"snapshot_id": "s1", "status": "partial",
@@ -250,23 +253,5 @@ def partial_note(manifest: dict[str, Any], root: str) -> str:
     'snapshot s1 is partial: 8 of 10 pairs fetched, 2 errors (table fetch_errors); finish it \
 with: chift-frames fetch --out data/acme --resume s1'
     """
-    info = manifest.get("info", {})
-    sid = manifest["snapshot_id"]
-    done, failed = info.get("pairs_ok"), info.get("pairs_failed") or 0
-    expected = info.get("pairs_expected")
-    how = "was interrupted" if info.get("interrupted") else "is partial"
-    if done is None:
-        counts = "its fetch did not finish"
-    elif expected is not None:
-        counts = f"{done:,} of {expected:,} {_plural(expected, 'pair')} fetched"
-    else:
-        counts = f"{done:,} {_plural(done, 'pair')} fetched"
-    errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
-    return (
-        f"snapshot {sid} {how}: {counts}{errors}; finish it with: "
-        f"chift-frames fetch --out {root} --resume {sid}"
-    )
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"
+    note = completeness(manifest).note(root)
+    return note or f"snapshot {manifest['snapshot_id']} is complete"
