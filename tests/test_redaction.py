@@ -15,6 +15,7 @@ import pytest
 from chift_frames import AuthError, ChiftError, fetch_snapshot, load
 from chift_frames.cli import main
 from chift_frames.client import ChiftClient
+from chift_frames.errors import PartialSnapshotWarning, UnknownFieldsWarning
 from chift_frames.redact import REDACTED, Redactor
 from chift_frames.sandbox import Faults, Sandbox, _Handler
 from chift_frames.schema import TABLES
@@ -345,3 +346,64 @@ def test_an_error_text_is_redacted_before_it_is_cut() -> None:
         server.server_close()
     assert info.value.status == 502
     assert CANARY[:6] not in info.value.message and info.value.message.endswith(REDACTED[:9])
+
+
+# -- a connection's data: left out on every path unless asked for ------------------------------
+
+API_KEY = "consumer-api-key-8c41d2"
+
+
+def _world_with_connection_data() -> tuple[World, list[str]]:
+    """Connections whose settings hide in a body that breaks the spec, in ``Data``, in
+    ``agent.data``, and in plain ``data``: one consumer each."""
+    world = World(consumers=6, syncs=1, seed=3)
+    answer = world.connection_items
+    consumers = sorted({c for c, _ in world.pairs() if answer(c)})[:4]
+    settings = {"api_key": API_KEY}
+
+    def connections(consumer_id: str) -> Any:
+        items = answer(consumer_id)
+        if consumer_id not in consumers:
+            return items
+        which = consumers.index(consumer_id)
+        if which == 0:  # a payload error: an object where the spec says an array
+            return {"items": [{**c, "data": settings} for c in items]}
+        if which == 1:
+            return [{**c, "Data": settings} for c in items]
+        if which == 2:
+            return [{**c, "agent": {"status": "up", "data": settings}} for c in items]
+        return [{**c, "data": settings} for c in items]
+
+    world.connection_items = connections  # type: ignore[method-assign]
+    return world, consumers
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_connection_data_is_left_out_on_every_path_unless_asked_for(
+    tmp_path: Path, keep: bool
+) -> None:
+    world, consumers = _world_with_connection_data()
+    with Sandbox(world) as sandbox, pytest.warns(UnknownFieldsWarning):  # Data, agent.data
+        client = ChiftClient("id", CANARY, ACCOUNT, base_url=sandbox.url)
+        fetch_snapshot(client, tmp_path, progress=False, executions=False, connection_data=keep)
+    with pytest.warns(PartialSnapshotWarning):  # the body that broke the spec
+        tables = load(tmp_path, tables=["raw_responses", "connections", "payload_errors"])
+    raw = tables["raw_responses"]
+    bodies = {
+        consumer: body.decode()
+        for consumer, sync, body in zip(raw.consumer_id, raw.sync_id, raw.body, strict=True)
+        if isinstance(consumer, str) and not isinstance(sync, str)
+    }
+    assert set(consumers) <= set(bodies)
+    assert consumers[0] in set(tables["payload_errors"].consumer_id)  # the body was refused
+    data = tables["connections"].data
+    if keep:  # as received, in the raw bodies, and the spec's `data` in the table
+        assert all(API_KEY in bodies[c] for c in consumers)
+        assert data.str.contains(API_KEY, regex=False).any()
+    else:
+        assert not [c for c, body in bodies.items() if API_KEY in body]
+        assert data.isna().all()
+        with pytest.warns(PartialSnapshotWarning):
+            every = load(tmp_path, tables=[*TABLES])
+        for name, frame in every.items():
+            assert API_KEY not in frame.astype(str).to_string(), name
