@@ -1,4 +1,4 @@
-"""``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
+r"""``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
 
 - One pooled ``requests.Session``; a timeout on every read, and a total deadline on every
   request (connect, headers and the whole body), enforced by one watchdog thread that shuts the
@@ -16,7 +16,8 @@
 - An optional client-side cap on requests per second, shared by every thread.
 - The client secret and the access tokens never appear in an exception, a log line or a repr:
   every error text passes the client's :class:`~chift_frames.redact.Redactor`, and so does
-  every body it returns.
+  every body it returns, both as bytes and, when an escape could hide a secret from a byte
+  match (``\u0073``, ``\/``, ``%2F``), as the JSON they decode to.
 """
 
 from __future__ import annotations

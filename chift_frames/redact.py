@@ -43,15 +43,24 @@ _PATTERNS = [
     re.compile(r"(?i)([\"']?access_?token[\"']?\s*[:=]\s*[\"']?)[^\"'\s,;}&]+"),
 ]
 
-# In a body, what could write a secret in a form none of its remembered forms match: a \u
-# escape (any hex case), an escaped slash, a percent escape (any hex case), or the NULs of a
-# UTF-16 or UTF-32 body. A body without any is matched byte for byte only (the fast path:
-# every other JSON escape, \" \\ \n..., is one of the remembered forms).
-_HIDING = re.compile(rb"\\u|\\/|%[0-9A-Fa-f]{2}|\x00")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_BYTES = re.compile(rb"%[0-9A-Fa-f]{2}")
 _JSON_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
 _SHORT = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LAYERS = 3  # escapes undone at most, one layer at a time (JSON in JSON in a URL...)
+
+
+def _may_hide(body: bytes) -> bool:
+    r"""Whether a body could write a secret in a form none of the remembered forms match.
+
+    A \u escape (any hex case), an escaped slash, a percent escape (any hex case), or the
+    NULs of a UTF-16 or UTF-32 body: every other JSON escape (\" \\ \n...) is one of the
+    remembered forms. One-byte searches first: they are the fast ones (two-byte ones are not).
+    """
+    if b"\\" in body and (b"\\u" in body or b"\\/" in body):
+        return True
+    return b"\x00" in body or (b"%" in body and _PERCENT_BYTES.search(body) is not None)
 
 
 def _unescape(text: str) -> str:
@@ -137,7 +146,7 @@ class Redactor:
         for secret in self._bytes:
             if secret in body:
                 body = body.replace(secret, REDACTED.encode())
-        if not self._texts or not _HIDING.search(body):
+        if not self._texts or not _may_hide(body):
             return body
         try:
             value = json.loads(body)
@@ -145,6 +154,14 @@ class Redactor:
             text = body.decode("utf-8", "replace")
             cleaned = self._exact(text)
             return body if cleaned == text else cleaned.encode("utf-8", "surrogatepass")
+        try:
+            # written again in C, the decoded value shows each string with only the escapes
+            # that a remembered form has: nothing to find there, nothing to walk
+            dumped = json.dumps(value, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            dumped = None
+        if dumped is not None and not self._found(dumped):
+            return body
         value, changed = self._walk(value)
         if not changed:
             return body
@@ -163,6 +180,15 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+    def _found(self, dumped: str) -> bool:
+        """Whether JSON text could hold a secret: as written, or behind a further escape."""
+        if any(secret in dumped for secret in self._texts):
+            return True
+        # a string that held an escape of its own (JSON in JSON, a URL) is walked
+        return ("\\\\" in dumped or "\\u0000" in dumped) or (
+            "%" in dumped and _PERCENT.search(dumped) is not None
+        )
 
     def _exact(self, text: str) -> str:
         """Remove the known secrets from ``text``, as written and with its escapes undone."""
