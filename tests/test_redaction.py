@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -217,7 +218,7 @@ class _EscapingHandler(_Handler):
 
 def _hostile_world() -> World:
     """A world whose answers hold the secret and the token in every kind of place."""
-    world = World(consumers=8, syncs=2, seed=5)
+    world = World(consumers=8, syncs=2, seed=5, now=datetime.now(UTC))  # runs in the window
     pair, connections, executions = world.consumer_sync, world.connection_items, world.executions
     consumers = world.consumer_items
     secret, token = PLACEHOLDER_SECRET, PLACEHOLDER_TOKEN
@@ -269,7 +270,8 @@ def test_a_secret_escaped_in_200_answers_is_stored_and_printed_nowhere(
     with Sandbox(_hostile_world()) as sandbox:
         sandbox._server.RequestHandlerClass = _EscapingHandler
         env(monkeypatch, sandbox.url, secret=SLASHED)
-        main(["fetch", "--out", str(tmp_path), "--quiet", "--executions-since", "2026-01-01"])
+        since = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
+        main(["fetch", "--out", str(tmp_path), "--quiet", "--executions-since", since])
         tokens = list(sandbox.issued)
     out, err = capsys.readouterr()
     assert tokens
