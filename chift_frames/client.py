@@ -1,4 +1,4 @@
-"""``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
+r"""``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
 
 - One pooled ``requests.Session``; a timeout on every read, and a total deadline on every
   request (connect, headers and the whole body), enforced by one watchdog thread that shuts the
@@ -20,7 +20,8 @@
 - An optional client-side cap on requests per second, shared by every thread.
 - The client secret and the access tokens never appear in an exception, a log line or a repr:
   every error text passes the client's :class:`~chift_frames.redact.Redactor`, and so does
-  every body it returns.
+  every body it returns, both as bytes and, when an escape could hide a secret from a byte
+  match (``\u0073``, ``\/``, ``%2F``), as the JSON they decode to.
 """
 
 from __future__ import annotations
@@ -416,8 +417,14 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _error_fields(status: int, reason: str, body: bytes) -> tuple[str, str | None, Any]:
-    """Chift's ``message``, ``error_code`` and ``detail`` from an error body."""
+def _error_fields(
+    status: int, reason: str, body: bytes, redact: Callable[[str], str]
+) -> tuple[str, str | None, Any]:
+    """Chift's ``message``, ``error_code`` and ``detail`` from an error body, unredacted.
+
+    A body that is not Chift's error is its text, redacted with ``redact`` before it is cut
+    to 200 characters (a secret cut in two would not be found).
+    """
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -425,7 +432,7 @@ def _error_fields(status: int, reason: str, body: bytes) -> tuple[str, str | Non
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         code = data.get("error_code")
         return data["message"], code if isinstance(code, str) else None, data.get("detail")
-    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    text = redact(body.decode("utf-8", "replace").strip().replace("\n", " "))
     return (text[:200] or reason or f"HTTP {status}"), None, None
 
 
@@ -879,7 +886,7 @@ class ChiftClient:
     def _error(
         self, status: int, reason: str, body: bytes, endpoint: str, attempts: int
     ) -> ChiftError:
-        message, error_code, detail = _error_fields(status, reason, body)
+        message, error_code, detail = _error_fields(status, reason, body, self.redactor.text)
         message = self.redactor.text(message)
         error_code = self.redactor.text(error_code) if error_code else None
         try:

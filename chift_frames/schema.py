@@ -457,7 +457,10 @@ _TABLES = [
         _col(
             "body",
             pa.binary(),
-            "The response body, byte for byte (zstd-compressed on disk).",
+            "The response body, byte for byte, but with the client secret and tokens cut out "
+            "(a body that hid one behind escapes is written again from its redacted JSON) "
+            "and, for connections, every `data` null unless fetched with `--connection-data` "
+            "(zstd-compressed on disk).",
             nullable=False,
         ),
         loaded_by_default=False,

@@ -118,11 +118,32 @@ def _is_syncs_list(endpoint: str) -> bool:
     return endpoint == SYNCS or endpoint.startswith(SYNCS + "?")
 
 
-def _without_data(items: Any) -> Any:
-    """Return a connections body with every ``data`` set to null (when it has the shape)."""
-    if not isinstance(items, list):
-        return items
-    return [{**c, "data": None} if isinstance(c, dict) and "data" in c else c for c in items]
+def _without_data(body: Any) -> Any:
+    """Return a copy of a connections body with every ``data`` set to null, whatever its shape.
+
+    Any key that reads ``data`` in any letter case (``Data``, ``DATA``), at any depth (an
+    ``agent``'s, or inside an object that wraps the list): a body that breaks the spec is
+    stored too, and a consumer's settings must not ride along in it. Walked without
+    recursion, as deep as the decoder allowed.
+    """
+    if not isinstance(body, dict | list):
+        return body
+    root = _copy(body)
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(children):
+            if isinstance(key, str) and key.casefold() == "data":
+                node[key] = None
+            elif isinstance(value, dict | list):
+                node[key] = _copy(value)
+                stack.append(node[key])
+    return root
+
+
+def _copy(node: dict[str, Any] | list[Any]) -> dict[str, Any] | list[Any]:
+    return dict(node) if isinstance(node, dict) else list(node)
 
 
 def _empty_rows(name: str) -> dict[str, list[Any]]:

@@ -423,7 +423,10 @@ class _Run:
         tables: dict[str, Any] = flatten_to_arrow(self.records, on_error="collect")
         bad = tables.pop("payload_errors")
         if bad.num_rows:
-            self.payload_errors.append(to_pandas(bad))
+            errors = to_pandas(bad)
+            # the bodies were redacted already; a message is what gets printed, so it is too
+            errors["message"] = errors["message"].map(self.client.redactor.text)
+            self.payload_errors.append(errors)
             self.failed_count += bad.num_rows
         self.ok.update(zip(*_pair_columns(tables["consumer_syncs"]), strict=True))
         tables["raw_responses"] = self.raw.to_table()
