@@ -15,6 +15,7 @@ The tree::
     UnknownFieldsWarning     a response carries fields the spec does not name
     MissingFieldsWarning     a response lacks a required field that older API versions omit
     PartialSnapshotWarning   ``load`` returns a snapshot whose fetch failed in part or stopped
+    DuplicateEntriesWarning  a list answer names an entry twice; the first copy is kept
 
 No exception here ever holds a client secret or an access token.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "AuthError",
     "ChiftError",
     "ChiftFramesError",
+    "DuplicateEntriesWarning",
     "MissingFieldsWarning",
     "NotFoundError",
     "PartialSnapshotWarning",
@@ -153,4 +155,13 @@ class PartialSnapshotWarning(UserWarning):
 
     The message says how many pairs were fetched of how many, and the command that finishes
     the snapshot (``chift-frames fetch --out ROOT --resume ID``).
+    """
+
+
+class DuplicateEntriesWarning(UserWarning):
+    """A list answer names the same entry twice (a consumer, a sync, a flow, an execution...).
+
+    Each key is kept once, its first copy; the message counts the copies left out, and says
+    whether they were identical or contradicted the first. A fetch records the counts in the
+    snapshot's manifest (``info.duplicates``) instead of warning.
     """
