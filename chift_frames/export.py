@@ -32,6 +32,7 @@ from .frames import Frames
 from .reports import REPORTS, USES_ONE_APIS
 from .schema import TABLES
 from .store import display_root, snapshot_manifest
+from .store.read import failures
 
 if TYPE_CHECKING:
     pass
@@ -404,10 +405,11 @@ def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -
         expected = f"at least {ok + failed:,}" if interrupted else f"{ok + failed:,}"
     root = display_root(frames).rstrip("/")
     sid = manifest["snapshot_id"]
+    failed_text = failures(manifest)
     return (
         '<p class="warning" role="alert"><strong>This snapshot is '
         f"{what}</strong>: {ok:,} of {expected} consumer-sync pairs were fetched"
-        f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
+        f"{f'; {_esc(failed_text)}' if failed_text else ''}. "
         "Every report below counts only what was fetched. Finish it with "
         f"<code>chift-frames fetch --out {_esc(root)} --resume {_esc(sid)}</code>.</p>"
     )

@@ -246,8 +246,13 @@ def _add_sync(
     syncs["module"].append(walk.get(item, "module", at, str))
     consumers = walk.items(item.get("consumers"), f"{at}.consumers", nullable=False)
     flows = walk.items(item.get("flows"), f"{at}.flows", nullable=False)
-    syncs["consumer_count"].append(len(consumers))
-    syncs["flow_count"].append(len(flows))
+    skip_flows = repeats(
+        flows, text_key("id"), "sync_flows", f"{at}.flows", walk.duplicates, (sync_id,)
+    )
+    # each consumer and flow counted once, however often the answer lists it
+    named = [c for c in consumers if type(c) is str]
+    syncs["consumer_count"].append(len(set(named)) + len(consumers) - len(named))
+    syncs["flow_count"].append(len(flows) - len(skip_flows))
     config = item.get("config")
     if config is not None and type(config) is not dict:
         raise walk.fail(f"{at}.config", f"expected an object or null, got {_kind(config)}")
@@ -257,9 +262,6 @@ def _add_sync(
         walk.json(kinds, f"{at}.object_kinds") if item.get("object_kinds") is not None else None
     )
 
-    skip_flows = repeats(
-        flows, text_key("id"), "sync_flows", f"{at}.flows", walk.duplicates, (sync_id,)
-    )
     for f, raw_flow in enumerate(flows):
         if f in skip_flows:
             continue

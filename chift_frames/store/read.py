@@ -244,7 +244,7 @@ with: chift-frames fetch --out data/acme --resume s1'
     """
     info = manifest.get("info", {})
     sid = manifest["snapshot_id"]
-    done, failed = info.get("pairs_ok"), info.get("pairs_failed") or 0
+    done = info.get("pairs_ok")
     expected = info.get("pairs_expected")
     how = "was interrupted" if info.get("interrupted") else "is partial"
     if done is None:
@@ -253,11 +253,41 @@ with: chift-frames fetch --out data/acme --resume s1'
         counts = f"{done:,} of {expected:,} {_plural(expected, 'pair')} fetched"
     else:
         counts = f"{done:,} {_plural(done, 'pair')} fetched"
-    errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
+    what = failures(manifest)
+    errors = f", {what}" if what else ""
     return (
         f"snapshot {sid} {how}: {counts}{errors}; finish it with: "
         f"chift-frames fetch --out {root} --resume {sid}"
     )
+
+
+def failures(manifest: dict[str, Any]) -> str:
+    """Return what a fetch's error tables name, each thing once, and the tables that hold them.
+
+    Empty when nothing failed.
+
+    Examples
+    --------
+    >>> failures({"info": {"pairs_failed": 0, "executions_failed": 0, "connections_failed": 6},
+    ...           "rows": {"fetch_errors": 0, "payload_errors": 6}})
+    'the connections of 6 consumers failed (table payload_errors)'
+    """
+    info = manifest.get("info", {})
+    rows = manifest.get("rows", {})
+    tables = [name for name in ("fetch_errors", "payload_errors") if rows.get(name)]
+    where = f" ({_plural(len(tables), 'table')} {' and '.join(tables or ['fetch_errors'])})"
+    failed = int(info.get("pairs_failed") or 0)
+    if "connections_failed" not in info:  # before 0.x, pairs_failed counted every error row
+        return f"{failed:,} {_plural(failed, 'error')}{where}" if failed else ""
+    parts = [f"{failed:,} {_plural(failed, 'pair')} failed"] if failed else []
+    syncs, consumers = int(info.get("executions_failed") or 0), int(info["connections_failed"])
+    if syncs:
+        parts.append(f"the executions of {syncs:,} {_plural(syncs, 'sync')} failed")
+    if consumers:
+        parts.append(f"the connections of {consumers:,} {_plural(consumers, 'consumer')} failed")
+    if not parts and tables:  # rows that name neither a pair, a sync nor a consumer
+        parts.append(f"{sum(rows[t] for t in tables):,} errors")
+    return ", ".join(parts) + where if parts else ""
 
 
 def _plural(count: int, word: str) -> str:
