@@ -224,3 +224,44 @@ def test_failed_connections_are_not_counted_as_failed_pairs(
     assert f"the connections of {len(consumers)} consumers failed. What failed (table " in out
     assert "payload_errors):" in out and "table fetch_errors" not in out
     assert f"the connections of {len(consumers)} consumers failed (table payload_errors)" in out
+
+
+# -- the pure flatteners: the first copy is kept, the others counted ---------------------------
+
+
+def test_a_consumer_listed_twice_keeps_its_first_copy_with_one_warning() -> None:
+    from chift_frames.errors import DuplicateEntriesWarning
+    from chift_frames.flatten import flatten_consumers
+
+    items = [
+        {"consumerid": "c1", "name": "Bakery"},
+        {"consumerid": "c2", "name": "Florist"},
+        {"consumerid": "c1", "name": "Bakery"},
+        {"consumerid": "c1", "name": "Butcher"},
+    ]
+    with pytest.warns(DuplicateEntriesWarning) as caught:
+        got = flatten_consumers(items)
+    assert got[["consumer_id", "name"]].values.tolist() == [["c1", "Bakery"], ["c2", "Florist"]]
+    (warning,) = caught
+    assert str(warning.message).startswith(
+        "GET /consumers: 1 identical and 1 conflicting repeated entries left out, the first "
+        "copy of each kept (consumers 'c1' at [2] repeats [0]; consumers 'c1' at [3] repeats "
+        "[0] with other values)"
+    )
+
+
+def test_an_execution_listed_twice_is_collected_without_a_warning() -> None:
+    from chift_frames.flatten import Duplicate, flatten_executions
+
+    run = {
+        "id": "e1",
+        "consumer_id": "c1",
+        "flow_id": "f1",
+        "start": "2026-01-01T00:00:00Z",
+        "end": None,
+        "status": "running",
+    }
+    found: list[Duplicate] = []
+    table = flatten_executions("s1", [run, {**run, "status": "success"}], duplicates=found)
+    assert table.column("status").to_pylist() == ["running"]  # the first copy
+    assert found == [Duplicate("executions", "'e1'", "[1]", "[0]", identical=False)]
