@@ -85,25 +85,58 @@ def _report_fetch(result: FetchResult) -> int:
     # DuckDB summarises the snapshot on disk: memory stays flat whatever the account's size
     manifest = _resolve(result.root, result.snapshot_id)
     _print_summary(_summarise(result.root, result.snapshot_id), result.root, manifest, errors=False)
+    _print_duplicates(result.duplicates)
     if result.complete:
         print(f"\nSnapshot {result.snapshot_id} is complete: {_plural(result.pairs_ok, 'pair')}.")
         return EXIT_OK
-    print(
-        f"\nSnapshot {result.snapshot_id} is partial: {result.pairs_failed:,} of "
-        f"{_plural(result.pairs, 'pair')} failed:"
+    what = (
+        [f"{result.pairs_failed:,} of {_plural(result.pairs, 'pair')} failed"]
+        if result.pairs_failed
+        else [f"{result.pairs_ok:,} of {_plural(result.pairs, 'pair')} were fetched"]
     )
+    if result.executions_failed:
+        what.append(f"the executions of {_plural(result.executions_failed, 'sync')} failed")
+    if result.connections_failed:
+        what.append(f"the connections of {_plural(result.connections_failed, 'consumer')} failed")
     with warnings.catch_warnings():  # said just above
         warnings.simplefilter("ignore", PartialSnapshotWarning)
-        errors = load(result.root, result.snapshot_id, tables=["fetch_errors"]).fetch_errors
-    failed = errors[["consumer_id", "sync_id", "http_status", "message"]]
+        tables = load(result.root, result.snapshot_id, tables=["fetch_errors", "payload_errors"])
+    columns = ["table", "consumer_id", "sync_id", "http_status", "path", "message"]
+    parts = [
+        tables.fetch_errors.assign(table="fetch_errors", path=""),
+        tables.payload_errors.assign(table="payload_errors", http_status=""),
+    ]
+    parts = [p[columns].astype(object) for p in parts]
+    failed = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    holding = " and ".join(sorted(set(failed.table))) or "fetch_errors"
+    print(
+        f"\nSnapshot {result.snapshot_id} is partial: {'; '.join(what)}. "
+        f"What failed ({'tables' if ' and ' in holding else 'table'} {holding}):"
+    )
     print(failed.head(20).to_string(index=False))
     if len(failed) > 20:
-        print(f"... and {len(failed) - 20:,} more (table fetch_errors)")
+        print(f"... and {len(failed) - 20:,} more (tables fetch_errors and payload_errors)")
     print(
         f"Fetch them again with: {_command_prefix()}chift-frames fetch --out "
         f"{display_root(result.root)} --resume {result.snapshot_id}"
     )
     return EXIT_PARTIAL
+
+
+def _print_duplicates(duplicates: dict[str, dict[str, int]]) -> None:
+    """Say, in one line, which entries the answers listed twice (each was kept once)."""
+    counts = [
+        f"{table} {n['identical'] + n['conflicting']:,}"
+        + (f" ({n['conflicting']:,} conflicting)" if n["conflicting"] else "")
+        for table, n in sorted(duplicates.items())
+        if n["identical"] + n["conflicting"]
+    ]
+    if counts:
+        print(
+            "\nRepeated entries left out, the first copy of each kept: "
+            + ", ".join(counts)
+            + " (info.duplicates in the manifest)"
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ The tree::
     MissingFieldsWarning     a response lacks a required field that older API versions omit
     PartialSnapshotWarning   ``load`` returns a snapshot whose fetch failed in part or stopped
     FilteredSnapshotWarning  ``diff`` or ``trends`` compare a filtered snapshot with others
+    DuplicateEntriesWarning  a list answer names an entry twice; the first copy is kept
 
 No exception here ever holds a client secret or an access token.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "AuthError",
     "ChiftError",
     "ChiftFramesError",
+    "DuplicateEntriesWarning",
     "FilteredSnapshotWarning",
     "MissingFieldsWarning",
     "NotFoundError",
@@ -199,4 +201,13 @@ class FilteredSnapshotWarning(UserWarning):
     holds only the pairs its filter chose: compared with a snapshot of the whole account (or
     one filtered otherwise), the pairs outside the filter look removed or added. The message
     names the snapshots and their filters, in one line.
+    """
+
+
+class DuplicateEntriesWarning(UserWarning):
+    """A list answer names the same entry twice (a consumer, a sync, a flow, an execution...).
+
+    Each key is kept once, its first copy; the message counts the copies left out, and says
+    whether they were identical or contradicted the first. A fetch records the counts in the
+    snapshot's manifest (``info.duplicates``) instead of warning.
     """

@@ -397,10 +397,10 @@ def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -
         return None
     root = display_root(frames).rstrip("/")
     if c.is_partial:
-        ok, failed = c.pairs_ok or 0, c.pairs_failed
+        ok = c.pairs_ok or 0
         detail = (
             f"{ok:,} of {c.expected_text} consumer-sync pairs were fetched"
-            f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
+            f"{f'; {_esc(c.failed)}' if c.failed else ''}. "
             "Every report below counts only what was fetched. Finish it with "
             f"<code>{_esc(c.resume_command(root))}</code>."
         )

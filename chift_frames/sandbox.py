@@ -18,6 +18,10 @@ By default any non-empty clientId and clientSecret with a UUID accountId get a t
 Test hooks: ``echo`` makes every error answer repeat the request (its headers and body, as a
 careless server might), ``executions_growth`` adds new runs while the executions are being
 paged, and ``newest_first`` serves them newest first, so new runs shift the pages.
+Hostile answers, for tests of what the fetch must refuse or keep once: ``duplicate_entries``
+repeats entries in every list answer, ``mismatched_pairs`` answers some pairs with another
+pair's setup, ``executions_stuck`` answers every executions page with the first one, and
+``executions_overstated`` states a total larger than the runs it serves.
 Faults are deterministic: a request is faulty by a seeded draw on (path, how many times that
 path was asked), and only its first ``fault_attempts`` asks can fail, so a client that retries
 enough always gets through. Sockets run with Nagle's algorithm off (``TCP_NODELAY``): without
@@ -27,6 +31,7 @@ it Python's HTTP server stalls about 40 ms per keep-alive response.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import random
@@ -175,6 +180,19 @@ class Sandbox:
         New runs (started now) added to a sync's executions after each page of them served.
     newest_first : bool, default False
         Serve executions newest first, as an API that lists recent runs first would.
+    duplicate_entries : bool, default False
+        Every list answer names some entries twice: ``GET /consumers`` its first consumer
+        again (identical) and its second with another name (conflicting); ``GET /syncs`` its
+        first sync again, and in each sync its first flow and mapping again; a consumer's
+        connections its first one again; each executions page its first run again.
+    mismatched_pairs : float, default 0.0
+        Share of pairs (drawn from the seed) answered with the setup of the same consumer
+        for another sync (``syncid`` is not the sync asked for), when it has one.
+    executions_stuck : bool, default False
+        Every executions page answers with the items of the first page (a server that
+        ignores ``page``).
+    executions_overstated : int, default 0
+        Added to the ``total`` of every executions page: the listing ends short of it.
 
     Examples
     --------
@@ -196,12 +214,20 @@ class Sandbox:
         echo: bool = False,
         executions_growth: int = 0,
         newest_first: bool = False,
+        duplicate_entries: bool = False,
+        mismatched_pairs: float = 0.0,
+        executions_stuck: bool = False,
+        executions_overstated: int = 0,
     ) -> None:
         self.world = world or World(consumers=50, syncs=3)
         self.raw_bodies = dict(raw_bodies or {})
         self.echo = echo
         self.executions_growth = executions_growth
         self.newest_first = newest_first
+        self.duplicate_entries = duplicate_entries
+        self.mismatched_pairs = mismatched_pairs
+        self.executions_stuck = executions_stuck
+        self.executions_overstated = executions_overstated
         self.issued: list[str] = []  # every token issued, for tests that look for leaks
         self.faults = faults or Faults()
         self.stats = _Stats()
@@ -338,6 +364,20 @@ class Sandbox:
     def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         """Answer an authenticated GET: a status and a body."""
         parts = [unquote(p) for p in path.split("/") if p]
+        status, body = self._route(parts, query)
+        if status == 200 and self.duplicate_entries:
+            body = _with_duplicates(parts, body)
+        return status, body
+
+    def mismatched(self, consumer_id: str, sync_id: str) -> str | None:
+        """Return the other sync whose setup answers this pair (``mismatched_pairs``), or None."""
+        draw = random.Random(f"{self.faults.seed}:mismatch:{consumer_id}:{sync_id}").random()
+        if draw >= self.mismatched_pairs:
+            return None
+        others = [s for c, s in self.world.pairs() if c == consumer_id and s != sync_id]
+        return others[0] if others else None
+
+    def _route(self, parts: list[str], query: dict[str, list[str]]) -> tuple[int, Any]:
         world = self.world
         if parts == ["syncs"]:
             status = (query.get("consumers_status") or ["all"])[0]
@@ -375,7 +415,8 @@ class Sandbox:
                 return 404, _error("The consumer does not exist")
             return 200, connections
         if len(parts) == 4 and parts[0] == "consumers" and parts[2] == "syncs":
-            payload = world.consumer_sync(parts[1], parts[3])
+            other = self.mismatched(parts[1], parts[3])
+            payload = world.consumer_sync(parts[1], other or parts[3])
             if payload is None:
                 return 404, _error("The consumer is not configured for this sync")
             return 200, payload
@@ -419,9 +460,11 @@ class Sandbox:
             return _invalid(
                 (["query", "date_from"], "Input should be a valid datetime", "datetime_parsing")
             )
-        chunk = items[(page - 1) * size : page * size]
+        first = 1 if self.executions_stuck else page
+        chunk = items[(first - 1) * size : first * size]
         self._grow_executions(sync_id)
-        return 200, {"items": chunk, "total": len(items), "page": page, "size": size}
+        total = len(items) + self.executions_overstated
+        return 200, {"items": chunk, "total": total, "page": page, "size": size}
 
     def _grow_executions(self, sync_id: str) -> None:
         """Add ``executions_growth`` runs that start now (a test hook)."""
@@ -432,6 +475,28 @@ class Sandbox:
         for _ in range(self.executions_growth):
             new = {**runs[-1], "id": str(uuid.uuid4()), "start": now, "end": None}
             runs.append({**new, "parentexecutionid": None, "status": "running"})
+
+
+def _with_duplicates(parts: list[str], body: Any) -> Any:
+    """Return a list answer with some entries named twice (``duplicate_entries``)."""
+
+    def again(items: list[Any]) -> list[Any]:
+        return [*items, copy.deepcopy(items[0])] if items else items
+
+    if parts == ["consumers"] and len(body) > 1:
+        conflicting = {**body[1], "name": body[1]["name"] + " (again)"}
+        return [*again(body), conflicting]
+    if parts == ["syncs"]:
+        body = again(body)
+        for sync in body:
+            sync["flows"] = again(sync["flows"])
+            sync["mappings"] = again(sync.get("mappings") or [])
+        return body
+    if len(parts) == 3 and parts[0] == "consumers" and parts[2] == "connections":
+        return again(body)
+    if len(parts) == 3 and parts[0] == "syncs" and parts[2] == "executions":
+        return {**body, "items": again(body["items"])}
+    return body
 
 
 class _Server(ThreadingHTTPServer):

@@ -24,9 +24,13 @@ JSON = pa.string()  # JSON text, serialised canonically: sorted keys, compact se
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the contract: its name, what one row is, and its pinned schema.
+    """A table of the contract: its name, what one row is, its key and its pinned schema.
 
-    ``loaded_by_default`` is false for bulky tables (the raw responses) that
+    ``key`` names the columns that tell a row from every other of one snapshot: a fetch never
+    stores two rows with the same key, whatever the answers repeat. It is empty for the
+    tables whose rows have none: ``skipped_mappings`` (Chift may list a mapping once per
+    sub-mapping, and the rows are kept as sent) and the error and raw tables, which log
+    what happened. ``loaded_by_default`` is false for bulky tables (the raw responses) that
     :func:`chift_frames.load` reads only when asked by name.
     """
 
@@ -34,6 +38,7 @@ class Table:
     row: str
     schema: pa.Schema
     loaded_by_default: bool = True
+    key: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -62,7 +67,27 @@ def _int(name: str, doc: str) -> pa.Field:
 
 def _table(name: str, row: str, *fields: pa.Field, loaded_by_default: bool = True) -> Table:
     schema = pa.schema(list(fields), metadata={"table": name, "row": row})
-    return Table(name, row, schema, loaded_by_default)
+    return Table(name, row, schema, loaded_by_default, _KEYS.get(name, ()))
+
+
+# Each table's key (see Table.key); the tables not named here have none.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "consumer_syncs": ("consumer_id", "sync_id"),
+    "mappings": ("consumer_id", "sync_id", "mapping_index"),
+    "mapping_values": ("consumer_id", "sync_id", "mapping_index", "value_index"),
+    "flows": ("consumer_id", "sync_id", "flow_id"),
+    "datastores": ("consumer_id", "sync_id", "flow_id", "datastore_index"),
+    "datastore_columns": ("consumer_id", "sync_id", "flow_id", "datastore_index", "column_index"),
+    "consumers": ("consumer_id",),
+    "syncs": ("sync_id",),
+    "sync_flows": ("sync_id", "flow_id"),
+    "sync_flow_triggers": ("sync_id", "flow_id", "trigger_index"),
+    "sync_mappings": ("sync_id", "mapping_index", "sub_mapping_index"),
+    "sync_mapping_labels": ("sync_id", "mapping_index", "sub_mapping_index", "side", "value_index"),
+    "sync_connections": ("sync_id", "connection_index"),
+    "connections": ("consumer_id", "connection_id"),
+    "executions": ("sync_id", "execution_id"),
+}
 
 
 CONSUMER_ID = _key("consumer_id", "Chift consumer id (`consumerid`), as given with the record.")
@@ -270,8 +295,8 @@ _TABLES = [
         _key("sync_id", "Chift sync id (`syncid`)."),
         _col("name", STRING, "Name of the sync.", nullable=False),
         _col("module", STRING, "The agentic module of the sync; null for a flow-defined sync."),
-        _int("consumer_count", "Consumers linked to the sync (`consumers`), as listed by Chift."),
-        _int("flow_count", "Flows the sync defines (`flows`)."),
+        _int("consumer_count", "Consumers linked to the sync (`consumers`), each counted once."),
+        _int("flow_count", "Flows the sync defines (`flows`): its rows in `sync_flows`."),
         _col(
             "config",
             JSON,

@@ -24,7 +24,11 @@ serialised canonically (sorted keys, compact), so equal content gives equal text
 fetches. Timestamps are UTC.
 In pandas, strings are `string[pyarrow]`, integers `Int64` and booleans `boolean` (all
 nullable), lists are `list<string>[pyarrow]`, timestamps `datetime64[us, UTC]`.
-"Null" says whether the column can hold nulls.
+"Null" says whether the column can hold nulls. "Key" names the columns that tell a row from
+every other of one snapshot (`TABLES[name].key`): a fetch stores one row per key, keeping the
+first copy of an entry that a list answer repeats and counting the copies left out in the
+manifest's `info.duplicates`; an answer about another pair than the one asked for is a row
+of `payload_errors` for the pair asked for.
 
 How the tables link:
 
@@ -45,6 +49,11 @@ def render() -> str:
     parts = [INTRO]
     for table in TABLES.values():
         parts.append(f"\n## `{table.name}`\n\nEach row: {table.row}.\n")
+        if table.key:
+            key = ", ".join(f"`{column}`" for column in table.key)
+            parts.append(f"\nKey: {key} (unique in a snapshot).\n")
+        else:
+            parts.append("\nKey: none (rows are kept as the answers give them).\n")
         parts.append("\n| column | type | pandas dtype | null | description |\n")
         parts.append("|---|---|---|---|---|\n")
         for field in table.schema:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from chift_frames.errors import PayloadError, UnknownFieldsWarning
 from chift_frames.flatten import (
     SYNC_TABLES,
+    Duplicate,
     flatten_connections,
     flatten_sync_definitions,
 )
@@ -403,42 +404,66 @@ def nested(items: list[Any] | None) -> list[Any]:
     return items or []
 
 
+def first_of(items: list[Any] | None, key: str) -> list[Any]:
+    """The entries of a list answer with a key not seen before: what the tables keep."""
+    seen: set[Any] = set()
+    kept = []
+    for item in items or []:
+        if item[key] not in seen:
+            seen.add(item[key])
+            kept.append(item)
+    return kept
+
+
 @SETTINGS
 @given(st.lists(from_schema({"$ref": REF + "ReadSyncItem"}, max_items=3), max_size=4))
 def test_any_sync_body_the_spec_allows_flattens_with_a_row_per_item(bodies: list[Any]) -> None:
+    found: list[Duplicate] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tables = flatten_sync_definitions(bodies)
-    flows = [f for b in bodies for f in b["flows"]]
+        tables = flatten_sync_definitions(bodies, duplicates=found)
+    syncs = first_of(bodies, "syncid")  # an entry listed twice is kept once: the first
+    flows = [f for b in syncs for f in first_of(b["flows"], "id")]
     subs = [
-        s for b in bodies for m in nested(b.get("mappings")) for s in nested(m.get("sub_mappings"))
+        s
+        for b in syncs
+        for m in first_of(b.get("mappings"), "name")
+        for s in first_of(m.get("sub_mappings"), "name")
     ]
-    assert tables["syncs"].num_rows == len(bodies)
-    assert tables["syncs"].column("sync_id").to_pylist() == [b["syncid"] for b in bodies]
+    assert tables["syncs"].num_rows == len(syncs)
+    assert tables["syncs"].column("sync_id").to_pylist() == [b["syncid"] for b in syncs]
     assert tables["sync_flows"].num_rows == len(flows)
     assert tables["sync_flow_triggers"].num_rows == sum(
         len(nested(f.get("triggers"))) for f in flows
     )
     assert tables["sync_mappings"].num_rows == len(subs)
-    assert tables["sync_mapping_labels"].num_rows == sum(
-        len(nested(s[side].get("values")))
+    labels = [
+        first_of(s[side].get("values"), "id")
         for s in subs
         for side in ("source_field", "target_field")
+    ]
+    assert tables["sync_mapping_labels"].num_rows == sum(map(len, labels))
+    assert tables["sync_connections"].num_rows == sum(len(b["connections"]) for b in syncs)
+    assert len([d for d in found if d.table == "syncs"]) == len(bodies) - len(syncs)
+    assert len([d for d in found if d.table == "sync_flows"]) == sum(
+        len(b["flows"]) - len(first_of(b["flows"], "id")) for b in syncs
     )
-    assert tables["sync_connections"].num_rows == sum(len(b["connections"]) for b in bodies)
 
 
 @SETTINGS
 @given(st.lists(from_schema({"$ref": REF + "ConnectionItem"}), max_size=5))
 def test_any_connections_body_the_spec_allows_flattens_row_for_row(body: list[Any]) -> None:
+    found: list[Duplicate] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        table = flatten_connections("c1", body, keep_data=True)
-    assert table.column("connection_id").to_pylist() == [c["connectionid"] for c in body]
-    assert table.column("status").to_pylist() == [c["status"] for c in body]
+        table = flatten_connections("c1", body, keep_data=True, duplicates=found)
+    kept = first_of(body, "connectionid")  # a connection listed twice is kept once
+    assert len(found) == len(body) - len(kept)
+    assert table.column("connection_id").to_pylist() == [c["connectionid"] for c in kept]
+    assert table.column("status").to_pylist() == [c["status"] for c in kept]
     assert table.column("agent_status").to_pylist() == [
-        (c.get("agent") or {}).get("status") for c in body
+        (c.get("agent") or {}).get("status") for c in kept
     ]
     assert [d is None for d in table.column("data").to_pylist()] == [
-        c.get("data") is None for c in body
+        c.get("data") is None for c in kept
     ]

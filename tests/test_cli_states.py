@@ -95,7 +95,7 @@ def test_a_partial_fetch_prints_its_errors_once(
     out = capsys.readouterr().out
     for consumer_id, _ in victims:
         assert out.count(consumer_id) == 1  # the error table is printed once
-    assert f"is partial: 2 of {world.pair_count} pairs failed:" in out
+    assert f"is partial: 2 of {world.pair_count} pairs failed. What failed (table " in out
     assert "Note: snapshot " in out and f"{world.pair_count - 2} of {world.pair_count} pairs" in out
 
 

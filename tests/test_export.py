@@ -367,8 +367,8 @@ def test_a_partial_snapshot_says_so_with_pairs_done_and_expected(tmp_path: Path)
     assert len(warnings) == 1
     assert (
         f"<strong>This snapshot is partial</strong>: {result.pairs_ok:,} of "
-        f"{world.pair_count:,} consumer-sync pairs were fetched; {result.pairs_failed:,} failed "
-        "(table fetch_errors)."
+        f"{world.pair_count:,} consumer-sync pairs were fetched; {result.pairs_failed:,} pairs "
+        "failed (table fetch_errors)."
     ) in page
     assert f"--resume {result.snapshot_id}</code>" in page
 

@@ -124,12 +124,17 @@ def test_failed_and_missing_pairs_become_fetch_errors_then_resume(tmp_path: Path
         )
     assert first.status == "partial" and first.pairs_failed > 0
     errors = load(tmp_path, first.snapshot_id).fetch_errors
-    assert len(errors) == first.pairs_failed
+    # one row per failed pair, and per consumer whose connections failed: counted apart
+    pairs = errors.dropna(subset=["consumer_id", "sync_id"])
+    assert len(pairs) == first.pairs_failed
+    assert len(errors) - len(pairs) == first.connections_failed
+    assert first.pairs_ok + first.pairs_failed == first.pairs
     assert set(errors.http_status) <= {500, 502, 503} and (errors.attempts == 2).all()
     assert errors.endpoint.str.startswith("GET /consumers/").all()
     with Sandbox(WORLD) as sandbox:
         again = fetch_snapshot(client_for(sandbox), tmp_path, resume=first.snapshot_id)
-        assert sandbox.stats.sent["200"] == first.pairs_failed  # only the failed pairs
+        # only what failed: the pairs, and the consumers' connections
+        assert sandbox.stats.sent["200"] == first.pairs_failed + first.connections_failed
     assert again.complete and again.snapshot_id == first.snapshot_id
     assert load(tmp_path).fetch_errors.empty
     assert_matches_world(tmp_path, WORLD)

@@ -304,7 +304,9 @@ def test_an_absurd_executions_total_is_a_fetch_error_not_a_billion_pages(
 
         sandbox._executions_page = lying  # type: ignore[method-assign]
         result = fetch_snapshot(client_for(sandbox), tmp_path)
-    assert result.status == "partial" and result.pairs_failed == 1
+    # a sync's executions failed, not a pair: counted as such
+    assert result.status == "partial" and result.pairs_failed == 0
+    assert result.executions_failed == 1 and result.pairs_ok == result.pairs
     (row,) = load(tmp_path).fetch_errors.to_dict("records")
     assert row["consumer_id"] is None and row["sync_id"] == world.sync_items()[0]["syncid"]
     assert row["message"] == (

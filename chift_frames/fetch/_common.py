@@ -182,6 +182,34 @@ def _connections_error(
     return pd.DataFrame([{**row, "message": message}])
 
 
+def _pair_error(exc: PayloadError, client: ChiftClient | None = None) -> pd.DataFrame:
+    """Return the ``payload_errors`` row of a pair's answer that is not about that pair."""
+    message = client.redactor.text(exc.message) if client is not None else exc.message
+    row = {"consumer_id": exc.consumer_id, "sync_id": exc.sync_id, "path": exc.path}
+    return pd.DataFrame([{**row, "message": message}], columns=TABLES["payload_errors"].columns)
+
+
+def _failure_counts(fetch_errors: pd.DataFrame, payload_errors: pd.DataFrame) -> dict[str, int]:
+    """Count what the error tables name, each thing once, whichever table holds it.
+
+    ``pairs_failed``: the (consumer, sync) pairs; ``executions_failed``: the syncs whose
+    executions failed (a row without a consumer); ``connections_failed``: the consumers whose
+    connections failed (a row without a sync).
+    """
+    keys: set[tuple[Any, Any]] = set()
+    for df in (fetch_errors, payload_errors):
+        if len(df):
+            keys.update(
+                (c if isinstance(c, str) else None, s if isinstance(s, str) else None)
+                for c, s in zip(df.consumer_id, df.sync_id, strict=True)
+            )
+    return {
+        "pairs_failed": sum(c is not None and s is not None for c, s in keys),
+        "executions_failed": sum(c is None and s is not None for c, s in keys),
+        "connections_failed": sum(c is not None and s is None for c, s in keys),
+    }
+
+
 def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

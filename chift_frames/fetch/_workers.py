@@ -27,10 +27,13 @@ from ..errors import (
     UnreachableError,
 )
 from ..flatten import (
+    Duplicate,
+    check_request,
     connection_rows,
     flatten_executions,
     flatten_to_arrow,
 )
+from ..flatten._unique import count, describe, fingerprint
 from ..schema import TABLES, to_pandas
 from ..store import SnapshotWriter, Status
 from ._common import (
@@ -42,9 +45,11 @@ from ._common import (
     _dumps,
     _empty_rows,
     _error_row,
+    _failure_counts,
     _now,
     _pair_columns,
     _pair_endpoint,
+    _pair_error,
     _Raw,
     _still_failing,
     _to_table,
@@ -88,10 +93,25 @@ class _SyncExecutions:
     pages: int = 0
     received: int = 0
     passes: int = 1
-    seen: set[str] = field(default_factory=set)
+    # execution id -> where it was first listed and a fingerprint of it (see _mark)
+    seen: dict[str, int] = field(default_factory=dict)
+    # page number -> a hash of its ids, in this pass: a page that repeats another is caught
+    page_ids: dict[int, int] = field(default_factory=dict)
+    duplicates: list[Duplicate] = field(default_factory=list)  # recorded once the sync is done
     group: list[_Page] = field(default_factory=list)
     staged: list[tuple[str, str, int]] = field(default_factory=list)
     failed: bool = False
+
+
+_MASK = 2**64 - 1
+
+
+def _mark(passes: int, page: int, index: int, item: dict[str, Any]) -> int:
+    """Pack where an execution was first listed, and its fingerprint, in one int.
+
+    A million executions are a million of these: one int each is what memory affords.
+    """
+    return (((passes << 24 | page) << 16 | index) << 64) | (fingerprint(item) & _MASK)
 
 
 class _Run:
@@ -108,6 +128,8 @@ class _Run:
         self.fetch_errors: list[dict[str, Any]] = []
         self.payload_errors: list[pd.DataFrame] = []
         self.failed_count = 0
+        self.counts: dict[str, int] = {}  # what the error tables name, once finished
+        self.duplicates: list[Duplicate] = []  # copies of entries left out, as repeats
         self.executions_done: set[str] = set()
         self.window = ("", "")
         self.consumers: set[str] = set()
@@ -167,6 +189,8 @@ class _Run:
         if isinstance(job, _Connections):
             return (job, *self._get_connections(job))
         if isinstance(job, _Page):
+            if self._syncs[job.sync_id].failed:  # no more pages of a listing that failed
+                return (job, None, None)
             try:
                 return (job, self._get_page(job), None)
             except (AuthError, UnreachableError):
@@ -280,6 +304,17 @@ class _Run:
         state = self._syncs[page.sync_id]
         if state.failed:
             return []
+        if answer is not None and not page.verify:
+            repeated = self._repeated_page(state, answer)
+            if repeated is not None:
+                message = (
+                    f"page {answer.number} of the executions repeats page {repeated} (the same "
+                    f"{len(answer.items):,} executions): the listing does not advance, so its "
+                    "executions are left out; fetch them again with --resume"
+                )
+                self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
+                state.failed = True
+                return []
         if answer is None:
             assert error is not None
             self._execution_error(page.sync_id, error.endpoint or page.endpoint, error)
@@ -294,11 +329,20 @@ class _Run:
                         page.sync_id,
                     )
                 self._stage_group(page.sync_id, state, [answer])
+                if not state.failed and len(state.seen) < state.total:
+                    message = (
+                        f"the executions listing ended short of its total: {len(state.seen):,} "
+                        f"executions read of the {state.total:,} it stated, so they are left "
+                        "out; fetch them again with --resume"
+                    )
+                    self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
+                    state.failed = True
                 return self._sync_done(page.sync_id, state)
             # the window moved under the pages (a server that ignores date_to, or a skewed
             # clock): read them all again; each execution is still kept once
             state.passes += 1
             state.total, state.received = -1, 0
+            state.page_ids.clear()
             self._stage_group(page.sync_id, state, [answer])
             return [_Page(page.sync_id, 1)]
         if page.number == 1:
@@ -337,12 +381,28 @@ class _Run:
         for page in pages:
             assert page.response is not None
             raw.add(page.endpoint, None, sync_id, page.response.status, _now(), page.response.body)
-            for item in page.items:
+            for i, item in enumerate(page.items):
                 key = item.get("id") if isinstance(item, dict) else None
                 if isinstance(key, str):
-                    if key in state.seen:
-                        continue
-                    state.seen.add(key)
+                    mark = _mark(state.passes, page.number, i, item)
+                    first = state.seen.get(key)
+                    if first is None:
+                        state.seen[key] = mark
+                        items.append(item)
+                    elif first >> 104 == state.passes and not page.verify:
+                        # listed twice in one reading of the pages (a page read again to
+                        # check, or read again in a second pass, is no repeat of Chift's)
+                        at = (first >> 64) & (2**40 - 1)
+                        state.duplicates.append(
+                            Duplicate(
+                                "executions",
+                                f"{sync_id!r}, {key!r}",
+                                f"page {page.number} [{i}]",
+                                f"page {at >> 16} [{at & 0xFFFF}]",
+                                (first & _MASK) == (mark & _MASK),
+                            )
+                        )
+                    continue
                 items.append(item)
         try:
             table = flatten_executions(sync_id, items)
@@ -358,8 +418,24 @@ class _Run:
             )
         state.staged += self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
 
+    def _repeated_page(self, state: _SyncExecutions, answer: _Page) -> int | None:
+        """Return the number of an earlier page of this pass that ``answer`` repeats, or None.
+
+        A server that ignores ``page`` answers every page with the same items: the pages
+        would never add anything, however many are read.
+        """
+        if not answer.items:
+            return None
+        ids = hash(tuple(i.get("id") if isinstance(i, dict) else None for i in answer.items))
+        for number, earlier in state.page_ids.items():
+            if earlier == ids and number != answer.number:
+                return number
+        state.page_ids[answer.number] = ids
+        return None
+
     def _sync_done(self, sync_id: str, state: _SyncExecutions) -> list[_Page]:
         if not state.failed:
+            self.duplicates += state.duplicates
             self.executions_done.add(sync_id)
             self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
             self.writer.attach(state.staged)
@@ -376,7 +452,9 @@ class _Run:
         body = response.body if self.connection_data else _dumps(_without_data(result))
         self.raw.add(endpoint, consumer_id, None, response.status, _now(), body)
         try:
-            rows = connection_rows(consumer_id, result, keep_data=self.connection_data)
+            rows = connection_rows(
+                consumer_id, result, keep_data=self.connection_data, duplicates=self.duplicates
+            )
         except PayloadError as exc:
             self.payload_errors.append(_connections_error(consumer_id, exc, self.client))
             self.failed_count += 1
@@ -415,6 +493,11 @@ class _Run:
             received,
             response.body,
         )
+        mismatch = check_request(consumer_id, sync_id, result)
+        if mismatch is not None:  # an error of the pair asked for, never rows of another
+            self.payload_errors.append(_pair_error(mismatch, self.client))
+            self.failed_count += 1
+            return
         self.records.append((consumer_id, result, received))
 
     def flush(self) -> None:
@@ -463,12 +546,22 @@ class _Run:
         self.writer.replace("fetch_errors", _to_table("fetch_errors", fetch_errors))
         self.writer.replace("payload_errors", _to_table("payload_errors", payload_errors))
         failed = len(fetch_errors) + len(payload_errors)
-        self.failed_count = failed
+        self.counts = _failure_counts(fetch_errors, payload_errors)
+        self.failed_count = self.counts["pairs_failed"]
+        info = self.writer.manifest["info"]
+        duplicates = info.get("duplicates") or {}  # an earlier pass's, on a resume
+        for table, counts in count(self.duplicates).items():
+            kept = duplicates.setdefault(table, {"identical": 0, "conflicting": 0})
+            for kind, n in counts.items():
+                kept[kind] = kept.get(kind, 0) + n
+        if self.duplicates:
+            log.warning("%s", describe(self.duplicates, "the answers of this fetch"))
+        info["duplicates"] = duplicates
         status: Status = "complete" if not failed and interrupted is None else "partial"
         self.writer.commit(
             status,
             pairs_ok=len(ok),
-            pairs_failed=failed,
+            **self.counts,
             **({"interrupted": interrupted} if interrupted else {}),
             **({"pairs_expected": self.pairs_expected} if self.pairs_expected is not None else {}),
         )

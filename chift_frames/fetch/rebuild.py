@@ -19,6 +19,8 @@ from ..errors import (
     StoreError,
 )
 from ..flatten import (
+    Duplicate,
+    check_request,
     flatten_connections,
     flatten_consumers,
     flatten_executions,
@@ -31,8 +33,10 @@ from ._common import (
     CONSUMERS,
     _connections_error,
     _decode,
+    _failure_counts,
     _is_syncs_list,
     _pair_columns,
+    _pair_error,
     _still_failing,
     _to_table,
 )
@@ -48,7 +52,9 @@ def rebuild_snapshot(
     finish times, so it takes the old one's place: ``latest``, ``all``, :func:`list_snapshots
     <chift_frames.store.list_snapshots>`, ``diff`` and the trends skip the replaced snapshot,
     which stays on disk (readable by its id) until ``prune`` removes it. ``fetch_errors`` is
-    copied, since a request that got no answer left nothing to rebuild.
+    copied, since a request that got no answer left nothing to rebuild. Entries a list answer
+    repeated are kept once, as by the fetch; the counts of the fetch (``info.duplicates``)
+    are kept.
     """
     base = Path(root)
     with warnings.catch_warnings():  # a partial snapshot is rebuilt as partial: no news
@@ -82,6 +88,7 @@ def rebuild_snapshot(
     records: list[tuple[str, Any, Any]] = []
     payload_errors = []
     ok: set[tuple[str, str]] = set()
+    repeated: list[Duplicate] = []  # counted by the fetch already, in info.duplicates
     fetched = list(raw.fetched_at.dt.to_pydatetime())
     columns = zip(
         raw.endpoint.tolist(),
@@ -98,12 +105,26 @@ def rebuild_snapshot(
     # no id).
     connections: list[pa.Table] = []
     keep_data = bool(manifest["info"].get("connection_data", False))
-    for endpoint, consumer_id, sync_id, status, body, fetched_at in columns:
+    # A pair or a consumer's connections that failed is asked again by a resume, which
+    # stores its answer again: the last answer is the one the fetch kept.
+    last = {
+        (c, s if isinstance(s, str) else None): n
+        for n, (c, s) in enumerate(zip(raw.consumer_id.tolist(), raw.sync_id.tolist(), strict=True))
+        if isinstance(c, str)
+    }
+    for n, (endpoint, consumer_id, sync_id, status, body, fetched_at) in enumerate(columns):
         consumer_id = consumer_id if isinstance(consumer_id, str) else None
         sync_id = sync_id if isinstance(sync_id, str) else None
+        if consumer_id is not None and last[(consumer_id, sync_id)] != n:
+            continue
         if consumer_id is not None and sync_id is not None:
             if status == 200:
-                records.append((consumer_id, _decode(body), fetched_at))
+                payload = _decode(body)
+                mismatch = check_request(consumer_id, sync_id, payload)
+                if mismatch is not None:
+                    payload_errors.append(_pair_error(mismatch))
+                else:
+                    records.append((consumer_id, payload, fetched_at))
         elif sync_id is not None:
             page = _decode(body)
             items = page.get("items") if isinstance(page, dict) else None
@@ -117,20 +138,23 @@ def rebuild_snapshot(
             if status == 200:
                 try:
                     connections.append(
-                        flatten_connections(consumer_id, _decode(body), keep_data=keep_data)
+                        flatten_connections(
+                            consumer_id, _decode(body), keep_data=keep_data, duplicates=repeated
+                        )
                     )
                 except PayloadError as exc:
                     payload_errors.append(_connections_error(consumer_id, exc))
         elif _is_syncs_list(endpoint):
-            lists.update(flatten_sync_definitions(_decode(body)))
+            lists.update(flatten_sync_definitions(_decode(body), duplicates=repeated))
         elif endpoint == CONSUMERS:
-            lists["consumers"] = flatten_consumers(_decode(body))
+            lists["consumers"] = flatten_consumers(_decode(body), duplicates=repeated)
         if len(records) >= batch_size:
             payload_errors.append(_write_pairs(writer, records, ok))
             records = []
     payload_errors.append(_write_pairs(writer, records, ok))
     for sync_id, items in executions.items():
-        table = flatten_executions(sync_id, _unique_executions(items))
+        # the pages as read, in order: the first copy of each execution is the fetch's
+        table = flatten_executions(sync_id, items, duplicates=repeated)
         if consumers:
             table = table.filter(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
@@ -140,31 +164,17 @@ def rebuild_snapshot(
         writer.write({"connections": pa.concat_tables(connections)})
     writer.write(lists)
     writer.replace("fetch_errors", _to_table("fetch_errors", source.fetch_errors))
-    writer.replace(
-        "payload_errors", _to_table("payload_errors", _still_failing(payload_errors, set()))
-    )
+    payload_errors_table = _still_failing(payload_errors, set())
+    writer.replace("payload_errors", _to_table("payload_errors", payload_errors_table))
     writer.replace(
         "raw_responses",
         pa.Table.from_pandas(raw, schema=TABLES["raw_responses"].schema, preserve_index=False),
     )
-    failed = len(source.fetch_errors) + sum(len(p) for p in payload_errors)
-    writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), pairs_failed=failed)
+    failed = len(source.fetch_errors) + len(payload_errors_table)
+    counts = _failure_counts(source.fetch_errors, payload_errors_table)
+    writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), **counts)
     assert writer.snapshot_id is not None
     return writer.snapshot_id
-
-
-def _unique_executions(items: list[Any]) -> list[Any]:
-    """Keep the first of each execution id (pages read while runs arrived may repeat one)."""
-    seen: set[str] = set()
-    unique = []
-    for item in items:
-        key = item.get("id") if isinstance(item, dict) else None
-        if isinstance(key, str):
-            if key in seen:
-                continue
-            seen.add(key)
-        unique.append(item)
-    return unique
 
 
 def _write_pairs(

@@ -23,6 +23,7 @@ from ..errors import (
     UnreachableError,
 )
 from ..flatten import (
+    Duplicate,
     flatten_consumers,
     flatten_sync_definitions,
 )
@@ -36,7 +37,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FetchResult:
-    """What a fetch left behind."""
+    """What a fetch left behind.
+
+    ``pairs_failed`` counts the pairs that ``fetch_errors`` and ``payload_errors`` name,
+    each once; ``executions_failed`` the syncs whose executions failed, and
+    ``connections_failed`` the consumers whose connections failed (rows of those tables
+    without a consumer, or without a sync). ``pairs_ok + pairs_failed == pairs`` unless the
+    fetch was interrupted. ``duplicates`` counts, by table, the entries left out because a list
+    answer repeated them (``{"consumers": {"identical": 2, "conflicting": 0}}``), as the
+    manifest's ``info.duplicates`` does.
+    """
 
     snapshot_id: str
     root: Path
@@ -45,6 +55,10 @@ class FetchResult:
     pairs_ok: int
     pairs_failed: int
     errors: pd.DataFrame = field(repr=False)
+    executions_failed: int = 0
+    connections_failed: int = 0
+    payload_errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    duplicates: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -219,9 +233,10 @@ def fetch_snapshot(
         "consumers_status": consumers_status,
     }
     lists: dict[str, Any] | None = None
+    duplicates: list[Duplicate] = []  # entries the account lists repeat
     if resume is None:
         # the lists come first: bad credentials leave nothing behind
-        syncs_body, lists = _fetch_lists(client, consumers_status)
+        syncs_body, lists = _fetch_lists(client, consumers_status, duplicates)
         _check_filters(syncs_body, filters["sync_ids"], filters["consumer_ids"])
     writer = SnapshotWriter(
         Path(root), resume, resume=resume is not None, info={"package_version": __version__}
@@ -230,6 +245,7 @@ def fetch_snapshot(
     if on_start is not None:
         on_start(writer.snapshot_id)
     run = _Run(client, writer, batch_size)
+    run.duplicates = duplicates
     done: set[tuple[str, str]] = set()
     try:
         if resume is not None:
@@ -240,7 +256,7 @@ def fetch_snapshot(
         else:
             stored = _stored_syncs(writer)
             if stored is None:  # interrupted before the lists were saved
-                syncs_body, lists = _fetch_lists(client, filters["consumers_status"])
+                syncs_body, lists = _fetch_lists(client, filters["consumers_status"], duplicates)
                 writer.write(lists)
             else:
                 syncs_body = stored
@@ -309,14 +325,19 @@ def fetch_snapshot(
         )
         raise
     errors = to_pandas(writer.read("fetch_errors"))
+    info = writer.manifest["info"]
     return FetchResult(
         writer.snapshot_id,
         writer.path,
         status,
         len(pairs),
-        len(pairs) - run.failed_count,
-        run.failed_count,
+        int(info["pairs_ok"]),
+        int(info["pairs_failed"]),
         errors,
+        executions_failed=int(info["executions_failed"]),
+        connections_failed=int(info["connections_failed"]),
+        payload_errors=to_pandas(writer.read("payload_errors")),
+        duplicates=info.get("duplicates") or {},
     )
 
 
@@ -356,9 +377,12 @@ def _stored_syncs(writer: SnapshotWriter) -> list[dict[str, Any]] | None:
 
 
 def _fetch_lists(
-    client: ChiftClient, consumers_status: str | None
+    client: ChiftClient, consumers_status: str | None, duplicates: list[Duplicate]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Fetch ``GET /syncs`` and ``GET /consumers``: the syncs body, and the tables to write."""
+    """Fetch ``GET /syncs`` and ``GET /consumers``: the syncs body, and the tables to write.
+
+    The entries either list repeats are kept once, and noted in ``duplicates``.
+    """
     raw = _Raw()
     # both at once: the second waits for the token the first asks for, then goes on its own
     # (an error at GET /syncs is the one reported, whatever GET /consumers answers)
@@ -372,8 +396,8 @@ def _fetch_lists(
     consumers_body = consumers_response.json()
     raw.add(CONSUMERS, None, None, consumers_response.status, _now(), consumers_response.body)
     tables: dict[str, Any] = {
-        **flatten_sync_definitions(syncs_body),
-        "consumers": flatten_consumers(consumers_body),
+        **flatten_sync_definitions(syncs_body, duplicates=duplicates),
+        "consumers": flatten_consumers(consumers_body, duplicates=duplicates),
         "raw_responses": raw.to_table(),
     }
     return list(syncs_body), tables

@@ -33,13 +33,16 @@ A response without ``hidden_source_ids`` (older API versions) is read with an em
 from __future__ import annotations
 
 from ..canonical_json import to_canonical_json
+from ._unique import Duplicate
 from .account import SYNC_TABLES, connection_rows, flatten_connections, flatten_sync_definitions
 from .lists import flatten_consumers, flatten_executions, flatten_syncs
-from .pairs import PAIR_TABLES, flatten, flatten_to_arrow
+from .pairs import PAIR_TABLES, check_request, flatten, flatten_to_arrow
 
 __all__ = [
     "PAIR_TABLES",
     "SYNC_TABLES",
+    "Duplicate",
+    "check_request",
     "connection_rows",
     "flatten",
     "flatten_connections",

@@ -22,6 +22,7 @@ from ..canonical_json import CanonicalJsonError, to_canonical_json
 from ..errors import PayloadError, UnknownFieldsWarning
 from ..schema import TABLES
 from ._checks import _kind, _show
+from ._unique import Duplicate, repeats, settle, text_key
 
 __all__ = ["SYNC_TABLES", "connection_rows", "flatten_connections", "flatten_sync_definitions"]
 
@@ -84,6 +85,7 @@ class _Walk:
     def __init__(self, consumer_id: str | None = None) -> None:
         self.consumer_id = consumer_id
         self.unknown: set[str] = set()
+        self.duplicates: list[Duplicate] = []  # copies of entries left out, as repeats
 
     def fail(self, path: str, message: str, sync_id: str | None = None) -> PayloadError:
         return PayloadError(message, consumer_id=self.consumer_id, sync_id=sync_id, path=path)
@@ -173,13 +175,23 @@ def _table(name: str, rows: dict[str, list[Any]]) -> pa.Table:
     return pa.Table.from_pydict(rows, schema=TABLES[name].schema)
 
 
-def flatten_sync_definitions(items: Any) -> dict[str, pa.Table]:
+def flatten_sync_definitions(
+    items: Any, *, duplicates: list[Duplicate] | None = None
+) -> dict[str, pa.Table]:
     """Flatten the body of ``GET /syncs`` into the sync definition tables.
+
+    An entry listed twice is kept once, its first copy (see :mod:`chift_frames.flatten._unique`):
+    a sync (by ``syncid``), a sync's flow (by ``id``, with its triggers), mapping (by ``name``,
+    with its sub-mappings), sub-mapping (by ``name`` within its mapping) and a field's labelled
+    value (by ``id``). The positions (``mapping_index``...) stay those of the answer.
 
     Parameters
     ----------
     items : list of dict
         The parsed body: an array of ``ReadSyncItem``.
+    duplicates : list of Duplicate, optional
+        Where to append each copy left out; without it, they are counted in one
+        ``DuplicateEntriesWarning``.
 
     Returns
     -------
@@ -192,6 +204,11 @@ def flatten_sync_definitions(items: Any) -> dict[str, pa.Table]:
     PayloadError
         When the body breaks Chift's spec; the error names the sync and the JSON path.
 
+    Warns
+    -----
+    DuplicateEntriesWarning
+        Once, when an entry is listed twice and ``duplicates`` is not given.
+
     Examples
     --------
     >>> tables = flatten_sync_definitions([{
@@ -203,7 +220,11 @@ def flatten_sync_definitions(items: Any) -> dict[str, pa.Table]:
     """
     walk = _Walk()
     out = {name: _rows(name) for name in SYNC_TABLES}
-    for i, raw in enumerate(walk.items(items, "", nullable=False)):
+    listed = walk.items(items, "", nullable=False)
+    skip = repeats(listed, text_key("syncid"), "syncs", "", walk.duplicates)
+    for i, raw in enumerate(listed):
+        if i in skip:
+            continue
         at = f"[{i}]"
         item = walk.obj(raw, at, _SYNC_KEYS, "syncs[]")
         sync_id = walk.get(item, "syncid", at, str, required=True)
@@ -212,6 +233,7 @@ def flatten_sync_definitions(items: Any) -> dict[str, pa.Table]:
         except PayloadError as exc:
             raise PayloadError(exc.message, sync_id=sync_id, path=exc.path) from None
     walk.warn_unknown("GET /syncs")
+    settle(walk.duplicates, duplicates, "GET /syncs", stacklevel=2)
     return {name: _table(name, rows) for name, rows in out.items()}
 
 
@@ -224,8 +246,13 @@ def _add_sync(
     syncs["module"].append(walk.get(item, "module", at, str))
     consumers = walk.items(item.get("consumers"), f"{at}.consumers", nullable=False)
     flows = walk.items(item.get("flows"), f"{at}.flows", nullable=False)
-    syncs["consumer_count"].append(len(consumers))
-    syncs["flow_count"].append(len(flows))
+    skip_flows = repeats(
+        flows, text_key("id"), "sync_flows", f"{at}.flows", walk.duplicates, (sync_id,)
+    )
+    # each consumer and flow counted once, however often the answer lists it
+    named = [c for c in consumers if type(c) is str]
+    syncs["consumer_count"].append(len(set(named)) + len(consumers) - len(named))
+    syncs["flow_count"].append(len(flows) - len(skip_flows))
     config = item.get("config")
     if config is not None and type(config) is not dict:
         raise walk.fail(f"{at}.config", f"expected an object or null, got {_kind(config)}")
@@ -236,6 +263,8 @@ def _add_sync(
     )
 
     for f, raw_flow in enumerate(flows):
+        if f in skip_flows:
+            continue
         fat = f"{at}.flows[{f}]"
         flow = walk.obj(raw_flow, fat, _FLOW_KEYS, "flows[]")
         flow_id = walk.get(flow, "id", fat, str, required=True)
@@ -284,12 +313,23 @@ def _add_sync(
 
     # `mappings` defaults to an empty list in the spec: missing or null means none
     mappings = walk.items(item.get("mappings"), f"{at}.mappings", nullable=True)
+    skip_mappings = repeats(
+        mappings, text_key("name"), "sync_mappings", f"{at}.mappings", walk.duplicates, (sync_id,)
+    )
     for m, raw_mapping in enumerate(mappings):
+        if m in skip_mappings:
+            continue
         mat = f"{at}.mappings[{m}]"
         mapping = walk.obj(raw_mapping, mat, _MAPPING_KEYS, "mappings[]")
         name = walk.get(mapping, "name", mat, str, required=True)
         subs = walk.items(mapping.get("sub_mappings"), f"{mat}.sub_mappings", nullable=True)
+        skip_subs = repeats(
+            subs, text_key("name"), "sync_mappings", f"{mat}.sub_mappings", walk.duplicates,
+            (sync_id, name),
+        )  # fmt: skip
         for k, raw_sub in enumerate(subs):
+            if k in skip_subs:
+                continue
             sat = f"{mat}.sub_mappings[{k}]"
             sub = walk.obj(raw_sub, sat, _SUB_MAPPING_KEYS, "mappings[].sub_mappings[]")
             source = walk.obj(
@@ -318,7 +358,13 @@ def _add_sync(
                 rows[f"{side}_api_route"].append(walk.get(field, "api_route", fat, str))
                 values = walk.items(field.get("values"), f"{fat}.values", nullable=True)
                 labels = out["sync_mapping_labels"]
+                skip_values = repeats(
+                    values, text_key("id"), "sync_mapping_labels", f"{fat}.values",
+                    walk.duplicates, (sync_id, name, side),
+                )  # fmt: skip
                 for v, raw_value in enumerate(values):
+                    if v in skip_values:
+                        continue
                     vat = f"{fat}.values[{v}]"
                     value = walk.obj(raw_value, vat, _LABEL_KEYS, "field.values[]")
                     labels["sync_id"].append(sync_id)
@@ -360,7 +406,13 @@ def _utc(value: Any, where: str, walk: _Walk) -> datetime | None:
         raise walk.fail(where, f"{value!r} is not an ISO 8601 date-time in range") from None
 
 
-def flatten_connections(consumer_id: str, items: Any, *, keep_data: bool = False) -> pa.Table:
+def flatten_connections(
+    consumer_id: str,
+    items: Any,
+    *,
+    keep_data: bool = False,
+    duplicates: list[Duplicate] | None = None,
+) -> pa.Table:
     """Flatten the body of ``GET /consumers/{consumer_id}/connections`` into ``connections``.
 
     Parameters
@@ -372,6 +424,10 @@ def flatten_connections(consumer_id: str, items: Any, *, keep_data: bool = False
     keep_data : bool, default False
         Keep each connection's ``data`` as JSON text. It may hold the consumer's own settings,
         so it is left out (null) unless asked for.
+    duplicates : list of Duplicate, optional
+        Where to append each copy of a connection listed twice (by ``connectionid``), left
+        out as the first is kept (see :mod:`chift_frames.flatten._unique`); without it, they
+        are counted in one ``DuplicateEntriesWarning``.
 
     Raises
     ------
@@ -386,11 +442,16 @@ def flatten_connections(consumer_id: str, items: Any, *, keep_data: bool = False
     >>> table.select(["connection_id", "status", "agent_status"]).to_pylist()
     [{'connection_id': 'k1', 'status': 'active', 'agent_status': 'down'}]
     """
-    return _table("connections", connection_rows(consumer_id, items, keep_data=keep_data))
+    rows = connection_rows(consumer_id, items, keep_data=keep_data, duplicates=duplicates)
+    return _table("connections", rows)
 
 
 def connection_rows(
-    consumer_id: str, items: Any, *, keep_data: bool = False
+    consumer_id: str,
+    items: Any,
+    *,
+    keep_data: bool = False,
+    duplicates: list[Duplicate] | None = None,
 ) -> dict[str, list[Any]]:
     """Return the ``connections`` rows of one consumer's connections, column by column.
 
@@ -399,7 +460,12 @@ def connection_rows(
     """
     walk = _Walk(consumer_id)
     rows = _rows("connections")
-    for i, raw in enumerate(walk.items(items, "", nullable=False)):
+    listed = walk.items(items, "", nullable=False)
+    scope = (consumer_id,) if type(consumer_id) is str else ()
+    skip = repeats(listed, text_key("connectionid"), "connections", "", walk.duplicates, scope)
+    for i, raw in enumerate(listed):
+        if i in skip:
+            continue
         at = f"[{i}]"
         item = walk.obj(raw, at, _CONNECTION_KEYS, "connections[]")
         rows["consumer_id"].append(consumer_id)
@@ -439,6 +505,7 @@ def connection_rows(
             raise walk.fail(f"{at}.data", f"expected an object or null, got {_kind(data)}")
         rows["data"].append(walk.json(data, f"{at}.data") if keep_data else None)
     walk.warn_unknown(f"GET /consumers/{consumer_id}/connections")
+    settle(walk.duplicates, duplicates, f"GET /consumers/{consumer_id}/connections", stacklevel=2)
     return rows
 
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from ..errors import PayloadError, UnknownFieldsWarning
 from ..schema import TABLES, UTC_TS, to_pandas
 from ._checks import _CheckError, _datetime, _encodable, _find_surrogate, _kind, _safe_text, _show
+from ._unique import Duplicate, repeats, settle, text_key
 from .account import flatten_sync_definitions
 
 # the fields of each list endpoint's items in Chift's spec; others are left out, with a warning
@@ -63,10 +64,13 @@ def _field(item: dict[str, Any], i: int, key: str, kind: type, *, required: bool
     return value
 
 
-def flatten_consumers(items: Any) -> pd.DataFrame:
+def flatten_consumers(items: Any, *, duplicates: list[Duplicate] | None = None) -> pd.DataFrame:
     """Flatten the body of ``GET /consumers`` (an array of ``ConsumerItem``) into ``consumers``.
 
     The spec's ``account`` (the account's own id, the same for every consumer) is left out.
+    A consumer listed twice is kept once, its first copy (see
+    :mod:`chift_frames.flatten._unique`); each copy left out is appended to ``duplicates``,
+    or, without that list, counted in one ``DuplicateEntriesWarning``.
 
     Raises
     ------
@@ -77,6 +81,8 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
     -----
     UnknownFieldsWarning
         Once, naming the fields not in Chift's spec that were left out.
+    DuplicateEntriesWarning
+        Once, when a consumer is listed twice and ``duplicates`` is not given.
 
     Examples
     --------
@@ -86,7 +92,11 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
     """
     rows: dict[str, list[Any]] = {name: [] for name in TABLES["consumers"].columns}
     checked = _items(items, "consumers")
+    found: list[Duplicate] = []
+    skip = repeats(checked, text_key("consumerid"), "consumers", "", found)
     for i, item in enumerate(checked):
+        if i in skip:
+            continue
         rows["consumer_id"].append(_field(item, i, "consumerid", str, required=True))
         rows["name"].append(_field(item, i, "name", str, required=True))
         for key in ("email", "internal_reference", "redirect_url"):
@@ -97,14 +107,16 @@ def flatten_consumers(items: Any) -> pd.DataFrame:
         except _CheckError as exc:
             raise PayloadError(exc.message, path=exc.path) from None
     _warn_unknown(checked, _CONSUMER_KEYS, "GET /consumers")
+    settle(found, duplicates, "GET /consumers", stacklevel=2)
     return to_pandas(pa.Table.from_pydict(rows, schema=TABLES["consumers"].schema))
 
 
-def flatten_syncs(items: Any) -> pd.DataFrame:
+def flatten_syncs(items: Any, *, duplicates: list[Duplicate] | None = None) -> pd.DataFrame:
     """Flatten the body of ``GET /syncs`` (an array of ``ReadSyncItem``) into ``syncs``.
 
     The flows, triggers, mapping definitions and connections of each sync become tables of
-    their own with :func:`chift_frames.flatten.flatten_sync_definitions`.
+    their own with :func:`chift_frames.flatten.flatten_sync_definitions`, which also says
+    how a sync listed twice is kept once (``duplicates``).
 
     Raises
     ------
@@ -112,13 +124,18 @@ def flatten_syncs(items: Any) -> pd.DataFrame:
         When the body is not an array of objects with ``syncid``, ``name``, ``consumers``
         and ``flows``, or breaks the spec elsewhere.
     """
-    return to_pandas(flatten_sync_definitions(items)["syncs"])
+    return to_pandas(flatten_sync_definitions(items, duplicates=duplicates)["syncs"])
 
 
-def flatten_executions(sync_id: str, items: Any) -> pa.Table:
+def flatten_executions(
+    sync_id: str, items: Any, *, duplicates: list[Duplicate] | None = None
+) -> pa.Table:
     """Flatten the ``items`` of ``GET /syncs/{syncid}/executions`` pages into ``executions``.
 
     ``status`` is kept as Chift sends it (a free string); ``duration_s`` is ``end - start``.
+    An execution id listed twice is kept once, its first copy (see
+    :mod:`chift_frames.flatten._unique`); each copy left out is appended to ``duplicates``,
+    or, without that list, counted in one ``DuplicateEntriesWarning``.
 
     Raises
     ------
@@ -129,12 +146,19 @@ def flatten_executions(sync_id: str, items: Any) -> pa.Table:
     -----
     UnknownFieldsWarning
         Once, naming the fields not in Chift's spec that were left out.
+    DuplicateEntriesWarning
+        Once, when an execution is listed twice and ``duplicates`` is not given.
     """
     checked = _items(items, "executions")
+    found: list[Duplicate] = []
+    skip = repeats(checked, text_key("id"), "executions", "", found)
+    if skip:
+        checked = [item for i, item in enumerate(checked) if i not in skip]
     table = _executions_by_column(sync_id, checked)
     if table is None:  # a value needs the careful path, which says what and where
         table = _executions_by_row(sync_id, checked)
     _warn_unknown(checked, _EXECUTION_KEYS, f"GET /syncs/{sync_id}/executions")
+    settle(found, duplicates, f"GET /syncs/{sync_id}/executions", stacklevel=2)
     return table
 
 

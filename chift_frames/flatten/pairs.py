@@ -23,6 +23,7 @@ from ._checks import (
     _encodable,
     _find_surrogate,
     _safe_text,
+    _show,
     _to_utc,
 )
 from ._columns import _Columns
@@ -113,6 +114,47 @@ def _unexplained(consumer_id: Any, payload: Any, exc: BaseException) -> PayloadE
         consumer_id=consumer_id,
         sync_id=sync_id if isinstance(sync_id, str) else None,
     )
+
+
+def check_request(consumer_id: str, sync_id: str, payload: Any) -> PayloadError | None:
+    """Return the error of a pair's answer that is not about that pair, else None.
+
+    The answer is to ``GET /consumers/{consumer_id}/syncs/{sync_id}``, and the request names
+    the pair: an answer whose ``syncid`` is another sync (or is missing, or not a string), or
+    that names another consumer (a ``consumerid`` or ``consumer_id`` field, which the spec
+    does not have), is an error of the pair asked for, never rows under another key. An
+    answer that is not an object is one too, as it names no sync.
+
+    Examples
+    --------
+    >>> check_request("c1", "s0", {"syncid": "s1"}).message
+    "the answer is for sync 's1', not for the sync asked for ('s0'); it is left out"
+    >>> check_request("c1", "s0", {"syncid": "s0"}) is None
+    True
+    """
+
+    def error(path: str, message: str) -> PayloadError:
+        return PayloadError(message, consumer_id=consumer_id, sync_id=sync_id, path=path)
+
+    if type(payload) is not dict:
+        return error("", f"expected an object (a SyncConsumerItem), got {_show(payload)}")
+    if "syncid" not in payload:
+        return error("syncid", "required field is missing")
+    got = payload["syncid"]
+    if got != sync_id:
+        return error(
+            "syncid",
+            f"the answer is for sync {_show(_safe_text(got))}, not for the sync asked for "
+            f"({_show(_safe_text(sync_id))}); it is left out",
+        )
+    for key in ("consumerid", "consumer_id"):
+        if key in payload and payload[key] != consumer_id:
+            return error(
+                key,
+                f"the answer is for consumer {_show(_safe_text(payload[key]))}, not for the "
+                f"consumer asked for ({_show(_safe_text(consumer_id))}); it is left out",
+            )
+    return None
 
 
 def _json_path(parts: Iterable[Any]) -> str:

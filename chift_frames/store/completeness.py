@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Completeness", "briefs", "completeness", "completeness_of_listed"]
+__all__ = [
+    "Completeness",
+    "briefs",
+    "completeness",
+    "completeness_of_listed",
+    "failures",
+]
 
 _SHOWN_IDS = 3  # ids of each filter shown in a note; the rest are counted
 
@@ -31,13 +37,15 @@ class Completeness:
     interrupted : bool
         A partial snapshot whose fetch was stopped (Ctrl-C, an error) rather than finished.
     pairs_ok, pairs_failed : int or None, int
-        Pairs fetched, and errors recorded (None: not a fetch, such as ``save``).
+        Pairs fetched, and pairs failed (None: not a fetch, such as ``save``).
     pairs_expected : int or None
         The pairs the fetch set out to get (after its filters), when it recorded them.
     filters : tuple of str
         Every option that narrowed the fetch, as typed on the command line, ids sorted, such
         as ``("--sync 1f2e…", "--consumer 9a8b…")``; empty for a fetch of the whole account.
         Two snapshots with equal ``filters`` hold the same part of the account.
+    failed : str
+        What failed, and the tables that say so (see :func:`failures`); ``""`` for nothing.
     """
 
     snapshot_id: str
@@ -47,6 +55,7 @@ class Completeness:
     pairs_failed: int
     pairs_expected: int | None
     filters: tuple[str, ...]
+    failed: str = ""
 
     @property
     def is_filtered(self) -> bool:
@@ -108,7 +117,7 @@ class Completeness:
         if not self.is_partial:
             return f"{done:,} {_plural(done, 'pair')} fetched"
         of = self.pairs_expected if self.pairs_expected is not None else done + failed
-        errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
+        errors = f", {self.failed}" if self.failed else ""
         return f"{done:,} of {self.expected_text} {_plural(of, 'pair')} fetched{errors}"
 
     def resume_command(self, root: str) -> str:
@@ -173,7 +182,37 @@ def completeness(manifest: Mapping[str, Any]) -> Completeness:
         pairs_failed=int(info.get("pairs_failed") or 0),
         pairs_expected=None if expected is None else int(expected),
         filters=tuple(chosen),
+        failed=failures(manifest),
     )
+
+
+def failures(manifest: Mapping[str, Any]) -> str:
+    """Return what a fetch's error tables name, each thing once, and the tables that hold them.
+
+    Empty when nothing failed.
+
+    Examples
+    --------
+    >>> failures({"info": {"pairs_failed": 0, "executions_failed": 0, "connections_failed": 6},
+    ...           "rows": {"fetch_errors": 0, "payload_errors": 6}})
+    'the connections of 6 consumers failed (table payload_errors)'
+    """
+    info = manifest.get("info") or {}
+    rows = manifest.get("rows") or {}
+    tables = [name for name in ("fetch_errors", "payload_errors") if rows.get(name)]
+    where = f" ({_plural(len(tables), 'table')} {' and '.join(tables or ['fetch_errors'])})"
+    failed = int(info.get("pairs_failed") or 0)
+    if "connections_failed" not in info:  # before 0.x, pairs_failed counted every error row
+        return f"{failed:,} {_plural(failed, 'error')}{where}" if failed else ""
+    parts = [f"{failed:,} {_plural(failed, 'pair')} failed"] if failed else []
+    syncs, consumers = int(info.get("executions_failed") or 0), int(info["connections_failed"])
+    if syncs:
+        parts.append(f"the executions of {syncs:,} {_plural(syncs, 'sync')} failed")
+    if consumers:
+        parts.append(f"the connections of {consumers:,} {_plural(consumers, 'consumer')} failed")
+    if not parts and tables:  # rows that name neither a pair, a sync nor a consumer
+        parts.append(f"{sum(rows[t] for t in tables):,} errors")
+    return ", ".join(parts) + where if parts else ""
 
 
 def completeness_of_listed(snapshots: Any) -> list[Completeness]:
