@@ -132,7 +132,7 @@ def test_query_over_a_partial_latest_says_so_on_stderr(
     assert captured.err.splitlines() == [
         f"chift-frames: note: snapshot {dataset['partial']} is partial: "
         f"{dataset['partial_ok']:,} of {world.pair_count:,} pairs fetched, "
-        f"{dataset['partial_failed']:,} errors (table fetch_errors); finish it with: "
+        f"{dataset['partial_failed']:,} pairs failed (table fetch_errors); finish it with: "
         f"chift-frames fetch --out {root} --resume {dataset['partial']}"
     ]
 
@@ -231,7 +231,7 @@ def test_diff_to_a_partial_snapshot_says_the_missing_pairs_show_as_removed(
     assert isinstance(root, Path) and isinstance(world, World)
     note = (
         f"the later snapshot {dataset['partial']} is partial: {dataset['partial_ok']:,} of "
-        f"{world.pair_count:,} pairs fetched, {dataset['partial_failed']:,} errors (table "
+        f"{world.pair_count:,} pairs fetched, {dataset['partial_failed']:,} pairs failed (table "
         "fetch_errors), so the pairs it lacks show as removed; finish it with: chift-frames "
         f"fetch --out {root} --resume {dataset['partial']}"
     )

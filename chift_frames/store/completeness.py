@@ -200,7 +200,8 @@ def failures(manifest: Mapping[str, Any]) -> str:
     info = manifest.get("info") or {}
     rows = manifest.get("rows") or {}
     tables = [name for name in ("fetch_errors", "payload_errors") if rows.get(name)]
-    where = f" ({_plural(len(tables), 'table')} {' and '.join(tables or ['fetch_errors'])})"
+    shown = tables or ["fetch_errors"]
+    where = f" ({_plural(len(shown), 'table')} {' and '.join(shown)})"
     failed = int(info.get("pairs_failed") or 0)
     if "connections_failed" not in info:  # before 0.x, pairs_failed counted every error row
         return f"{failed:,} {_plural(failed, 'error')}{where}" if failed else ""
