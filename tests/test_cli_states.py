@@ -214,7 +214,7 @@ def test_a_rebuild_never_replaces_a_snapshot_being_written(
 
 
 @pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
-def test_a_resume_of_a_rebuilt_snapshot_is_refused(
+def test_a_snapshot_resumed_after_its_rebuild_takes_its_place_again(
     tmp_path: Path,
     sandbox_env: Sandbox,
     capsys: pytest.CaptureFixture[str],
@@ -223,11 +223,17 @@ def test_a_resume_of_a_rebuilt_snapshot_is_refused(
     out = str(tmp_path)
     sid = _interrupted_fetch(out, monkeypatch)
     assert main(["rebuild", out, "--snapshot", sid]) == 0
-    capsys.readouterr()
-    # the rebuild stands in its place: a resume would be hidden by it, then pruned
-    assert main(["fetch", "--out", out, "--resume", sid, "--quiet"]) == 1
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "was replaced by its rebuild" in line
+    (rebuilt,) = list_snapshots(tmp_path).snapshot_id
+    assert rebuilt != sid
+    # the partial snapshot is finished after its rebuild: the rebuild holds less, and goes
+    assert main(["fetch", "--out", out, "--resume", sid, "--quiet"]) == 0
+    assert list_snapshots(tmp_path).snapshot_id.tolist() == [sid]
+    assert main(["snapshots", out]) == 0
+    assert "which was resumed after this rebuild of it" in capsys.readouterr().out
+    assert main(["prune", out, "--keep-last", "5"]) == 0
+    assert list_snapshots(tmp_path).pairs_ok.tolist() == [WORLD.pair_count]
+    assert not (tmp_path / "_snapshots" / f"{rebuilt}.json").exists()
+    assert (tmp_path / "_snapshots" / f"{sid}.json").exists()
 
 
 @pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")

@@ -37,6 +37,7 @@ from .manifests import (
     committed_manifests,
     dump,
     part_folder,
+    replacements,
     scan_manifests,
     superseded_ids,
     validate_manifest,
@@ -179,11 +180,8 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
     url = display_root(root)
     rows: dict[str, dict[str, Any]] = {}
     manifests, damaged = scan_manifests(base)
-    replaced_by = {
-        str(m["info"]["rebuilt_from"]): m["snapshot_id"]
-        for m in manifests
-        if m.get("status") in READABLE and (m.get("info") or {}).get("rebuilt_from")
-    }
+    replaced_by = replacements([m for m in manifests if m.get("status") in READABLE])
+    rebuilt_from = {m["snapshot_id"]: m["info"].get("rebuilt_from") for m in manifests}
     for m in manifests:
         status = m["status"] if m["status"] in READABLE else "writing (0.1)"
         rows[m["snapshot_id"]] = {
@@ -218,7 +216,12 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
             if row["status"] != "partial":
                 step += f"  (or drop it: chift-frames snapshots {url} --clean)"
         if sid in replaced_by:
-            step = f"replaced by its rebuild {replaced_by[sid]}; prune removes it"
+            by = replaced_by[sid]
+            step = (
+                f"replaced by {by}, which was resumed after this rebuild of it; prune removes it"
+                if rebuilt_from.get(sid) == by
+                else f"replaced by its rebuild {by}; prune removes it"
+            )
         if sid in damaged:
             step = (
                 f"{damaged[sid]}; readers skip it: restore it from a backup, or set it aside: "

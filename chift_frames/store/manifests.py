@@ -278,13 +278,36 @@ def committed_manifests(root: Root) -> list[dict[str, Any]]:
     return sorted(readable, key=lambda m: (m.get("finished_at") or "", m["snapshot_id"]))
 
 
+def _finished(m: dict[str, Any]) -> datetime:
+    value = datetime.fromisoformat(m.get("finished_at") or "1970-01-01T00:00:00+00:00")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def replacements(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    """Map the id of each snapshot that another among ``manifests`` replaced to that one's id.
+
+    A rebuild replaces the snapshot it was rebuilt from (``info.rebuilt_from``), and keeps
+    its finish time. Should that snapshot be resumed afterwards (it then finishes later than
+    its rebuild), the rebuild holds an older state of it: the resumed snapshot replaces the
+    rebuild instead, so that no pair is lost and none is counted twice.
+    """
+    by_id = {m["snapshot_id"]: m for m in manifests}
+    out = {}
+    for m in manifests:
+        source_id = (m.get("info") or {}).get("rebuilt_from")
+        if not source_id:
+            continue
+        source = by_id.get(str(source_id))
+        if source is not None and _finished(source) > _finished(m):
+            out[m["snapshot_id"]] = source["snapshot_id"]  # a stale rebuild
+        else:
+            out[str(source_id)] = m["snapshot_id"]
+    return out
+
+
 def superseded_ids(manifests: list[dict[str, Any]]) -> set[str]:
-    """Return the ids of the snapshots that a rebuild among ``manifests`` replaced."""
-    return {
-        str(m["info"]["rebuilt_from"])
-        for m in manifests
-        if isinstance(m.get("info"), dict) and m["info"].get("rebuilt_from")
-    }
+    """Return the ids of the snapshots that another among ``manifests`` replaced."""
+    return set(replacements(manifests))
 
 
 def current_manifests(root: Root) -> list[dict[str, Any]]:

@@ -235,8 +235,6 @@ class SnapshotWriter:
             )
         if previous is not None and previous["status"] == "complete":
             raise StoreError(f"snapshot {sid!r} is complete: nothing to resume")
-        if previous is not None:
-            _refuse_if_rebuilt(root, sid)
         if self.resume and previous is None and state is None:
             raise StoreError(f"no snapshot {sid!r} in {root.url} to resume")
         if state is not None and not self.resume:
@@ -414,19 +412,6 @@ class SnapshotWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _refuse_if_rebuilt(root: Root, snapshot_id: str) -> None:
-    """Refuse to continue a snapshot that a rebuild replaced: the rebuild would hide it."""
-    from .manifests import committed_manifests
-
-    for m in committed_manifests(root):
-        if m["info"].get("rebuilt_from") == snapshot_id:
-            raise StoreError(
-                f"snapshot {snapshot_id!r} in {root.url} was replaced by its rebuild "
-                f"{m['snapshot_id']!r}, which readers see in its place: it can't be continued; "
-                "fetch a new snapshot instead"
-            )
 
 
 def _read_json(root: Root, rel: str) -> dict[str, Any]:
