@@ -258,6 +258,12 @@ def _held_message(root: Root, snapshot_id: str, holder: dict[str, Any]) -> str:
         f"{holder.get('host', '?')}, started {holder.get('started_at', '?')}, last seen "
         f"{holder.get('heartbeat_at', '?')}"
     )
+    if holder.get("host") == socket.gethostname():  # its pid runs: it is alive
+        return (
+            f"snapshot {snapshot_id!r} in {root.url} is being written by another writer "
+            f"({who}); wait for it to finish (once that process ends, its lock is taken over "
+            "at once)"
+        )
     return (
         f"snapshot {snapshot_id!r} in {root.url} is being written by another writer ({who}); "
         f"wait for it to finish, or remove {LOCKS}/{snapshot_id}.json if that process is gone "
