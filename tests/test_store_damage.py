@@ -336,3 +336,31 @@ def test_every_writer_waits_for_the_one_holding_a_snapshot(tmp_path: Path, frame
         assert main(["snapshots", str(tmp_path), "--clean"]) == 0
     assert list_snapshots(tmp_path).snapshot_id.tolist() == ["a", "b"]
     assert prune(tmp_path, keep_last=1) == ["a"]
+
+
+def test_clean_keeps_a_commit_it_could_not_finish(
+    tmp_path: Path, frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chift_frames.store import clean
+    from chift_frames.store.filesystems import Root
+
+    save(frames, tmp_path, snapshot_id="older")
+    writer = SnapshotWriter(tmp_path, "cut")
+    writer.write(frames)
+    real_create = Root.create
+
+    def disk_full(self: Root, rel: str, data: bytes) -> bool:
+        if rel == "_snapshots/cut.json":
+            raise StoreError("cannot create _snapshots/cut.json: no space left on device")
+        return real_create(self, rel, data)
+
+    monkeypatch.setattr(Root, "create", disk_full)
+    with pytest.raises(StoreError, match="no space left"):
+        writer.commit()  # its parts are in place already, its manifest is not
+    writer.close()
+    assert clean(tmp_path) == []  # it can't finish the commit yet: it keeps every piece
+    assert len(list(tmp_path.glob("consumer_syncs/snapshot_id=cut/*.parquet"))) == 1
+    monkeypatch.undo()
+    clean(tmp_path)  # the disk has room again: the commit is finished
+    assert list_snapshots(tmp_path).snapshot_id.tolist() == ["older", "cut"]
+    pd.testing.assert_frame_equal(load(tmp_path, "cut").consumer_syncs, frames.consumer_syncs)

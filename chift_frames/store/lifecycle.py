@@ -262,7 +262,13 @@ def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
         if not dry_run:
             set_aside(base, name, why, {p for m in good for ps in m["files"].values() for p in ps})
     committed = {m["snapshot_id"] for m in committed_manifests(base)}
+    unfinished = set()
     for sid in base.entries(STAGING):
+        if not dry_run and base.exists(f"{STAGING}/{sid}/commit.json"):
+            # a commit that recover could not finish (said in its warning): its plan, and
+            # the parts it may have moved already, are kept for the next try
+            unfinished.add(sid)
+            continue
         if not lock_is_live(lock_holder(base, sid)):
             touched.append(sid)
             if not dry_run:
@@ -275,7 +281,7 @@ def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
     for table in _table_folders(base):
         for entry in base.entries(table):
             sid = entry.split("=", 1)[1] if "=" in entry else ""
-            if sid in committed or lock_is_live(lock_holder(base, sid)):
+            if sid in committed or sid in unfinished or lock_is_live(lock_holder(base, sid)):
                 continue
             touched.append(sid)
             if not dry_run:
