@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import sys
 import tempfile
@@ -867,6 +868,21 @@ def _print_notes(exc: BaseException, redact: Callable[[str], str]) -> None:
         print(redact(f"chift-frames: {note}"), file=sys.stderr)
 
 
+class _StderrWarnings(logging.Handler):
+    """Print the library's warnings on stderr, each once per command, in one line."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__(logging.WARNING)
+        self.redact = redact
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split("\n"))
+        if message not in self.seen:
+            self.seen.add(message)
+            print(self.redact(f"chift-frames: warning: {message}"), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``chift-frames``; return the exit status (0 ok, 1 fatal, 2 partial, 130 Ctrl-C).
 
@@ -875,6 +891,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # the library redacts what it raises; this is the last line of defence before stderr
     redact = Redactor([os.environ.get(ENV["client_secret"], "")]).text
+    from .store.manifests import forget_warnings
+
+    forget_warnings()  # each command says once what it skips (a damaged manifest)
+    handler = _StderrWarnings(redact)
+    library = logging.getLogger("chift_frames")
+    library.addHandler(handler)
+    try:
+        return _run(args, redact)
+    finally:
+        library.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, redact: Callable[[str], str]) -> int:
     try:
         status: int = args.func(args)
     except ChiftFramesError as exc:

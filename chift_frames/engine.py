@@ -122,6 +122,9 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     return con
 
 
+_DAMAGED_PART = ("Failed to read file", "schema mismatch", "magic bytes", "No files found")
+
+
 def duckdb_failure(what: str, exc: BaseException, con: Any = None) -> StoreError:
     r"""Return the error to raise for ``exc`` from DuckDB: ``what``, then why, in one line.
 
@@ -140,6 +143,12 @@ def duckdb_failure(what: str, exc: BaseException, con: Any = None) -> StoreError
 
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     message = f"{what}: {lines[0] if lines else type(exc).__name__}"
+    if ".parquet" in message and any(sign in message for sign in _DAMAGED_PART):
+        # a part file that changed under the manifest (the views open them lazily)
+        message += (
+            "; that part of the dataset is damaged: restore it from a backup, or re-derive "
+            "its snapshot with chift-frames rebuild DIR --snapshot ID"
+        )
     if isinstance(exc, duckdb.OutOfMemoryException):
         limit = settings()["memory_limit"]
         if con is not None:

@@ -5,6 +5,7 @@ The tree::
     ChiftFramesError         base of everything raised here
     ├── PayloadError         a response breaks Chift's OpenAPI spec (consumer, sync, JSON path)
     ├── StoreError           a dataset is missing or malformed, or already has that snapshot
+    │   └── DamagedPartError a part file a manifest lists is missing, unreadable or lacks a column
     └── ChiftError           the Chift API answered with an error, or could not be reached
         ├── AuthError        401/403, or bad credentials on POST /token
         ├── NotFoundError    404 (for example a pair that is not configured)
@@ -31,6 +32,7 @@ __all__ = [
     "AuthError",
     "ChiftError",
     "ChiftFramesError",
+    "DamagedPartError",
     "DuplicateEntriesWarning",
     "FilteredSnapshotWarning",
     "MissingFieldsWarning",
@@ -81,6 +83,13 @@ class PayloadError(ChiftFramesError, ValueError):
 
 class StoreError(ChiftFramesError):
     """A Parquet dataset cannot be read or written as asked."""
+
+
+class DamagedPartError(StoreError):
+    """A part file that a snapshot's manifest lists is missing, unreadable or lacks a column.
+
+    The message names the file, the snapshot, and the ways out (a backup, ``rebuild``).
+    """
 
 
 class ChiftError(ChiftFramesError):

@@ -160,3 +160,99 @@ def test_the_demo_next_lines_work_as_printed(
         assert main(argv) == 0, command
     printed = capsys.readouterr().out
     assert "POS → Accounting" in printed and "What changed from" in printed
+
+
+def _interrupted_fetch(out: str, monkeypatch: pytest.MonkeyPatch, at: int = 30) -> str:
+    """Fetch until Ctrl-C at pair ``at``: a partial snapshot; return its id."""
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return original_get(self, consumer_id, sync_id)
+
+    with monkeypatch.context() as patched:  # the environment of sandbox_env stays
+        patched.setattr(_Run, "_get", interrupted_get)
+        assert main(["fetch", "--out", out, "--quiet", "--concurrency", "1"]) == 130
+    return str(list_snapshots(out).snapshot_id.iloc[-1])
+
+
+@pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+def test_a_rebuild_never_replaces_a_snapshot_being_written(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chift_frames import SnapshotWriter
+
+    out = str(tmp_path)
+    sid = _interrupted_fetch(out, monkeypatch)
+    done = int(list_snapshots(tmp_path).pairs_ok.iloc[0])
+    assert done < WORLD.pair_count
+    capsys.readouterr()
+    # a resume of it runs (its writer holds the snapshot): the rebuild is refused, in one line
+    resume = SnapshotWriter(tmp_path, sid, resume=True)
+    assert main(["rebuild", out, "--snapshot", sid]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"chift-frames: error: cannot rebuild snapshot '{sid}' now: ")
+    assert "being written by another writer" in line
+    resume.close()
+    assert list_snapshots(tmp_path).snapshot_id.tolist() == [sid]  # nothing replaced it
+    assert main(["fetch", "--out", out, "--resume", sid, "--quiet"]) == 0
+    assert main(["prune", out, "--keep-last", "5"]) == 0
+    assert list_snapshots(tmp_path).pairs_ok.tolist() == [WORLD.pair_count]
+    # a rebuild now replaces the finished snapshot, and nothing resumes what it replaced
+    assert main(["rebuild", out, "--snapshot", sid]) == 0
+    (rebuilt,) = list_snapshots(tmp_path).snapshot_id
+    assert rebuilt != sid
+    assert len(load(tmp_path, tables=["consumer_syncs"]).consumer_syncs) == len(
+        load(tmp_path, sid, tables=["consumer_syncs"]).consumer_syncs
+    )
+
+
+@pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+def test_a_snapshot_resumed_after_its_rebuild_takes_its_place_again(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = str(tmp_path)
+    sid = _interrupted_fetch(out, monkeypatch)
+    assert main(["rebuild", out, "--snapshot", sid]) == 0
+    (rebuilt,) = list_snapshots(tmp_path).snapshot_id
+    assert rebuilt != sid
+    # the partial snapshot is finished after its rebuild: the rebuild holds less, and goes
+    assert main(["fetch", "--out", out, "--resume", sid, "--quiet"]) == 0
+    assert list_snapshots(tmp_path).snapshot_id.tolist() == [sid]
+    assert main(["snapshots", out]) == 0
+    assert "which was resumed after this rebuild of it" in capsys.readouterr().out
+    assert main(["prune", out, "--keep-last", "5"]) == 0
+    assert list_snapshots(tmp_path).pairs_ok.tolist() == [WORLD.pair_count]
+    assert not (tmp_path / "_snapshots" / f"{rebuilt}.json").exists()
+    assert (tmp_path / "_snapshots" / f"{sid}.json").exists()
+
+
+@pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
+def test_fetch_and_resume_go_on_beside_a_damaged_manifest(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = str(tmp_path)
+    sid = _interrupted_fetch(out, monkeypatch)
+    good = (tmp_path / "_snapshots" / f"{sid}.json").read_bytes()
+    (tmp_path / "_snapshots" / "torn.json").write_bytes(good[: len(good) // 3])
+    capsys.readouterr()
+    assert main(["fetch", "--out", out, "--resume", sid, "--quiet"]) == 0
+    assert main(["fetch", "--out", out, "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "chift-frames: warning: skipping snapshot torn: " in err
+    snapshots = list_snapshots(tmp_path)
+    assert snapshots.status.tolist() == ["complete", "complete"]
+    assert snapshots.pairs_ok.tolist() == [WORLD.pair_count] * 2

@@ -149,3 +149,27 @@ def test_an_endpoint_in_the_url_is_used_for_every_request(
         SnapshotWriter(url, "by-url")
     writer.commit()
     assert list_snapshots(url).snapshot_id.tolist() == ["by-url"]
+
+
+def test_a_damaged_manifest_on_s3_is_skipped_then_set_aside(
+    s3_root: str, active_pos: dict[str, Any]
+) -> None:
+    from chift_frames import flatten, save
+    from chift_frames.store.filesystems import open_root
+
+    frames = flatten([("c1", active_pos)], fetched_at="2026-11-27T10:00:00Z")
+    save(frames, s3_root, snapshot_id="good")
+    save(frames, s3_root, snapshot_id="torn")
+    root = open_root(s3_root)
+    manifest = root.read("_snapshots/torn.json")
+    root.write("_snapshots/torn.json", manifest[: len(manifest) // 2])
+    assert list_snapshots(s3_root).snapshot_id.tolist() == ["good"]
+    assert snapshot_states(s3_root).status.tolist() == ["complete", "damaged"]
+    assert main(["snapshots", s3_root, "--clean"]) == 0
+    assert not root.exists("_snapshots/torn.json")
+    aside = root.list_files("_damaged")
+    assert any(rel.endswith("/_snapshots/torn.json") for rel in aside)
+    assert any("/consumer_syncs/snapshot_id=torn/part-" in rel for rel in aside)
+    pd.testing.assert_frame_equal(load(s3_root, "good").consumer_syncs, frames.consumer_syncs)
+    save(frames, s3_root, snapshot_id="torn")  # the id is free again
+    assert list_snapshots(s3_root).snapshot_id.tolist() == ["good", "torn"]

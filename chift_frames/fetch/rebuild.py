@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from datetime import UTC, datetime
@@ -28,7 +29,14 @@ from ..flatten import (
     flatten_to_arrow,
 )
 from ..schema import TABLES, to_pandas
-from ..store import SnapshotWriter, list_snapshots, load, snapshot_manifest
+from ..store import (
+    SnapshotWriter,
+    hold_snapshot,
+    list_snapshots,
+    load,
+    open_root,
+    snapshot_manifest,
+)
 from ._common import (
     CONSUMERS,
     _connections_error,
@@ -55,8 +63,23 @@ def rebuild_snapshot(
     copied, since a request that got no answer left nothing to rebuild. Entries a list answer
     repeated are kept once, as by the fetch; the counts of the fetch (``info.duplicates``)
     are kept.
+
+    The rebuild holds the lock of the snapshot it reads, as its writers do: it is refused
+    while a fetch (``--resume``), a prune or another rebuild of that snapshot runs, and none
+    of them can start until it is done.
     """
     base = Path(root)
+    source_id = str(snapshot_manifest(base, snapshot)["snapshot_id"])
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(hold_snapshot(open_root(root), source_id, purpose="rebuild"))
+        except StoreError as exc:
+            raise StoreError(f"cannot rebuild snapshot {source_id!r} now: {exc}") from None
+        # read under the lock: what was committed last, and nothing is being added to it
+        return _rebuild(base, source_id, batch_size)
+
+
+def _rebuild(base: Path, snapshot: str, batch_size: int) -> str:
     with warnings.catch_warnings():  # a partial snapshot is rebuilt as partial: no news
         warnings.simplefilter("ignore", PartialSnapshotWarning)
         source = load(base, snapshot, tables=["raw_responses", "fetch_errors"])
@@ -83,6 +106,22 @@ def rebuild_snapshot(
         },
         times=(manifest["started_at"], manifest["finished_at"]),
     )
+    try:
+        return _rebuild_into(writer, base, source, manifest, consumers, batch_size)
+    finally:
+        writer.close()  # a rebuild that fails leaves its own new snapshot uncommitted
+
+
+def _rebuild_into(
+    writer: SnapshotWriter,
+    base: Path,
+    source: Any,
+    manifest: dict[str, Any],
+    consumers: set[str],
+    batch_size: int,
+) -> str:
+    source_id = manifest["snapshot_id"]
+    raw = source.raw_responses
     executions: dict[str, list[Any]] = {}
     lists: dict[str, Any] = {}
     records: list[tuple[str, Any, Any]] = []

@@ -24,6 +24,7 @@ from typing import Any
 from .duck import _query_dtype, _sql_str, connect, query  # noqa: F401 (0.1 names, below)
 from .filesystems import Root, display_root, open_root, upload_file, upload_files, url_under
 from .lifecycle import clean, migrate, prune, snapshot_states
+from .lock import hold_snapshot
 from .manifests import MANIFESTS, READABLE, new_snapshot_id
 from .manifests import check_snapshot_id as _check_snapshot_id  # noqa: F401
 from .read import SnapshotSpec, list_snapshots, load, snapshot_manifest
@@ -63,6 +64,7 @@ __all__ = [
     "clean",
     "connect",
     "display_root",
+    "hold_snapshot",
     "list_snapshots",
     "load",
     "migrate",

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ..schema import TABLES, arrow_to_pandas_dtype
 from .filesystems import Root, open_root
-from .read import SnapshotSpec, dataset, list_snapshots, select
+from .read import SnapshotSpec, check_parts, dataset, list_snapshots, select
 
 __all__ = ["connect", "query"]
 
@@ -41,6 +41,9 @@ def connect(
     ------
     ValueError
         When ``tables`` names a table the contract does not have.
+    StoreError
+        Its subclass :class:`~chift_frames.errors.DamagedPartError` when a part file of a
+        view is missing or unreadable, or lacks a column of its table.
     """
     import duckdb
 
@@ -55,7 +58,14 @@ def connect(
     for name in names:
         native = _native_view(base, name, chosen, every)
         if native is not None:
-            con.execute(native)
+            try:
+                con.execute(native)  # DuckDB opens every file here, and binds the columns
+            except duckdb.Error as exc:
+                con.close()
+                check_parts(base, [name], chosen)  # a damaged part is said as such
+                from ..engine import duckdb_failure
+
+                raise duckdb_failure(f"cannot read table {name!r} of {base.url}", exc) from None
         else:
             con.register(name, dataset(base, name, chosen, with_snapshot_id=every))
     con.register("snapshots", list_snapshots(base))
@@ -85,7 +95,10 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
             return None
         paths = ", ".join(_sql_str(root.full(f)) for f in files)
         prefix = f"{_sql_str(m['snapshot_id'])} AS snapshot_id, " if every else ""
-        selects.append(f"SELECT {prefix}* FROM read_parquet([{paths}])")
+        # the columns named, so that a part that lost one fails here rather than shifting
+        # the columns of the view
+        names = ", ".join(f'"{c}"' for c in TABLES[name].columns)
+        selects.append(f"SELECT {prefix}{names} FROM read_parquet([{paths}])")
     return f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects)
 
 

@@ -131,15 +131,14 @@ class Root:
         path = self.full(rel)
         try:
             if self.local:
-                folder, name = path.rsplit("/", 1)
-                os.makedirs(folder, exist_ok=True)
-                tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    if sync:
-                        os.fsync(fh.fileno())
-                os.replace(tmp, path)
+                tmp = _write_temporary(path, data, sync=sync)
+                try:
+                    os.replace(tmp, path)
+                except BaseException:
+                    _unlink(tmp)
+                    raise
+                if sync:
+                    _sync_folder(path.rsplit("/", 1)[0])
             else:  # one PUT: visible whole at close, or not at all
                 with self.fs.open_output_stream(path) as out:
                     out.write(data)
@@ -149,23 +148,16 @@ class Root:
     def create(self, rel: str, data: bytes) -> bool:
         """Create file ``rel`` only if it does not exist; return whether this call created it.
 
-        Local folders use an exclusive create; S3 a conditional PUT (``If-None-Match: *``)
-        when boto3 is installed. Other stores get a check, a write and a read-back, which
-        narrows the race without closing it (said in docs/security.md).
+        The file appears whole or not at all. Local folders write a temporary file, flush it
+        to the disk, then hard-link it to its name (which fails if the name exists), so a
+        crash never leaves a truncated file under the name; S3 a conditional PUT
+        (``If-None-Match: *``) when boto3 is installed. Other stores get a check, a write and
+        a read-back, which narrows the race without closing it (said in docs/security.md).
         """
         path = self.full(rel)
         if self.local:
             with _io(self.url, "create", rel):
-                os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                try:
-                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                except FileExistsError:
-                    return False
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            return True
+                return _create_local(path, data)
         if self.scheme == "s3":
             region = getattr(self.fs, "region", None) or None
             created = _s3_create(path, data, region, self.endpoint)
@@ -222,6 +214,67 @@ class Root:
                 self.fs.copy_file(self.full(src), self.full(dst))
         if not self.local:
             self.delete(src)
+
+
+def _write_temporary(path: str, data: bytes, *, sync: bool = True) -> str:
+    """Write ``data`` to a fresh hidden file beside ``path``; return its path.
+
+    Hidden (a leading dot) so that no folder reader lists it; ``clean`` removes those that a
+    crash left.
+    """
+    folder, name = path.rsplit("/", 1)
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if sync:
+                os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _create_local(path: str, data: bytes) -> bool:
+    """Give ``path`` the content ``data`` if it does not exist, atomically; whether it did."""
+    if os.path.lexists(path):
+        return False
+    tmp = _write_temporary(path, data)
+    try:
+        try:
+            os.link(tmp, path)  # atomic, and refuses an existing name
+        except FileExistsError:
+            return False
+        except OSError:
+            # a filesystem without hard links: a check then a rename narrows the race
+            if os.path.lexists(path):
+                return False
+            os.replace(tmp, path)
+        _sync_folder(path.rsplit("/", 1)[0])
+        return True
+    finally:
+        _unlink(tmp)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _sync_folder(folder: str) -> None:
+    """Flush a folder's entries to the disk, so a rename survives a power cut."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform that can't open folders (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: BaseException) -> str:

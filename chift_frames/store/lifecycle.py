@@ -4,6 +4,9 @@
 writes its intent, removes the snapshot's row of ``snapshots`` and its manifest first (the
 snapshot is gone for every reader at that moment), then its files, so a crash leaves no
 half snapshot to read, and the next writer (or :func:`clean`) finishes the removal.
+
+A damaged manifest (see ``manifests``) is listed by :func:`snapshot_states` and set aside by
+:func:`clean` into ``_damaged/``, with its snapshot's parts, never deleted.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -22,6 +25,7 @@ from ..schema import TABLES
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
+    DAMAGED,
     FORMAT,
     LOCKS,
     MANIFESTS,
@@ -33,6 +37,8 @@ from .manifests import (
     committed_manifests,
     dump,
     part_folder,
+    replacements,
+    scan_manifests,
     superseded_ids,
     validate_manifest,
 )
@@ -162,7 +168,8 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
     """Every snapshot at ``root``, committed or not, with what can be done about it.
 
     Columns: ``snapshot_id``, ``status`` (``complete``, ``partial``, ``writing``: never
-    committed, ``resuming``: a partial one being continued), ``started_at``, ``finished_at``,
+    committed, ``resuming``: a partial one being continued, ``damaged``: a manifest that
+    can't be read, which readers skip), ``started_at``, ``finished_at``,
     ``writer`` (who holds the lock, when someone does), and ``next_step`` (the resume command
     of an abandoned snapshot; for one that a rebuild replaced, which one, and that ``prune``
     removes it).
@@ -172,12 +179,9 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
     base = open_root(root)
     url = display_root(root)
     rows: dict[str, dict[str, Any]] = {}
-    manifests = all_manifests(base)
-    replaced_by = {
-        str(m["info"]["rebuilt_from"]): m["snapshot_id"]
-        for m in manifests
-        if m.get("status") in READABLE and (m.get("info") or {}).get("rebuilt_from")
-    }
+    manifests, damaged = scan_manifests(base)
+    replaced_by = replacements([m for m in manifests if m.get("status") in READABLE])
+    rebuilt_from = {m["snapshot_id"]: m["info"].get("rebuilt_from") for m in manifests}
     for m in manifests:
         status = m["status"] if m["status"] in READABLE else "writing (0.1)"
         rows[m["snapshot_id"]] = {
@@ -186,10 +190,15 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
             "started_at": m.get("started_at"),
             "finished_at": m.get("finished_at"),
         }
+    for name in damaged:
+        rows[name] = {"snapshot_id": name, "status": "damaged"}
     for sid in base.entries(STAGING):
-        if not base.exists(f"{STAGING}/{sid}/state.json"):
+        if sid in damaged or not base.exists(f"{STAGING}/{sid}/state.json"):
             continue
-        state = _read_json(base, f"{STAGING}/{sid}/state.json")
+        try:
+            state = _read_json(base, f"{STAGING}/{sid}/state.json")
+        except StoreError:
+            state = {}  # a resume can't continue it either; clean drops it
         row = rows.setdefault(
             sid, {"snapshot_id": sid, "started_at": state.get("started_at"), "finished_at": None}
         )
@@ -207,13 +216,23 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
             if row["status"] != "partial":
                 step += f"  (or drop it: chift-frames snapshots {url} --clean)"
         if sid in replaced_by:
-            step = f"replaced by its rebuild {replaced_by[sid]}; prune removes it"
+            by = replaced_by[sid]
+            step = (
+                f"replaced by {by}, which was resumed after this rebuild of it; prune removes it"
+                if rebuilt_from.get(sid) == by
+                else f"replaced by its rebuild {by}; prune removes it"
+            )
+        if sid in damaged:
+            step = (
+                f"{damaged[sid]}; readers skip it: restore it from a backup, or set it aside: "
+                f"chift-frames snapshots {url} --clean"
+            )
         row["next_step"] = step
         out.append(row)
     columns = ["snapshot_id", "status", "started_at", "finished_at", "writer", "next_step"]
     df = pd.DataFrame(out, columns=columns)
     for col in ("started_at", "finished_at"):
-        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601", errors="coerce")
     df = df.sort_values(["started_at", "snapshot_id"], kind="stable").reset_index(drop=True)
     for col in ("snapshot_id", "status", "writer", "next_step"):
         df[col] = df[col].astype(pd.StringDtype("pyarrow"))
@@ -223,19 +242,33 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
 def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
     """Remove what abandoned writers left at ``root``; return the snapshot ids concerned.
 
-    Finishes interrupted commits and prunes, drops snapshots that were never committed (and
-    the uncommitted part of an abandoned resume, leaving the partial snapshot as it was),
-    removes table folders of snapshots that have no manifest, and stale locks. Nothing that a
-    live writer holds is touched.
+    Finishes interrupted commits and prunes, sets damaged manifests aside (see
+    :func:`set_aside`), drops snapshots that were never committed (and the uncommitted part
+    of an abandoned resume, leaving the partial snapshot as it was), removes table folders of
+    snapshots that have no manifest, stale locks, and the temporary files of writes that a
+    crash interrupted. Nothing that a live writer holds is touched.
     """
     from .writer import recover
 
     base = open_root(root)
     touched: list[str] = []
     if not dry_run:
-        touched += recover(base)
+        touched += recover(base)  # it may mend a manifest a crashed commit left torn
+    good, damaged = scan_manifests(base)
+    for name, why in sorted(damaged.items()):
+        if lock_is_live(lock_holder(base, name)):
+            continue
+        touched.append(name)
+        if not dry_run:
+            set_aside(base, name, why, {p for m in good for ps in m["files"].values() for p in ps})
     committed = {m["snapshot_id"] for m in committed_manifests(base)}
+    unfinished = set()
     for sid in base.entries(STAGING):
+        if not dry_run and base.exists(f"{STAGING}/{sid}/commit.json"):
+            # a commit that recover could not finish (said in its warning): its plan, and
+            # the parts it may have moved already, are kept for the next try
+            unfinished.add(sid)
+            continue
         if not lock_is_live(lock_holder(base, sid)):
             touched.append(sid)
             if not dry_run:
@@ -248,17 +281,74 @@ def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
     for table in _table_folders(base):
         for entry in base.entries(table):
             sid = entry.split("=", 1)[1] if "=" in entry else ""
-            if sid in committed or lock_is_live(lock_holder(base, sid)):
+            if sid in committed or sid in unfinished or lock_is_live(lock_holder(base, sid)):
                 continue
             touched.append(sid)
             if not dry_run:
-                base.delete_dir(f"{table}/{entry}")
+                _drop_folder(base, sid, f"{table}/{entry}", committed)
     for entry in base.entries(LOCKS):
         sid = entry.removesuffix(".json")
         live = lock_is_live(lock_holder(base, sid))
         if entry.endswith(".json") and not live and not dry_run:
             base.delete(f"{LOCKS}/{entry}")
+    if not dry_run:
+        _drop_temporaries(base)
     return sorted(set(touched))
+
+
+def set_aside(root: Root, name: str, why: str, keep: set[str]) -> str:
+    """Move damaged manifest ``name`` and its snapshot's parts into ``_damaged/``; say where.
+
+    They keep their paths under ``_damaged/<name>-<time>/``, so moving them back restores
+    the snapshot as it was. A part in ``keep`` (listed by a good manifest) is never moved.
+    """
+    folder = f"{DAMAGED}/{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+    lock = SnapshotLock(root, name, purpose="clean")
+    lock.acquire()
+    try:
+        moved = [f"{MANIFESTS}/{name}.json"]
+        for table in _table_folders(root):
+            for layout in (part_folder(table, name), f"{table}/snapshot={name}"):
+                moved += [rel for rel in root.list_files(layout) if rel not in keep]
+        for rel in moved:
+            root.move(rel, f"{folder}/{rel}")
+    finally:
+        lock.release()
+    log.warning("set the damaged snapshot %s aside in %s/%s (%s)", name, root.url, folder, why)
+    return folder
+
+
+def _drop_folder(root: Root, snapshot_id: str, folder: str, committed: set[str]) -> None:
+    """Remove a table folder of a snapshot without a manifest, holding the snapshot's lock."""
+    try:
+        check_snapshot_id(snapshot_id, legacy=True)
+    except StoreError:
+        root.delete_dir(folder)  # no writer can hold such a name
+        return
+    lock = SnapshotLock(root, snapshot_id, purpose="clean")
+    try:
+        lock.acquire()
+    except StoreError:
+        return  # a writer started meanwhile
+    try:
+        if snapshot_id not in {m["snapshot_id"] for m in committed_manifests(root)}:
+            root.delete_dir(folder)
+    finally:
+        lock.release()
+
+
+def _drop_temporaries(root: Root) -> None:
+    """Remove the hidden temporary files of writes a crash interrupted (local disks only)."""
+    if not root.local:
+        return  # object stores write whole objects: no temporary file
+    for folder in (MANIFESTS, LOCKS, SNAPSHOTS_TABLE):
+        for entry in root.entries(folder):
+            if not (entry.startswith(".") and entry.endswith(".tmp")):
+                continue
+            # .<name>.<hex>.tmp, where <name> is <snapshot_id>.json or .parquet
+            sid = entry[1:].rsplit(".", 2)[0].rsplit(".", 1)[0]
+            if not lock_is_live(lock_holder(root, sid)):
+                root.delete(f"{folder}/{entry}")
 
 
 def _drop_staging(root: Root, snapshot_id: str) -> None:

@@ -18,14 +18,16 @@ import socket
 import threading
 import uuid
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import StoreError
 from .filesystems import Root
-from .manifests import LOCKS
+from .manifests import LOCKS, parse_json
 
-__all__ = ["SnapshotLock", "lock_holder", "lock_is_live"]
+__all__ = ["SnapshotLock", "hold_snapshot", "lock_holder", "lock_is_live"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,8 @@ def lock_holder(root: Root, snapshot_id: str) -> dict[str, Any] | None:
     if not root.exists(_path(snapshot_id)):
         return None
     try:
-        data = json.loads(root.read(_path(snapshot_id), limit=64 * 1024))
-    except (StoreError, ValueError):
+        data = parse_json(root.read(_path(snapshot_id), limit=64 * 1024), _path(snapshot_id))
+    except StoreError:
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -153,8 +155,17 @@ class SnapshotLock:
             if lock_is_live(holder, timeout):
                 self._forget()
                 raise StoreError(_held_message(self.root, self.snapshot_id, holder or {}))
+            # delete the stale lock only if it is still the one judged stale: another
+            # writer may have taken it over since
+            if (lock_holder(self.root, self.snapshot_id) or {}).get("token") != (holder or {}).get(
+                "token"
+            ):
+                continue
             log.warning(
-                "taking over the stale lock of snapshot %s in %s", self.snapshot_id, self.root
+                "taking over the stale lock of snapshot %s in %s (%s)",
+                self.snapshot_id,
+                self.root,
+                _why_stale(holder or {}),
             )
             self.root.delete(path)
         self._forget()
@@ -214,12 +225,45 @@ class SnapshotLock:
         self._stop.set()
 
 
+@contextmanager
+def hold_snapshot(root: Root, snapshot_id: str, purpose: str) -> Iterator[SnapshotLock]:
+    """Hold the lock of ``snapshot_id`` for the ``with`` block; no other writer runs meanwhile.
+
+    Raises
+    ------
+    StoreError
+        When a live writer holds it (the message names that writer).
+    """
+    lock = SnapshotLock(root, snapshot_id, purpose=purpose)
+    lock.acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def _why_stale(holder: dict[str, Any]) -> str:
+    if not holder:
+        return "it was unreadable"
+    if holder.get("host") == socket.gethostname() and holder.get("pid") != os.getpid():
+        return f"its process {holder.get('pid', '?')} is gone"
+    if holder.get("host") == socket.gethostname():
+        return "its writer in this process was dropped"
+    return f"no heartbeat since {holder.get('heartbeat_at', '?')}"
+
+
 def _held_message(root: Root, snapshot_id: str, holder: dict[str, Any]) -> str:
     who = (
         f"{holder.get('purpose', 'write')} by pid {holder.get('pid', '?')} on host "
         f"{holder.get('host', '?')}, started {holder.get('started_at', '?')}, last seen "
         f"{holder.get('heartbeat_at', '?')}"
     )
+    if holder.get("host") == socket.gethostname():  # its pid runs: it is alive
+        return (
+            f"snapshot {snapshot_id!r} in {root.url} is being written by another writer "
+            f"({who}); wait for it to finish (once that process ends, its lock is taken over "
+            "at once)"
+        )
     return (
         f"snapshot {snapshot_id!r} in {root.url} is being written by another writer ({who}); "
         f"wait for it to finish, or remove {LOCKS}/{snapshot_id}.json if that process is gone "

@@ -11,12 +11,17 @@ Layout under a root::
 A manifest is data from disk like any other: its id must match its file name and the id
 rules, and every file it lists must be a part of that table and that snapshot, so a tampered
 manifest can't make a reader open a file elsewhere or a writer name a folder outside the root.
+A manifest that fails these checks is damaged: readers skip it with one warning, so that one
+bad file never stops the others (``chift-frames snapshots --clean`` sets it aside).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +30,7 @@ from ..errors import StoreError
 from .filesystems import Root
 
 __all__ = [
+    "DAMAGED",
     "LOCKS",
     "MANIFESTS",
     "READABLE",
@@ -32,13 +38,18 @@ __all__ = [
     "STAGING",
     "check_snapshot_id",
     "committed_manifests",
+    "damaged_manifests",
     "new_snapshot_id",
+    "parse_json",
     "read_manifest",
 ]
+
+log = logging.getLogger(__name__)
 
 MANIFESTS = "_snapshots"
 STAGING = "_staging"
 LOCKS = "_locks"
+DAMAGED = "_damaged"  # where snapshots --clean sets damaged manifests (and their parts) aside
 SNAPSHOTS_TABLE = "snapshots"
 READABLE = ("complete", "partial")
 FORMAT = 2  # 1: chift_frames 0.1 (snapshot=<id> folders, no format key)
@@ -49,6 +60,8 @@ _LEGACY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PART = r"part-\d{5}-[0-9a-f]{8,32}\.parquet"
 _LEGACY_PART = r"part-\d{5}\.parquet"
+# facts of a fetch that readers count with: whole numbers (or absent), nothing else
+_COUNTS = ("pairs_ok", "pairs_failed", "pairs_expected")
 
 
 def new_snapshot_id(now: datetime | None = None) -> str:
@@ -78,6 +91,33 @@ def is_part_of(rel: object, snapshot_id: str) -> bool:
     return isinstance(rel, str) and re.fullmatch(pattern, rel) is not None
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    """Return the JSON value of ``raw``, read from ``where``; raise :class:`StoreError` if none.
+
+    NaN and Infinity (which Python's json would accept) and nesting too deep to read are
+    not JSON either: a damaged or tampered file, said in one line.
+    """
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"{where} is not JSON: {exc}") from None
+    except RecursionError:
+        raise StoreError(f"{where} is not JSON this version reads: nested too deeply") from None
+
+
+def _count(value: object) -> bool:
+    """Whether ``value`` is a count: a whole number of at least 0 (not a bool, not NaN)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value) and value.is_integer() and value >= 0
+    return isinstance(value, int) and value >= 0
+
+
 def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
     """Check a manifest read from ``where``; return it, or raise :class:`StoreError`.
 
@@ -105,8 +145,23 @@ def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
     rows = data.get("rows", {})
     if not isinstance(files, dict) or not isinstance(rows, dict):
         raise bad("files and rows must be objects")
-    if not isinstance(data.get("info", {}), dict):
+    info = data.get("info", {})
+    if not isinstance(info, dict):
         raise bad("info must be an object")
+    for table, count in rows.items():
+        if not _count(count):
+            raise bad(f"the rows of {table!r} must be a whole number, not {count!r}")
+    for fact in _COUNTS:
+        if info.get(fact) is not None and not _count(info[fact]):
+            raise bad(f"info.{fact} must be a whole number, not {info[fact]!r}")
+    if not isinstance(info.get("filters") or {}, dict):
+        raise bad("info.filters must be an object")
+    if info.get("rebuilt_from") is not None:
+        try:
+            check_snapshot_id(info["rebuilt_from"], legacy=True)
+        except StoreError:
+            raise bad(f"info.rebuilt_from {info['rebuilt_from']!r} is not a snapshot id") from None
+    unique: dict[str, list[str]] = {}
     for table, paths in files.items():
         if not isinstance(table, str) or not _TABLE.fullmatch(table):
             raise bad(f"table name {table!r}")
@@ -118,6 +173,8 @@ def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
             # the whole path is pinned: no '..', no absolute path, no other table or snapshot
             if not isinstance(path, str) or not pattern.fullmatch(path):
                 raise bad(f"file {path!r} is not a part of table {table} in this snapshot")
+        # a part listed twice is one part: counted once by every reader
+        unique[table] = list(dict.fromkeys(paths))
     for key in ("started_at", "finished_at"):
         value = data.get(key)
         if value is not None:
@@ -125,6 +182,8 @@ def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
                 datetime.fromisoformat(value)
             except (TypeError, ValueError):
                 raise bad(f"{key} {value!r} is not an ISO date") from None
+    if any(len(paths) != len(files[table]) for table, paths in unique.items()):
+        data = {**data, "files": unique}
     return data
 
 
@@ -132,11 +191,7 @@ def read_manifest(root: Root, snapshot_id: str) -> dict[str, Any]:
     """Read and check the manifest of ``snapshot_id``."""
     where = f"{root.url}/{MANIFESTS}/{snapshot_id}.json"
     raw = root.read(f"{MANIFESTS}/{snapshot_id}.json")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise StoreError(f"snapshot manifest {where} is not JSON: {exc}") from None
-    return validate_manifest(data, snapshot_id, where)
+    return validate_manifest(parse_json(raw, f"snapshot manifest {where}"), snapshot_id, where)
 
 
 def manifest_names(root: Root) -> list[str]:
@@ -150,18 +205,71 @@ def manifest_names(root: Root) -> list[str]:
     return names
 
 
-def all_manifests(root: Root) -> list[dict[str, Any]]:
-    """Every manifest at ``root`` (any status), checked."""
+def scan_manifests(root: Root) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every manifest at ``root`` (any status) that passes the checks, and the damaged ones.
+
+    The damaged ones map the name of their file (without ``.json``) to what is wrong.
+    """
     if not root.is_dir(MANIFESTS):
         if root.is_dir(STAGING):  # nothing committed yet, but a writer was here
-            return []
+            return [], {}
         raise StoreError(f"{root.url} is not a chift_frames dataset (no {MANIFESTS}/ folder)")
     names = manifest_names(root)
+
+    def read(name: str) -> dict[str, Any] | str:
+        try:
+            return read_manifest(root, name)
+        except StoreError as exc:
+            return str(exc)
+
     if len(names) < 2 or root.local:
-        return [read_manifest(root, name) for name in names]
-    # an object store answers each GET in tens of ms: a few at once
-    with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="chift-manifests") as pool:
-        return list(pool.map(lambda name: read_manifest(root, name), names))
+        found = [read(name) for name in names]
+    else:  # an object store answers each GET in tens of ms: a few at once
+        with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="chift-manifests") as pool:
+            found = list(pool.map(read, names))
+    good = [m for m in found if isinstance(m, dict)]
+    damaged = {name: m for name, m in zip(names, found, strict=True) if isinstance(m, str)}
+    return good, damaged
+
+
+_WARNED: set[tuple[str, str, str]] = set()
+_WARNED_GUARD = threading.Lock()
+
+
+def forget_warnings() -> None:
+    """Warn again about damaged manifests already warned about (each command warns once)."""
+    with _WARNED_GUARD:
+        _WARNED.clear()
+
+
+def _warn_damaged(root: Root, damaged: dict[str, str]) -> None:
+    for name, why in sorted(damaged.items()):
+        with _WARNED_GUARD:
+            if (root.url, name, why) in _WARNED:
+                continue
+            _WARNED.add((root.url, name, why))
+        log.warning(
+            "skipping snapshot %s: %s (set it aside with: chift-frames snapshots %s --clean)",
+            name,
+            why,
+            root.url,
+        )
+
+
+def all_manifests(root: Root) -> list[dict[str, Any]]:
+    """Every manifest at ``root`` (any status) that passes the checks.
+
+    A damaged one (not JSON, not valid, or naming another snapshot than its file) is left
+    out, with one logged warning per file: one bad file never stops the others.
+    """
+    good, damaged = scan_manifests(root)
+    _warn_damaged(root, damaged)
+    return good
+
+
+def damaged_manifests(root: Root) -> dict[str, str]:
+    """Return the damaged manifests at ``root``: each file's name, and what is wrong with it."""
+    return scan_manifests(root)[1]
 
 
 def committed_manifests(root: Root) -> list[dict[str, Any]]:
@@ -170,13 +278,36 @@ def committed_manifests(root: Root) -> list[dict[str, Any]]:
     return sorted(readable, key=lambda m: (m.get("finished_at") or "", m["snapshot_id"]))
 
 
+def _finished(m: dict[str, Any]) -> datetime:
+    value = datetime.fromisoformat(m.get("finished_at") or "1970-01-01T00:00:00+00:00")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def replacements(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    """Map the id of each snapshot that another among ``manifests`` replaced to that one's id.
+
+    A rebuild replaces the snapshot it was rebuilt from (``info.rebuilt_from``), and keeps
+    its finish time. Should that snapshot be resumed afterwards (it then finishes later than
+    its rebuild), the rebuild holds an older state of it: the resumed snapshot replaces the
+    rebuild instead, so that no pair is lost and none is counted twice.
+    """
+    by_id = {m["snapshot_id"]: m for m in manifests}
+    out = {}
+    for m in manifests:
+        source_id = (m.get("info") or {}).get("rebuilt_from")
+        if not source_id:
+            continue
+        source = by_id.get(str(source_id))
+        if source is not None and _finished(source) > _finished(m):
+            out[m["snapshot_id"]] = source["snapshot_id"]  # a stale rebuild
+        else:
+            out[str(source_id)] = m["snapshot_id"]
+    return out
+
+
 def superseded_ids(manifests: list[dict[str, Any]]) -> set[str]:
-    """Return the ids of the snapshots that a rebuild among ``manifests`` replaced."""
-    return {
-        str(m["info"]["rebuilt_from"])
-        for m in manifests
-        if isinstance(m.get("info"), dict) and m["info"].get("rebuilt_from")
-    }
+    """Return the ids of the snapshots that another among ``manifests`` replaced."""
+    return set(replacements(manifests))
 
 
 def current_manifests(root: Root) -> list[dict[str, Any]]:

@@ -19,14 +19,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ..errors import PartialSnapshotWarning, StoreError
+from ..errors import DamagedPartError, PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
 from .completeness import completeness
 from .filesystems import Root, display_root, open_root
-from .manifests import committed_manifests, current_manifests
+from .manifests import committed_manifests, current_manifests, damaged_manifests
 
-__all__ = ["dataset", "list_snapshots", "load", "snapshot_manifest"]
+__all__ = ["check_parts", "dataset", "list_snapshots", "load", "snapshot_manifest"]
 
 SnapshotSpec = str  # "latest", "all" or a snapshot id
 Filter = tuple[str, str, Any]
@@ -75,6 +75,17 @@ def list_snapshots(root: str | os.PathLike[str] | Root) -> pd.DataFrame:
 
 def select(root: Root, snapshot: SnapshotSpec) -> list[dict[str, Any]]:
     """Return the manifests ``snapshot`` names: ``latest``, ``all`` or an id."""
+    if snapshot not in ("latest", "all"):
+        # a snapshot a rebuild replaced is still readable by its id
+        chosen = [m for m in committed_manifests(root) if m["snapshot_id"] == snapshot]
+        if chosen:
+            return chosen
+        if snapshot in (damaged := damaged_manifests(root)):
+            raise StoreError(
+                f"snapshot {snapshot!r} in {root.url} can't be read: {damaged[snapshot]}; "
+                f"restore _snapshots/{snapshot}.json from a backup, or set it aside with: "
+                f"chift-frames snapshots {root.url} --clean"
+            )
     manifests = current_manifests(root)
     if not manifests:
         raise StoreError(f"{root.url} holds no complete snapshot yet")
@@ -82,12 +93,8 @@ def select(root: Root, snapshot: SnapshotSpec) -> list[dict[str, Any]]:
         return [manifests[-1]]
     if snapshot == "all":
         return manifests
-    # a snapshot a rebuild replaced is still readable by its id
-    chosen = [m for m in committed_manifests(root) if m["snapshot_id"] == snapshot]
-    if not chosen:
-        known = ", ".join(m["snapshot_id"] for m in manifests[-5:])
-        raise StoreError(f"no snapshot {snapshot!r} in {root.url}; latest ones: {known}")
-    return chosen
+    known = ", ".join(m["snapshot_id"] for m in manifests[-5:])
+    raise StoreError(f"no snapshot {snapshot!r} in {root.url}; latest ones: {known}")
 
 
 def snapshot_manifest(root: str | os.PathLike[str], snapshot: str = "latest") -> dict[str, Any]:
@@ -120,6 +127,69 @@ def dataset(
         filesystem=root.fs,
         partitions=partitions if with_snapshot_id else None,
     )
+
+
+def _part_problem(root: Root, rel: str, name: str) -> str | None:
+    """Say what is wrong with part ``rel`` of table ``name``; None when it reads as a part."""
+    try:
+        found = pq.read_schema(root.full(rel), filesystem=root.fs)
+    except FileNotFoundError:
+        return "is missing"
+    except (OSError, pa.ArrowException) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not root.exists(rel):
+            return "is missing"
+        return f"is not a readable Parquet file ({reason})"
+    return _drift(found, name)
+
+
+def _drift(found: pa.Schema, name: str) -> str | None:
+    """How a part's schema ``found`` differs from table ``name``'s pinned one, if it does."""
+    pinned = TABLES[name].schema
+    lost = [f.name for f in pinned if f.name not in found.names]
+    if lost:
+        return f"lacks the column{'s' if len(lost) > 1 else ''} {', '.join(lost)}"
+    for field in pinned:
+        other = found.field(field.name).type
+        if not other.equals(field.type):
+            return f"holds column {field.name} as {other}, not {field.type}"
+    return None
+
+
+def damaged_part(root: Root, name: str, m: dict[str, Any], rel: str, why: str) -> DamagedPartError:
+    """Return the error that says part ``rel`` of snapshot ``m`` is damaged, and the way out."""
+    sid = m["snapshot_id"]
+    return DamagedPartError(
+        f"part {rel} of table {name!r}, snapshot {sid!r} in {root.url} {why}; restore it from "
+        f"a backup, or re-derive the snapshot with: chift-frames rebuild {root.url} "
+        f"--snapshot {sid} (it reads the raw_responses parts), or read another snapshot"
+    )
+
+
+def check_parts(
+    root: Root, names: Iterable[str], manifests: Sequence[dict[str, Any]], *, drift: bool = True
+) -> None:
+    """Raise :class:`DamagedPartError` for the first part of ``names`` that is damaged.
+
+    A part is damaged when it is missing, is not Parquet, or (with ``drift``) lacks a column
+    of its table or holds one with another type. Each part's footer is read: on an object
+    store, a few at a time.
+    """
+    from .writer import _each  # the writer's pool of requests
+
+    items = [
+        (name, m, rel) for name in names for m in manifests for rel in m["files"].get(name, [])
+    ]
+
+    def problem(item: tuple[str, dict[str, Any], str]) -> str | None:
+        name, _, rel = item
+        if not drift:
+            return None if root.exists(rel) else "is missing"
+        return _part_problem(root, rel, name)
+
+    for item, why in zip(items, _each(problem, items, root), strict=True):
+        if why is not None:
+            raise damaged_part(root, *item, why)
 
 
 def _expression(filters: Any) -> tuple[Any, set[str]]:
@@ -186,7 +256,8 @@ def load(
     ------
     StoreError
         For a missing dataset or snapshot, an unknown table, or a column or filter that a
-        table doesn't have.
+        table doesn't have. Its subclass :class:`~chift_frames.errors.DamagedPartError` for a
+        part file that is missing, unreadable, or lacks a column of its table.
     """
     base = open_root(root)
     chosen = select(base, snapshot)
@@ -213,6 +284,7 @@ def load(
     for name in names:
         tagged = every or "snapshot_id" in filter_columns
         data = dataset(base, name, chosen, with_snapshot_id=tagged)
+        _check_fragments(base, name, chosen, data)
         read = wanted
         if read is not None and every:
             read = ["snapshot_id", *[c for c in read if c != "snapshot_id"]]
@@ -221,8 +293,10 @@ def load(
         try:
             table = data.to_table(columns=read, filter=expression)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            check_parts(base, [name], chosen)  # a damaged part is said as such
             raise StoreError(f"cannot read table {name!r} as asked: {exc}") from None
         except OSError as exc:
+            check_parts(base, [name], chosen)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot read table {name!r} of {base.url}: {reason}") from None
         out[name] = to_pandas(table)
@@ -238,6 +312,35 @@ def _about(chosen: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     m = chosen[0]
     return {k: m.get(k) for k in ("snapshot_id", "status", "finished_at")}
+
+
+def _check_fragments(
+    root: Root, name: str, manifests: Sequence[dict[str, Any]], data: ds.Dataset
+) -> None:
+    """Raise :class:`DamagedPartError` for a part of ``data`` that lacks a column of its table.
+
+    pyarrow would read such a part with the column null: a count that is silently wrong.
+    The footers read here are the ones the scan reads next.
+    """
+    if not isinstance(data, ds.FileSystemDataset):
+        return
+    rels = [rel for m in manifests for rel in m["files"].get(name, [])]
+    owners = [m for m in manifests for _ in m["files"].get(name, [])]
+    fragments = list(data.get_fragments())
+
+    def drift(fragment: Any) -> str | None:
+        try:
+            return _drift(fragment.physical_schema, name)
+        except (OSError, pa.ArrowException):
+            return ""  # missing or unreadable: told below
+
+    from .writer import _each
+
+    for rel, m, why in zip(rels, owners, _each(drift, fragments, root), strict=True):
+        if why == "":
+            why = _part_problem(root, rel, name) or "can't be read"
+        if why is not None:
+            raise damaged_part(root, name, m, rel, why)
 
 
 def partial_note(manifest: dict[str, Any], root: str) -> str:

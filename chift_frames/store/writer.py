@@ -10,7 +10,9 @@ it after a crash):
 1. ``_staging/<id>/commit.json``: the manifest to be, the parts to move, the parts replaced;
 2. each staged part copied (renamed on a local disk) into ``<table>/snapshot_id=<id>/``;
 3. the snapshot's row in ``snapshots/``;
-4. the manifest ``_snapshots/<id>.json``, created only if absent on a first commit;
+4. the manifest ``_snapshots/<id>.json``, created only if absent on a first commit (a damaged
+   one, which a crash of an older version could leave, is replaced); written whole either
+   way: a temporary file renamed on a local disk, one PUT on an object store;
 5. replaced parts, and any file of the snapshot's folders the manifest does not list, removed;
 6. the staging folder removed.
 
@@ -51,8 +53,10 @@ from .manifests import (
     dump,
     is_part_of,
     new_snapshot_id,
+    parse_json,
     part_folder,
     read_manifest,
+    validate_manifest,
 )
 
 __all__ = ["SNAPSHOTS_SCHEMA", "SnapshotWriter", "Status", "recover", "save", "to_arrow"]
@@ -294,7 +298,10 @@ class SnapshotWriter:
         """List staged parts in the snapshot, all at once."""
         self._check_open()
         for name, path, rows in staged:
-            self.manifest["files"].setdefault(name, []).append(path)
+            listed = self.manifest["files"].setdefault(name, [])
+            if path in listed:  # attached already: a part is counted once
+                continue
+            listed.append(path)
             self.manifest["rows"][name] = self.manifest["rows"].get(name, 0) + rows
             self.manifest["pending"].append(path)
         self._save_state()
@@ -408,10 +415,7 @@ class SnapshotWriter:
 
 
 def _read_json(root: Root, rel: str) -> dict[str, Any]:
-    try:
-        data = json.loads(root.read(rel))
-    except ValueError as exc:
-        raise StoreError(f"{rel} in {root.url} is not JSON: {exc}") from None
+    data = parse_json(root.read(rel), f"{rel} in {root.url}")
     if not isinstance(data, dict):
         raise StoreError(f"{rel} in {root.url} is not a JSON object")
     return data
@@ -446,8 +450,6 @@ def put_snapshot_row(root: Root, manifest: dict[str, Any]) -> None:
 
 def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
     """Carry out a commit plan; safe to run again after a crash at any step."""
-    from .manifests import validate_manifest
-
     sid = str(plan["manifest"]["snapshot_id"])
     manifest = validate_manifest(plan["manifest"], sid, f"{root.url}/{_staged(sid, 'commit.json')}")
     listed = {p for paths in manifest["files"].values() for p in paths}
@@ -462,10 +464,14 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
     data = dump(manifest)
     if plan["first"]:
         if not root.create(target, data) and root.read(target) != data:
-            raise StoreError(
-                f"snapshot {sid!r} in {root.url} was committed by another writer meanwhile; "
-                "this one is left uncommitted"
-            )
+            if _readable_manifest(root, sid):
+                raise StoreError(
+                    f"snapshot {sid!r} in {root.url} was committed by another writer "
+                    "meanwhile; this one is left uncommitted"
+                )
+            # a manifest left torn by a crash of this very commit (we hold the lock)
+            log.warning("replacing the damaged manifest of snapshot %s in %s", sid, root)
+            root.write(target, data)
     else:
         root.write(target, data)
     # a plan is read back from storage: only parts of this very snapshot are ever deleted
@@ -476,6 +482,14 @@ def _roll_forward(root: Root, plan: dict[str, Any]) -> None:
     # parts replaced, or left by a writer that crashed
     _each(root.delete, [rel for rels in on_disk for rel in rels if rel not in listed], root)
     root.delete_dir(f"{STAGING}/{sid}")
+
+
+def _readable_manifest(root: Root, snapshot_id: str) -> bool:
+    try:
+        read_manifest(root, snapshot_id)
+    except StoreError:
+        return False
+    return True
 
 
 def recover(root: Root) -> list[str]:
@@ -507,6 +521,9 @@ def recover(root: Root) -> list[str]:
                 _roll_forward(root, _read_json(root, _staged(sid, "commit.json")))
             log.info("finished the interrupted work on snapshot %s in %s", sid, root)
             done.append(sid)
+        except StoreError as exc:
+            # one snapshot's damaged leftovers never stop the writers of the others
+            log.warning("could not finish the interrupted work on snapshot %s: %s", sid, exc)
         finally:
             lock.release()
     return done
