@@ -313,7 +313,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.sql:
         if args.sql not in REPORTS:
             raise ChiftFramesError(f"no report {args.sql!r}; reports: {', '.join(REPORTS)}")
-        print(report_script(args.sql, one_apis), end="")
+        print(report_script(args.sql, args.dir, snapshot=args.snapshot, one_apis=one_apis), end="")
         return EXIT_OK
     _apply_engine_options(args)
     if args.snapshot == "all":

@@ -15,9 +15,8 @@
 -- document which API each number is: the small relation one_apis (one_api, api), which
 -- chift_frames registers from the caller's mapping (empty unless given), says it. For a
 -- number one_apis does not name, every connection of the consumer counts for it (the
--- fallback), and `note` says so. To run this query by hand in DuckDB, over the same views,
--- create one_apis first: CREATE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);
--- INSERT INTO one_apis VALUES (1, 'Accounting'), (2, 'Point of Sale').
+-- fallback), and `note` says so. `chift-frames report DIR --sql monitoring_states
+-- [--one-api 1=Accounting]` prints this query with one_apis as a CTE of literals first.
 -- Where the data cannot decide, the state is null or the note says why, never a guess:
 --   - a consumer whose connections could not be fetched (a fetch_errors row for its
 --     connections endpoint), a snapshot without any connection (fetched without them) and a
