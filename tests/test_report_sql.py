@@ -9,10 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chift_frames import query
+from chift_frames import list_snapshots, query
 from chift_frames.cli import main
 from chift_frames.reports import REPORTS, USES_ONE_APIS, report_script
+from chift_frames.reports._script import report_tables
 
+HINTED = {
+    "consumer_health",
+    "onboarding_funnel",
+    "stale_flows",
+    "unmapped_sources",
+    "consensus_targets",
+}
 ONE_APIS = ["--one-api", "1=Accounting", "--one-api", "2=Point of Sale"]
 
 
@@ -80,3 +88,58 @@ def test_a_printed_report_that_needs_the_data_says_so_without_it() -> None:
 
     with pytest.raises(ChiftFramesError, match=r"schedule_heatmap.*give the dataset"):
         report_script("schedule_heatmap")
+
+
+def latest_complete(root: Path) -> str:
+    listed = list_snapshots(root)
+    return str(listed[listed.status == "complete"].snapshot_id.iloc[-1])
+
+
+def test_the_demo_holds_two_snapshots_that_differ(demo_dir: Path) -> None:
+    """The views matter: over every snapshot, a report would count some setups twice."""
+    assert len(list_snapshots(demo_dir)) == 2
+    every = query(demo_dir, report_script("consumer_health"), snapshot="all")
+    assert len(every) > len(REPORTS["consumer_health"](demo_dir))
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_the_printed_views_and_report_run_in_duckdb_over_one_snapshot(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    import duckdb
+
+    script = printed(capsys, str(demo_dir), "--sql", name, "--views", str(demo_dir))
+    assert "snapshot_id=" in script
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    got = con.sql(script).df()
+    want = REPORTS[name](demo_dir, snapshot=latest_complete(demo_dir))
+    assert list(got.columns) == list(want.columns)
+    assert rows(got) == rows(want)
+
+
+@pytest.mark.parametrize("dialect", ["spark", "trino", "snowflake", "bigquery", "postgres"])
+def test_every_dialect_parses_back_through_sqlglot(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    import sqlglot
+
+    root = str(demo_dir) if dialect == "spark" else "lake.chift"
+    for name in REPORTS:
+        script = printed(
+            capsys, str(demo_dir), "--sql", name, "--dialect", dialect, "--views", root
+        )
+        statements = [s for s in sqlglot.parse(script, read=dialect) if s is not None]
+        assert len(statements) == len(report_tables(name)) + 1, name
+        assert "EPOCH_US" not in script.upper(), name
+        assert ("MATERIALIZED" in script) == (dialect == "postgres" and name in HINTED), name
+
+
+def test_an_unknown_dialect_is_refused(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chift_frames.errors import ChiftFramesError
+    from chift_frames.reports._dialects import to_dialect
+
+    with pytest.raises(ChiftFramesError, match="no dialect 'oracle'"):
+        to_dialect("SELECT 1", "oracle")
+    with pytest.raises(SystemExit):
+        main(["report", str(demo_dir), "--sql", "flow_runs", "--dialect", "oracle"])

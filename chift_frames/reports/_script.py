@@ -11,7 +11,8 @@ over one-snapshot views, it returns what the report returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -163,3 +164,58 @@ def _cte(name: str, query: str, about: str, *, materialized: bool = False) -> st
     hint = "MATERIALIZED " if materialized else ""
     comment = f"    -- {about}\n" if about else ""
     return f"{name} AS {hint}(\n{comment}{body}\n)"
+
+
+FILE_DIALECTS = ("duckdb", "spark")
+"""The dialects whose views read the dataset's Parquet folders themselves."""
+
+
+def report_tables(name: str) -> list[str]:
+    """Return the dataset's tables report ``name``'s SQL reads, in the contract's order."""
+    from ..schema import TABLES
+
+    sql = report_sql(name)
+    if name in READS_MONITORING_STATES:
+        sql += report_sql("monitoring_states")
+    code = "\n".join(line.split("--")[0] for line in sql.splitlines())
+    return [t for t in TABLES if re.search(rf"\b(FROM|JOIN)\s+{t}\b", code)]
+
+
+def snapshot_views(
+    root: str, snapshot_id: str, tables: Iterable[str], *, dialect: str = "duckdb"
+) -> str:
+    """Return the statements that create one view per table over one snapshot of a dataset.
+
+    The dataset's table folders hold every snapshot (``<table>/snapshot_id=<id>/``); the
+    reports expect views that show one. For DuckDB and Spark, ``root`` is the dataset's folder
+    or URL as that engine reaches it, and each view reads the snapshot's folder; for the
+    other dialects, ``root`` is the schema that holds one external table per table folder (every
+    snapshot, partitioned by ``snapshot_id``, as ``docs/readers.md`` creates them), and each
+    view keeps the snapshot's rows.
+    """
+    from ..schema import TABLES
+    from ..store.manifests import check_snapshot_id, part_folder
+
+    check_snapshot_id(snapshot_id, legacy=True)
+    out = []
+    for name in tables:
+        if dialect == "duckdb":
+            path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
+            body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
+            out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
+        elif dialect == "spark":
+            path = f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}".replace("`", "``")
+            body = f"SELECT * FROM parquet.`{path}`"
+            out.append(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{body};")
+        else:
+            columns = ", ".join(f'"{c}"' for c in TABLES[name].schema.names)
+            schema = ".".join(f'"{part}"' for part in root.split("."))
+            body = f"SELECT {columns}\nFROM {schema}.{name}\nWHERE snapshot_id = " + _quote(
+                snapshot_id
+            )
+            out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
+    return "\n".join(out) + "\n"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
