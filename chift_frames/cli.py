@@ -386,7 +386,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.sql:
         if args.sql not in REPORTS:
             raise ChiftFramesError(f"no report {args.sql!r}; reports: {', '.join(REPORTS)}")
-        print(report_script(args.sql, one_apis), end="")
+        print(_report_sql(args, one_apis), end="")
         return EXIT_OK
     _apply_engine_options(args)
     if args.snapshot == "all":
@@ -420,6 +420,35 @@ def cmd_report(args: argparse.Namespace) -> int:
                 upload_file(page, args.html)
             print(f"HTML page: {display_root(args.html) if _is_url(args.html) else page}")
     return EXIT_OK
+
+
+def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
+    """Return the SQL of ``report --sql``: the views first with ``--views``, in ``--dialect``."""
+    from .reports._dialects import to_dialect
+    from .reports._script import report_tables, snapshot_views
+
+    snapshot = args.snapshot
+    head = ""
+    if args.views:
+        if snapshot == "latest":  # the latest complete one: a partial one misses pairs
+            listed = list_snapshots(args.dir)
+            complete = listed[listed.status == "complete"].snapshot_id
+            if not len(complete):
+                raise ChiftFramesError(f"{display_root(args.dir)} holds no complete snapshot")
+            snapshot = str(complete.iloc[-1])
+        else:
+            snapshot = str(_resolve(args.dir, snapshot)["snapshot_id"])
+        views = snapshot_views(args.views, snapshot, report_tables(args.sql), dialect=args.dialect)
+        files = args.dialect in ("duckdb", "spark")
+        where = display_root(args.views) if files else args.views
+        head = (
+            f"-- Views over snapshot {snapshot} of {where}: the table\n"
+            "-- folders hold every snapshot, and the report reads one.\n"
+            + (views if files else to_dialect(views, args.dialect))
+            + "\n"
+        )
+    sql = report_script(args.sql, args.dir, snapshot=snapshot, one_apis=one_apis)
+    return head + to_dialect(sql, args.dialect)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -805,8 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--sql",
         metavar="NAME",
-        help="print the SQL of report NAME (to paste into DuckDB or Spark SQL) and stop; "
-        "for the monitoring states, the statements that create what it reads come first",
+        help="print the SQL of report NAME, one statement to paste into `query`, DuckDB or "
+        "(with --dialect) another engine over one-snapshot views, and stop; what chift_frames "
+        "computes for it comes first, as CTEs of literals",
     )
     report.add_argument(
         "--one-api",
@@ -816,6 +846,19 @@ def build_parser() -> argparse.ArgumentParser:
         "connections' api names it (repeatable; e.g. --one-api 1=Accounting); Chift does not "
         "document it. A number not given counts every connection of the consumer "
         "(monitoring_states says so in its note)",
+    )
+    report.add_argument(
+        "--dialect",
+        choices=["duckdb", "spark", "trino", "snowflake", "bigquery", "postgres"],
+        default="duckdb",
+        help="with --sql: the SQL engine to print for (through sqlglot)",
+    )
+    report.add_argument(
+        "--views",
+        metavar="ROOT",
+        help="with --sql: first print the views of one snapshot (the latest complete one, or "
+        "--snapshot) over the dataset at ROOT as the engine reaches it; for trino, "
+        "snowflake, bigquery and postgres, ROOT is the schema of its external tables",
     )
     _engine_options(report)
     report.set_defaults(func=cmd_report)

@@ -136,7 +136,7 @@ def test_report_sql_of_the_monitoring_states_runs_as_printed(
     given = ["--one-api", "1=Accounting", "--one-api", "2=Point of Sale"]
     assert main(["report", str(demo_dir), "--sql", name, *given]) == 0
     script = capsys.readouterr().out
-    assert "INSERT INTO one_apis VALUES (1, 'Accounting'), (2, 'Point of Sale');" in script
+    assert "(1, 'Accounting'),\n        (2, 'Point of Sale')" in script
     pasted = query(demo_dir, script)
     expected = REPORTS[name](demo_dir, one_apis=one_apis)
     assert len(expected) > 0

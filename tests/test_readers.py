@@ -261,3 +261,53 @@ def test_the_duckdb_recipes_of_readers_md_run(lake: Path, index: int) -> None:
 
     sql = DUCKDB_BLOCKS[index].replace("'data/demo", f"'{lake}")
     assert duckdb.connect().sql(sql).fetchall()
+
+
+ONE_SNAPSHOT = next(b for b in DUCKDB_BLOCKS if "CREATE OR REPLACE TABLE chosen" in b)
+
+
+@pytest.mark.parametrize("name", ["consumer_health", "onboarding_funnel", "flow_adoption"])
+def test_the_one_snapshot_recipe_gives_the_report_of_the_latest_snapshot(
+    lake: Path, name: str
+) -> None:
+    """Over the two snapshots of the lake, the recipe's views give the latest one's report."""
+    import duckdb
+
+    from chift_frames.reports import REPORTS, report_script
+    from chift_frames.reports._script import report_tables
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    head, view = ONE_SNAPSHOT.replace("'data/demo", f"'{lake}").split("CREATE OR REPLACE VIEW")
+    con.execute(head)
+    for table in report_tables(name):
+        con.execute("CREATE OR REPLACE VIEW" + view.replace("flows", table).split(";")[0])
+    got = con.sql(report_script(name)).df()
+    want = REPORTS[name](lake)
+    assert len(list_snapshots(lake)) == 2 and len(want) > 0
+    assert got.astype(object).where(got.notna(), None).values.tolist() == (
+        want.astype(object).where(want.notna(), None).values.tolist()
+    )
+
+
+def test_the_spark_recipe_and_dialect_give_the_report_of_the_latest_snapshot(
+    lake: Path, spark: Any
+) -> None:
+    from chift_frames.reports import REPORTS, report_script
+    from chift_frames.reports._dialects import to_dialect
+
+    block = next(b for b in PYTHON_BLOCKS if "createOrReplaceTempView(name)" in b)
+    exec(
+        compile(
+            block.replace('"data/demo', f'"{lake}').replace('f"data/demo', f'f"{lake}'),
+            "readers.md",
+            "exec",
+        ),
+        {"spark": spark},
+    )
+    got = spark.sql(to_dialect(report_script("consumer_health"), "spark").rstrip().rstrip(";"))
+    want = REPORTS["consumer_health"](lake)
+    assert [r.consumer_id for r in got.collect()] == want.consumer_id.tolist()
+    assert [r.state for r in got.collect()] == want.state.astype(object).where(
+        want.state.notna(), None
+    ).tolist()

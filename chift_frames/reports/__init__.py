@@ -35,6 +35,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ._query import report_sql
+from ._script import report_script
 from .consumers import (
     Summary,
     consumer_health,
@@ -50,7 +51,6 @@ from .monitoring import (
     flows_not_enabled,
     monitoring_states,
     parse_one_apis,
-    report_script,
 )
 from .onboarding import ONBOARDING_STEPS, onboarding_funnel, onboarding_steps
 from .runs import SUCCESS_STATUSES, consumer_flow_runs, flow_runs, stale_flows

@@ -7,8 +7,10 @@ the result becomes pandas, with the dtypes each report pins.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -39,6 +41,93 @@ def report_sql(name: str) -> str:
     if not re.fullmatch(r"[a-z][a-z_]*", name) or not resource.is_file():
         raise KeyError(f"no report {name!r}")
     return resource.read_text(encoding="utf-8")
+
+
+_ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "VARCHAR": pa.string(),
+    "TIMESTAMPTZ": pa.timestamp("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A small relation a report reads besides the dataset's tables, computed by chift_frames.
+
+    The reports' parameters (``success_statuses``, ``report_parameters``), the API of each
+    ``one_api`` number (``one_apis``) and the cron expansions (``cron_firings``,
+    ``cron_messages``) are relations: registered on the connection when a report runs, and
+    written out as a CTE of literals when its SQL is printed, so both read the same rows.
+
+    ``columns`` pairs each column's name with its SQL type: ``BIGINT``, ``VARCHAR`` or
+    ``TIMESTAMPTZ``.
+    """
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[tuple[Any, ...], ...]
+    about: str = ""
+
+    def arrow(self) -> pa.Table:
+        """Return the rows as an arrow table of the columns' types."""
+        return pa.table(
+            {
+                column: pa.array([row[i] for row in self.rows], _ARROW_TYPES[type_])
+                for i, (column, type_) in enumerate(self.columns)
+            }
+        )
+
+    def query(self) -> str:
+        """Return a DuckDB query of literals that gives the relation's rows, typed."""
+        names = [column for column, _ in self.columns]
+        if not self.rows:
+            typed = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in self.columns)
+            return f"SELECT {typed} WHERE 1 = 0"
+        if len(self.rows) == 1:
+            typed = ", ".join(
+                f"CAST({literal(v)} AS {t}) AS {c}"
+                for v, (c, t) in zip(self.rows[0], self.columns, strict=True)
+            )
+            return f"SELECT {typed}"
+        typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in self.columns)
+        values = ",\n    ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in self.rows)
+        return f"SELECT {typed}\nFROM (VALUES\n    {values}\n) AS t({', '.join(names)})"
+
+
+def literal(value: Any) -> str:
+    """Return ``value`` (None, int, str or an aware datetime) as a SQL literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return "'" + value.astimezone(dt.UTC).isoformat(sep=" ") + "'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
+def register(con: Any, relations: Iterable[Relation]) -> None:
+    """Register each of ``relations`` on DuckDB connection ``con`` under its name."""
+    for relation in relations:
+        con.register(relation.name, relation.arrow())
+
+
+def success_relation(statuses: Sequence[str]) -> Relation:
+    """Return the relation ``success_statuses (status)``: the statuses counted as success."""
+    return Relation(
+        "success_statuses",
+        (("status", "VARCHAR"),),
+        tuple((s,) for s in dict.fromkeys(statuses)),
+        "the execution statuses counted as a success",
+    )
+
+
+def with_limit(sql: str, top: int | None) -> str:
+    """Return ``sql`` with ``LIMIT top`` added when ``top`` is a positive number."""
+    return sql.rstrip().rstrip(";") + f"\nLIMIT {int(top)}\n" if top else sql
 
 
 def has_table(source: Source, snapshot: str, name: str) -> bool:

@@ -20,8 +20,10 @@ from ._query import (
     UTC,
     Source,
     has_table,
+    report_sql,
     run_report,
     run_sql,
+    with_limit,
 )
 from .monitoring import OneApis, register_monitoring_states
 
@@ -125,7 +127,8 @@ def unmapped_by_consumer(
     columns = dict(_BY_CONSUMER_COLUMNS)
     if not has_table(frames, snapshot, "consumers"):
         del columns["consumer_name"]
-    return run_report(frames, snapshot, "unmapped_by_consumer", columns, {"top": top or None})
+    sql = with_limit(report_sql("unmapped_by_consumer"), top)
+    return run_report(frames, snapshot, "unmapped_by_consumer", columns, sql=sql)
 
 
 def unmapped_by_mapping(
@@ -136,9 +139,8 @@ def unmapped_by_mapping(
     One row per (sync, mapping, sub-mapping): consumers concerned, consumers with at least
     one unmapped value, and unmapped values in all.
     """
-    return run_report(
-        frames, snapshot, "unmapped_by_mapping", _BY_MAPPING_COLUMNS, {"top": top or None}
-    )
+    sql = with_limit(report_sql("unmapped_by_mapping"), top)
+    return run_report(frames, snapshot, "unmapped_by_mapping", _BY_MAPPING_COLUMNS, sql=sql)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 from cronsim import CronSim, CronSimError
 
-from ._query import FLOAT, IDS, INT, STRING, Source, run_report, run_sql
+from ._query import FLOAT, IDS, INT, STRING, Relation, Source, register, run_report, run_sql
 
 __all__ = [
     "REFERENCE_WEEK_START",
@@ -107,42 +106,48 @@ def _cron_strings(con: Any) -> list[str | None]:
     return strings
 
 
-def _register_cron_firings(con: Any) -> None:
-    """Register ``cron_firings``: each distinct timer cron string expanded over the week."""
-    rows = [
+def cron_firings(con: Any) -> Relation:
+    """Return ``cron_firings``: each distinct timer cron string expanded over the week.
+
+    ``(cronschedule, day_of_week, hour, firings)``, from the timer flows ``con`` shows; a
+    string that does not parse has no rows.
+    """
+    rows = tuple(
         (expr, day, hour, n)
-        for expr in _cron_strings(con)
-        if expr is not None
+        for expr in sorted(s for s in _cron_strings(con) if s is not None)
         for day, hour, n in _cron_firings(expr)[0]
-    ]
-    con.register(
+    )
+    return Relation(
         "cron_firings",
-        pa.table(
-            {
-                "cronschedule": pa.array([r[0] for r in rows], pa.string()),
-                "day_of_week": pa.array([r[1] for r in rows], pa.int64()),
-                "hour": pa.array([r[2] for r in rows], pa.int64()),
-                "firings": pa.array([r[3] for r in rows], pa.int64()),
-            }
+        (
+            ("cronschedule", "VARCHAR"),
+            ("day_of_week", "BIGINT"),
+            ("hour", "BIGINT"),
+            ("firings", "BIGINT"),
         ),
+        rows,
+        "each timer cron schedule's firings per hour of the reference week (cronsim, UTC)",
     )
 
 
-def _register_cron_messages(con: Any) -> None:
-    """Register ``cron_messages``: each distinct timer cron string that does not parse."""
-    bad = [
+def cron_messages(con: Any) -> Relation:
+    """Return ``cron_messages (cronschedule, message)``: the timer schedules that fail.
+
+    One row per distinct cron string of the timer flows ``con`` shows that does not parse
+    (null for a timer without one), with the parser's message.
+    """
+    strings = _cron_strings(con)
+    ordered = sorted(s for s in strings if s is not None) + [None] * (None in strings)
+    bad = tuple(
         (expr, message)
-        for expr in _cron_strings(con)
+        for expr in ordered
         if (message := _NO_CRON if expr is None else _cron_firings(expr)[1]) is not None
-    ]
-    con.register(
+    )
+    return Relation(
         "cron_messages",
-        pa.table(
-            {
-                "cronschedule": pa.array([b[0] for b in bad], pa.string()),
-                "message": pa.array([b[1] for b in bad], pa.string()),
-            }
-        ),
+        (("cronschedule", "VARCHAR"), ("message", "VARCHAR")),
+        bad,
+        "each timer cron schedule that does not parse (cronsim), with why",
     )
 
 
@@ -198,7 +203,11 @@ def schedule_heatmap(frames: Source, *, snapshot: str = "latest") -> pd.DataFram
     10
     """
     return run_report(
-        frames, snapshot, "schedule_heatmap", _HEATMAP_COLUMNS, prepare=_register_cron_firings
+        frames,
+        snapshot,
+        "schedule_heatmap",
+        _HEATMAP_COLUMNS,
+        prepare=lambda con: register(con, [cron_firings(con)]),
     )
 
 
@@ -251,5 +260,9 @@ def cron_problems(frames: Source, *, snapshot: str = "latest") -> pd.DataFrame:
      'consumer_ids': ['c1']}
     """
     return run_report(
-        frames, snapshot, "cron_problems", _CRON_PROBLEM_COLUMNS, prepare=_register_cron_messages
+        frames,
+        snapshot,
+        "cron_problems",
+        _CRON_PROBLEM_COLUMNS,
+        prepare=lambda con: register(con, [cron_messages(con)]),
     )

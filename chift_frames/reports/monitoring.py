@@ -13,19 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from ..engine import duckdb_failure, opened_here
 from ..errors import ChiftFramesError
-from ._query import IDS, INT, STRING, Source, report_sql, run_report
+from ._query import IDS, INT, STRING, Relation, Source, report_sql, run_report
 
 __all__ = [
     "MONITORING_STATES",
     "flows_not_enabled",
     "monitoring_states",
+    "one_apis_relation",
     "parse_one_apis",
     "register_monitoring_states",
-    "report_script",
 ]
 
 MONITORING_STATES = (
@@ -93,18 +92,25 @@ def parse_one_apis(texts: list[str]) -> dict[int, str]:
     return out
 
 
-def _one_apis_table(one_apis: OneApis) -> pa.Table:
+def one_apis_relation(one_apis: OneApis) -> Relation:
+    """Return the relation ``one_apis (one_api, api)``: the API of each number given.
+
+    Raises
+    ------
+    ChiftFramesError
+        When ``one_apis`` maps something other than whole numbers to API names.
+    """
     items = sorted((one_apis or {}).items())
     for number, api in items:
         if not isinstance(number, int) or isinstance(number, bool) or not isinstance(api, str):
             raise ChiftFramesError(
                 f"one_apis must map whole numbers to API names, not {number!r}: {api!r}"
             )
-    return pa.table(
-        {
-            "one_api": pa.array([n for n, _ in items], pa.int64()),
-            "api": pa.array([a for _, a in items], pa.string()),
-        }
+    return Relation(
+        "one_apis",
+        (("one_api", "BIGINT"), ("api", "VARCHAR")),
+        tuple(items),
+        "which API each sync_connections.one_api number is (--one-api N=API)",
     )
 
 
@@ -124,7 +130,7 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     not a view: joined and sorted as a view, the rule's lists ran out of DuckDB's memory at
     200,000 pairs.
     """
-    table = _one_apis_table(one_apis)
+    table = one_apis_relation(one_apis).arrow()
     key = tuple(sorted((one_apis or {}).items()))
     if opened_here(con) and _STATES_OF.get(con) == key:
         return  # computed on this connection, whose data cannot have changed since
@@ -148,49 +154,6 @@ computed once for the three reports of a run that show it."""
 
 READS_MONITORING_STATES = frozenset({"onboarding_funnel", "consumer_health"})
 """The reports whose query reads the view ``monitoring_states`` (and so ``one_apis``)."""
-
-
-def report_script(name: str, one_apis: OneApis = None) -> str:
-    """Return report ``name``'s SQL as a DuckDB script that runs as it is over the dataset.
-
-    The report's query alone reads only the dataset's tables, except for the monitoring
-    states: ``monitoring_states`` reads the relation ``one_apis``, and the onboarding funnel
-    and consumer health read the view ``monitoring_states``. For those the script first
-    creates what they read, ``one_apis`` filled from ``one_apis``, so that an analyst can
-    paste it into DuckDB over the dataset's views (``chift-frames query``,
-    ``chift_frames.connect``) and get the report.
-
-    Raises
-    ------
-    KeyError
-        When there is no report of that name.
-
-    Examples
-    --------
-    >>> print(report_script("monitoring_states", {1: "Accounting"}).splitlines()[2])
-    CREATE OR REPLACE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);
-    """
-    sql = report_sql(name)
-    if name != "monitoring_states" and name not in READS_MONITORING_STATES:
-        return sql
-    rows = ", ".join(
-        f"({int(number)}, '{api.replace(chr(39), chr(39) * 2)}')"
-        for number, api in sorted((one_apis or {}).items())
-    )
-    lines = [
-        "-- one_apis: which API each sync_connections.one_api number is (Chift does not say;",
-        "-- chift-frames report --one-api N=API fills it). Empty, every connection counts.",
-        "CREATE OR REPLACE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);",
-    ]
-    if rows:
-        lines.append(f"INSERT INTO one_apis VALUES {rows};")
-    if name in READS_MONITORING_STATES:
-        lines += [
-            "-- monitoring_states: the report of that name, which this query reads",
-            "CREATE OR REPLACE TEMP TABLE monitoring_states AS",
-            report_sql("monitoring_states").rstrip().rstrip(";") + ";",
-        ]
-    return "\n".join(lines) + "\n" + sql
 
 
 def monitoring_states(

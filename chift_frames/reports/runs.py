@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from ._query import FLOAT, INT, STRING, UTC, Source, run_report
+from ._query import (
+    FLOAT,
+    INT,
+    STRING,
+    UTC,
+    Relation,
+    Source,
+    register,
+    run_report,
+    success_relation,
+)
 
 __all__ = ["SUCCESS_STATUSES", "consumer_flow_runs", "flow_runs", "stale_flows"]
 
@@ -48,8 +59,14 @@ def flow_runs(
     and 99th percentiles of the duration in seconds, and the last start. Rows by sync name,
     then flow name.
     """
-    params = {"success_statuses": list(success_statuses)}
-    return run_report(frames, snapshot, "flow_runs", _FLOW_RUN_COLUMNS, params)
+    relations = [success_relation(success_statuses)]
+    return run_report(
+        frames,
+        snapshot,
+        "flow_runs",
+        _FLOW_RUN_COLUMNS,
+        prepare=lambda con: register(con, relations),
+    )
 
 
 def consumer_flow_runs(
@@ -62,8 +79,14 @@ def consumer_flow_runs(
 
     One row per (consumer, sync, flow) with executions; lowest success rate first.
     """
-    params = {"success_statuses": list(success_statuses)}
-    return run_report(frames, snapshot, "consumer_flow_runs", _CONSUMER_RUN_COLUMNS, params)
+    relations = [success_relation(success_statuses)]
+    return run_report(
+        frames,
+        snapshot,
+        "consumer_flow_runs",
+        _CONSUMER_RUN_COLUMNS,
+        prepare=lambda con: register(con, relations),
+    )
 
 
 def stale_flows(
@@ -83,13 +106,29 @@ def stale_flows(
     without a success first. A snapshot fetched without executions lists every enabled flow:
     it cannot tell runs it did not fetch from runs that never happened.
     """
+    relations = [success_relation(success_statuses), stale_parameters(window, now)]
+    return run_report(
+        frames,
+        snapshot,
+        "stale_flows",
+        _STALE_COLUMNS,
+        prepare=lambda con: register(con, relations),
+    )
+
+
+def stale_parameters(
+    window: pd.Timedelta | str = "2D", now: pd.Timestamp | str | datetime | None = None
+) -> Relation:
+    """Return the relation ``report_parameters (now, window_us)`` :func:`stale_flows` reads."""
     reference = None
     if now is not None:
         stamp = pd.Timestamp(now)
-        reference = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
-    params = {
-        "now": reference,
-        "window_us": int(pd.Timedelta(window) / pd.Timedelta(microseconds=1)),
-        "success_statuses": list(success_statuses),
-    }
-    return run_report(frames, snapshot, "stale_flows", _STALE_COLUMNS, params)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        reference = stamp.to_pydatetime()
+    window_us = int(pd.Timedelta(window) / pd.Timedelta(microseconds=1))
+    return Relation(
+        "report_parameters",
+        (("now", "TIMESTAMPTZ"), ("window_us", "BIGINT")),
+        ((reference, window_us),),
+        "the reference time (null: the snapshot's latest fetched_at) and the window",
+    )

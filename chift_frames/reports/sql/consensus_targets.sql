@@ -76,8 +76,9 @@ per_source AS (
         ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id,
         count(*) AS consumer_count,
         count(DISTINCT ch.target_id) AS target_count,
-        list(ch.consumer_id ORDER BY ch.consumer_id)
-            FILTER (WHERE ch.target_id <> co.consensus_target_id) AS outlier_consumer_ids
+        list_sort(
+            list(ch.consumer_id) FILTER (WHERE ch.target_id <> co.consensus_target_id)
+        ) AS outlier_consumer_ids
     FROM consumer_choices AS ch
     JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
     GROUP BY ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id
@@ -95,7 +96,7 @@ SELECT
     CAST(co.consensus_count AS BIGINT) AS consensus_count,
     CAST(co.consensus_count AS DOUBLE) / nullif(p.consumer_count, 0) AS consensus_share,
     CAST(p.target_count AS BIGINT) AS target_count,
-    CAST(len(coalesce(p.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(array_length(coalesce(p.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
     CAST(coalesce(p.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
 FROM per_source AS p
 JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)

@@ -24,15 +24,18 @@ consumer_names AS (
     SELECT consumer_id, min(name) AS consumer_name FROM consumers GROUP BY consumer_id
 ),
 runs AS (
+    -- a run succeeded when its status is one of success_statuses (status), a relation
+    -- chift_frames provides (`success` unless told)
     SELECT
-        consumer_id, sync_id, flow_id,
+        e.consumer_id, e.sync_id, e.flow_id,
         count(*) AS run_count,
-        count(*) FILTER (WHERE list_contains($success_statuses, status)) AS success_count,
-        count(*) FILTER (WHERE "end" IS NULL) AS running_count,
-        max(start) AS last_started_at,
-        max(start) FILTER (WHERE list_contains($success_statuses, status)) AS last_success_at
-    FROM executions
-    GROUP BY consumer_id, sync_id, flow_id
+        count(*) FILTER (WHERE ok.status IS NOT NULL) AS success_count,
+        count(*) FILTER (WHERE e."end" IS NULL) AS running_count,
+        max(e.start) AS last_started_at,
+        max(e.start) FILTER (WHERE ok.status IS NOT NULL) AS last_success_at
+    FROM executions AS e
+    LEFT JOIN (SELECT DISTINCT status FROM success_statuses) AS ok ON ok.status = e.status
+    GROUP BY e.consumer_id, e.sync_id, e.flow_id
 )
 SELECT
     CAST(r.consumer_id AS VARCHAR) AS consumer_id,

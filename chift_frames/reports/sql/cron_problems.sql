@@ -34,7 +34,7 @@ problems AS (
         sync_id, flow_id, cronschedule,
         min(message) AS message,
         count(DISTINCT consumer_id) AS consumer_count,
-        list(DISTINCT consumer_id ORDER BY consumer_id) AS consumer_ids
+        list_sort(list(DISTINCT consumer_id)) AS consumer_ids
     FROM bad_timers
     GROUP BY sync_id, flow_id, cronschedule
 )

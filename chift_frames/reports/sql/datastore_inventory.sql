@@ -40,11 +40,12 @@ columns_seen AS (
     SELECT
         c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
         count(DISTINCT c.consumer_id) AS consumer_count,
-        list(DISTINCT c.type ORDER BY c.type) AS types,
+        list_sort(list(DISTINCT c.type)) AS types,
         count(DISTINCT c.type) AS type_count,
         min(c.column_index) AS position,
-        list(DISTINCT c.consumer_id ORDER BY c.consumer_id)
-            FILTER (WHERE c.type <> t.common_type) AS outlier_consumer_ids
+        list_sort(
+            list(DISTINCT c.consumer_id) FILTER (WHERE c.type <> t.common_type)
+        ) AS outlier_consumer_ids
     FROM datastore_columns AS c
     JOIN common_types AS t
         ON t.sync_id = c.sync_id AND t.flow_id = c.flow_id
@@ -63,7 +64,7 @@ SELECT
     CAST(s.type_count AS BIGINT) AS type_count,
     CAST(t.common_type AS VARCHAR) AS common_type,
     CAST(s.type_count > 1 AS BOOLEAN) AS type_disagrees,
-    CAST(len(coalesce(s.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(array_length(coalesce(s.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
     CAST(coalesce(s.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
 FROM columns_seen AS s
 JOIN common_types AS t

@@ -1,6 +1,7 @@
 -- How often does each flow run, how often does it succeed, and how long does it take?
 -- Grain: one row per sync and flow with executions. A run succeeded when its status is one
--- of $success_statuses; it failed when it finished (has an end) without succeeding.
+-- of success_statuses (status), a relation chift_frames provides (`success` unless told);
+-- it failed when it finished (has an end) without succeeding.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
     UNION ALL
@@ -23,15 +24,16 @@ flow_names AS (
 ),
 runs AS (
     SELECT
-        sync_id, flow_id,
+        e.sync_id, e.flow_id,
         count(*) AS run_count,
-        count(*) FILTER (WHERE list_contains($success_statuses, status)) AS success_count,
-        count(*) FILTER (WHERE "end" IS NULL) AS running_count,
+        count(*) FILTER (WHERE ok.status IS NOT NULL) AS success_count,
+        count(*) FILTER (WHERE e."end" IS NULL) AS running_count,
         -- one call for the three percentiles: the durations are held once, not three times
-        quantile_cont(duration_s, [0.5, 0.9, 0.99]) AS duration_percentiles,
-        max(start) AS last_started_at
-    FROM executions
-    GROUP BY sync_id, flow_id
+        quantile_cont(e.duration_s, [0.5, 0.9, 0.99]) AS duration_percentiles,
+        max(e.start) AS last_started_at
+    FROM executions AS e
+    LEFT JOIN (SELECT DISTINCT status FROM success_statuses) AS ok ON ok.status = e.status
+    GROUP BY e.sync_id, e.flow_id
 )
 SELECT
     CAST(r.sync_id AS VARCHAR) AS sync_id,

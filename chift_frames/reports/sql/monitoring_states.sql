@@ -15,9 +15,8 @@
 -- document which API each number is: the small relation one_apis (one_api, api), which
 -- chift_frames registers from the caller's mapping (empty unless given), says it. For a
 -- number one_apis does not name, every connection of the consumer counts for it (the
--- fallback), and `note` says so. To run this query by hand in DuckDB, over the same views,
--- create one_apis first: CREATE TEMP TABLE one_apis (one_api BIGINT, api VARCHAR);
--- INSERT INTO one_apis VALUES (1, 'Accounting'), (2, 'Point of Sale').
+-- fallback), and `note` says so. `chift-frames report DIR --sql monitoring_states
+-- [--one-api 1=Accounting]` prints this query with one_apis as a CTE of literals first.
 -- Where the data cannot decide, the state is null or the note says why, never a guess:
 --   - a consumer whose connections could not be fetched (a fetch_errors row for its
 --     connections endpoint), a snapshot without any connection (fetched without them) and a
@@ -57,7 +56,7 @@ pair_connections AS (
         consumer_id, sync_id,
         bool_or(connection_count = 0) AS missing_connection,
         bool_or(working_count = 0) AS failed_connection,
-        list(DISTINCT one_api ORDER BY one_api) FILTER (WHERE api IS NULL) AS unknown_one_apis,
+        list_sort(list(DISTINCT one_api) FILTER (WHERE api IS NULL)) AS unknown_one_apis,
         list(DISTINCT coalesce(api, 'one_api ' || one_api))
             FILTER (WHERE connection_count = 0) AS missing_apis,
         list(DISTINCT coalesce(api, 'one_api ' || one_api))
@@ -102,7 +101,7 @@ states AS (
     LEFT JOIN open_values AS ov ON ov.consumer_id = cs.consumer_id AND ov.sync_id = cs.sync_id
     LEFT JOIN connections_failed AS cf ON cf.consumer_id = cs.consumer_id
 ),
-consumer_names AS (
+named_consumers AS (
     SELECT consumer_id, min(name) AS consumer_name FROM consumers GROUP BY consumer_id
 )
 SELECT
@@ -125,7 +124,7 @@ SELECT
         CASE WHEN NOT s.connections_unknown AND NOT s.connections_checked THEN
             'the snapshot lists no connection the sync requires, or no connection at all: '
             || 'connections not checked, no state' END,
-        CASE WHEN s.connections_checked AND len(s.unknown_one_apis) > 0 THEN
+        CASE WHEN s.connections_checked AND array_length(s.unknown_one_apis) > 0 THEN
             'one_apis does not say which API one_api '
             || array_to_string(s.unknown_one_apis, ', ')
             || ' is: every connection of the consumer counted for it' END,
@@ -137,5 +136,5 @@ SELECT
             'Chift says ' || s.chift_state || ', the data says ' || s.state END
     ), '') AS VARCHAR) AS note
 FROM states AS s
-LEFT JOIN consumer_names AS cn ON cn.consumer_id = s.consumer_id
+LEFT JOIN named_consumers AS cn ON cn.consumer_id = s.consumer_id
 ORDER BY s.sync_name NULLS LAST, s.sync_id, s.consumer_id

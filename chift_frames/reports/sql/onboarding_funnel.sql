@@ -2,7 +2,7 @@
 -- Grain: one row per sync (syncs no consumer is linked to included, with zero counts).
 -- monitoring_states is the report of that name (the rule is in its SQL), which chift_frames
 -- registers as a table (with one_apis) before running this query; `chift-frames report --sql`
--- prints the statements that create both before it.
+-- prints both as CTEs ahead of this query's own.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
     UNION ALL

@@ -18,23 +18,26 @@ fired AS (
     JOIN cron_firings AS f ON f.cronschedule = c.cronschedule
     GROUP BY f.day_of_week, f.hour
 ),
+consumer_sets AS (
+    -- each consumer's set of schedules, sorted
+    SELECT consumer_id, list_sort(list(DISTINCT cronschedule)) AS crons
+    FROM timers
+    WHERE consumer_id IS NOT NULL
+    GROUP BY consumer_id
+),
 schedule_sets AS (
-    -- consumers with the same set of schedules fire in the same hours: count them once per set
-    SELECT crons, count(*) AS consumer_count
-    FROM (
-        SELECT consumer_id, list_sort(list(DISTINCT cronschedule)) AS crons
-        FROM timers
-        WHERE consumer_id IS NOT NULL
-        GROUP BY consumer_id
-    )
+    -- consumers with the same set of schedules fire in the same hours: count them once per
+    -- set, whose hours are those of any of its members (the first stands for all)
+    SELECT crons, count(*) AS consumer_count, min(consumer_id) AS member
+    FROM consumer_sets
     GROUP BY crons
 ),
 set_hours AS (
     -- the hours each set fires in: those of any of its schedules
-    SELECT DISTINCT s.crons, s.consumer_count, f.day_of_week, f.hour
+    SELECT DISTINCT s.member, s.consumer_count, f.day_of_week, f.hour
     FROM schedule_sets AS s
-    CROSS JOIN unnest(s.crons) AS u(cronschedule)
-    JOIN cron_firings AS f ON f.cronschedule = u.cronschedule
+    JOIN timers AS t ON t.consumer_id = s.member
+    JOIN cron_firings AS f ON f.cronschedule = t.cronschedule
 ),
 consumers_firing AS (
     SELECT day_of_week, hour, sum(consumer_count) AS consumer_count
@@ -43,13 +46,19 @@ consumers_firing AS (
 ),
 week AS (
     SELECT d.day_of_week, h.hour
-    FROM range(7) AS d(day_of_week) CROSS JOIN range(24) AS h(hour)
+    FROM (VALUES (0), (1), (2), (3), (4), (5), (6)) AS d(day_of_week)
+    CROSS JOIN (VALUES
+        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
+        (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
+    ) AS h(hour)
 )
 SELECT
     CAST(w.day_of_week AS BIGINT) AS day_of_week,
     CAST(
-        ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
-        [w.day_of_week + 1] AS VARCHAR
+        CASE w.day_of_week
+            WHEN 0 THEN 'Monday' WHEN 1 THEN 'Tuesday' WHEN 2 THEN 'Wednesday'
+            WHEN 3 THEN 'Thursday' WHEN 4 THEN 'Friday' WHEN 5 THEN 'Saturday' ELSE 'Sunday'
+        END AS VARCHAR
     ) AS day_name,
     CAST(w.hour AS BIGINT) AS hour,
     CAST(coalesce(f.firing_count, 0) AS BIGINT) AS firing_count,

@@ -1,8 +1,10 @@
 -- Which consumers' enabled flows have not succeeded within the window?
 -- Grain: one row per enabled flow (flows) whose last successful execution started more than
--- $window_us microseconds before the reference time, or that has none; longest first.
--- The reference time is $now, else the latest fetched_at of the snapshot, else the latest
--- execution start; with none of them, only flows that never succeeded are listed.
+-- window_us microseconds before the reference time, or that has none; longest first.
+-- The reference time is now, else the latest fetched_at of the snapshot, else the latest
+-- execution start; with none of them, only flows that never succeeded are listed. now and
+-- window_us are the one row of report_parameters, and a success is a status of
+-- success_statuses (status): relations chift_frames provides.
 WITH sync_names AS (
     SELECT sync_id, min(sync_name) AS sync_name FROM consumer_syncs GROUP BY sync_id
     UNION ALL
@@ -14,15 +16,19 @@ consumer_names AS (
     SELECT consumer_id, min(name) AS consumer_name FROM consumers GROUP BY consumer_id
 ),
 reference AS (
-    SELECT coalesce(
-        CAST($now AS TIMESTAMPTZ),
-        (SELECT max(fetched_at) FROM consumer_syncs),
-        (SELECT max(start) FROM executions)
-    ) AS now
+    SELECT
+        coalesce(
+            CAST(p.now AS TIMESTAMPTZ),
+            (SELECT max(fetched_at) FROM consumer_syncs),
+            (SELECT max(start) FROM executions)
+        ) AS now,
+        CAST(p.window_us AS BIGINT) AS window_us
+    FROM report_parameters AS p
 ),
 enabled AS MATERIALIZED (
-    -- numbered once, and kept: both reads below must see the same numbers
-    SELECT row_number() OVER () AS flow_row, * FROM flows
+    -- numbered once, and kept: both reads below must see the same numbers (numbered by the
+    -- ids, so an engine that reads it twice numbers it the same; flows sharing ids share one)
+    SELECT dense_rank() OVER (ORDER BY consumer_id, sync_id, flow_id) AS flow_row, * FROM flows
 ),
 last_successes AS (
     -- each enabled flow's latest success: the executions are matched to the flows first, so
@@ -31,7 +37,7 @@ last_successes AS (
     FROM executions AS e
     JOIN enabled AS f
         ON f.consumer_id = e.consumer_id AND f.sync_id = e.sync_id AND f.flow_id = e.flow_id
-    WHERE list_contains($success_statuses, e.status)
+    WHERE e.status IN (SELECT status FROM success_statuses)
     GROUP BY f.flow_row
 ),
 checked AS (
@@ -43,7 +49,7 @@ checked AS (
     CROSS JOIN reference AS r
     LEFT JOIN last_successes AS s ON s.flow_row = f.flow_row
     WHERE s.last_success_at IS NULL
-        OR s.last_success_at < r.now - to_microseconds(CAST($window_us AS BIGINT))
+        OR epoch_us(s.last_success_at) < epoch_us(r.now) - r.window_us
 )
 SELECT
     CAST(c.consumer_id AS VARCHAR) AS consumer_id,

@@ -1,6 +1,6 @@
 -- Which consumers left the most source values unmapped, and in which syncs?
 -- Grain: one row per consumer and sync with at least one unmapped value, most unmapped
--- first; at most $top rows when $top is set.
+-- first; with a top, chift_frames adds LIMIT top.
 WITH consumer_names AS (
     SELECT consumer_id, min(name) AS consumer_name FROM consumers GROUP BY consumer_id
 ),
@@ -20,4 +20,3 @@ SELECT
 FROM incomplete AS i
 LEFT JOIN consumer_names AS cn ON cn.consumer_id = i.consumer_id
 ORDER BY i.unmapped_count DESC, i.consumer_id, i.sync_id
-LIMIT CAST($top AS BIGINT)

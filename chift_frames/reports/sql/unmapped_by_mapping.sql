@@ -1,6 +1,6 @@
 -- Which mappings are left incomplete by the most consumers?
 -- Grain: one row per sync name, mapping and sub-mapping with unmapped values, most unmapped
--- values first; at most $top rows when $top is set.
+-- values first; with a top, chift_frames adds LIMIT top.
 WITH per_mapping AS (
     SELECT
         cs.sync_name, m.name AS mapping_name, m.sub_mapping_name,
@@ -22,4 +22,3 @@ FROM per_mapping
 WHERE unmapped_values > 0
 ORDER BY
     unmapped_values DESC, mapping_name, sync_name NULLS LAST, sub_mapping_name NULLS LAST
-LIMIT CAST($top AS BIGINT)

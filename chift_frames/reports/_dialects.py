@@ -1,0 +1,85 @@
+"""A report's DuckDB SQL in another engine's dialect: sqlglot, plus the project's own rules.
+
+The reports' SQL is written to carry over: ordered lists are ``list_sort(list(...))``, list
+lengths ``array_length``, no list literal is indexed, a window that numbers rows orders them,
+and what chift_frames computes comes as CTEs of literals. sqlglot (pinned) translates the
+rest. Where it would lose meaning, these rules step in first:
+
+- ``[NOT] MATERIALIZED`` on a CTE is DuckDB's and PostgreSQL's hint: dropped elsewhere;
+- ``epoch_us(ts)``, microseconds since the epoch, which sqlglot leaves as it is: each
+  engine's own function;
+- ``quantile_cont(x, [p, ...])``, several percentiles in one call: Spark's
+  ``percentile(x, array(p, ...))`` (its list is then indexed by a literal, which sqlglot
+  shifts to each engine's base; an index it cannot see would be left as it is, so the
+  reports index by literals only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ChiftFramesError
+
+__all__ = ["DIALECTS", "to_dialect"]
+
+DIALECTS = ("duckdb", "spark", "trino", "snowflake", "bigquery", "postgres")
+"""The dialects ``report --sql NAME --dialect`` prints."""
+
+_EPOCH_US = {
+    "spark": "UNIX_MICROS({})",
+    "bigquery": "UNIX_MICROS({})",
+    "trino": "CAST(TO_UNIXTIME({}) * 1000000 AS BIGINT)",
+    "snowflake": "DATE_PART(EPOCH_MICROSECOND, {})",
+    "postgres": "CAST(EXTRACT(EPOCH FROM {}) * 1000000 AS BIGINT)",
+}
+
+_KEEPS_MATERIALIZED = frozenset({"duckdb", "postgres"})
+
+
+def to_dialect(sql: str, dialect: str, *, pretty: bool = True) -> str:
+    """Return DuckDB ``sql`` (one statement or several) in ``dialect``, one of :data:`DIALECTS`.
+
+    Raises
+    ------
+    ChiftFramesError
+        When ``dialect`` is not one of :data:`DIALECTS`.
+    """
+    if dialect not in DIALECTS:
+        raise ChiftFramesError(f"no dialect {dialect!r}; dialects: {', '.join(DIALECTS)}")
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+
+    out = []
+    for tree in sqlglot.parse(sql, read="duckdb"):
+        if tree is None:
+            continue
+        tree = _rules(tree, dialect)
+        out.append(tree.sql(dialect=dialect, pretty=pretty) + ";")
+    return "\n".join(out) + "\n"
+
+
+def _rules(tree: Any, dialect: str) -> Any:
+    from sqlglot import exp
+
+    def rule(node: Any) -> Any:
+        if isinstance(node, exp.CTE) and dialect not in _KEEPS_MATERIALIZED:
+            node.set("materialized", None)
+        if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
+            template = _EPOCH_US[dialect].format("__arg__")
+            replacement: Any = exp.maybe_parse(template, dialect=dialect)
+            arg = node.expressions[0]
+            return replacement.transform(
+                lambda n: arg.copy() if isinstance(n, exp.Column) and n.name == "__arg__" else n
+            )
+        if (
+            dialect == "spark"
+            and isinstance(node, exp.PercentileCont)
+            and isinstance(node.expression, exp.Array)
+        ):
+            return exp.Anonymous(
+                this="PERCENTILE", expressions=[node.this.copy(), node.expression.copy()]
+            )
+        return node
+
+    return tree.transform(rule)

@@ -1,0 +1,221 @@
+"""Each report's SQL as one statement that runs as printed, its inputs bound as literals.
+
+A report's query (``sql/<name>.sql``) reads the dataset's tables and, for some reports, small
+relations chift_frames computes when it runs them: the parameters (``success_statuses``,
+``report_parameters``), ``one_apis``, the monitoring states, and the cron expansions, which
+need Python (cronsim). :func:`report_script` writes those relations as CTEs of literals
+(``VALUES``) ahead of the query's own, so that the printed text is one ``WITH ... SELECT``
+statement: pasted into ``chift-frames query``, DuckDB, or (with ``dialect=``) another engine
+over one-snapshot views, it returns what the report returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ..engine import open_source
+from ..errors import ChiftFramesError
+from ._query import Relation, report_sql, run_sql, success_relation, with_limit
+from .flows import cron_firings, cron_messages
+from .monitoring import READS_MONITORING_STATES, one_apis_relation
+from .runs import SUCCESS_STATUSES, stale_parameters
+
+__all__ = ["NEEDS_DATA", "report_inputs", "report_script"]
+
+NEEDS_DATA = frozenset({"schedule_heatmap", "cron_problems", "stale_flows"})
+"""The reports whose printed SQL reads the dataset first: the cron schedules of its timer
+flows (expanded in Python), or the snapshot's time that stands for "now"."""
+
+_NOW_SQL = """
+SELECT coalesce(
+    (SELECT max(fetched_at) FROM consumer_syncs), (SELECT max(start) FROM executions)
+) AS now
+"""
+
+
+def report_inputs(
+    name: str,
+    source: Any = None,
+    *,
+    snapshot: str = "latest",
+    one_apis: Mapping[int, str] | None = None,
+    success_statuses: Sequence[str] = SUCCESS_STATUSES,
+    window: pd.Timedelta | str = "2D",
+    now: pd.Timestamp | str | datetime | None = None,
+) -> list[Relation]:
+    """Return the relations report ``name`` reads besides the dataset's tables, computed.
+
+    ``source`` (a dataset folder, frames or a connection, with ``snapshot``) is read only
+    for the reports of :data:`NEEDS_DATA`: the cron schedules, and the time that stands for
+    "now" in :func:`~chift_frames.reports.stale_flows` when ``now`` is not given.
+
+    Raises
+    ------
+    ChiftFramesError
+        When the report needs the dataset and ``source`` is None.
+    """
+    if name in ("monitoring_states", *READS_MONITORING_STATES):
+        return [one_apis_relation(one_apis)]
+    if name in ("flow_runs", "consumer_flow_runs"):
+        return [success_relation(success_statuses)]
+    if name not in NEEDS_DATA:
+        return []
+    if source is None:
+        raise ChiftFramesError(
+            f"report {name}'s SQL binds what it reads from the dataset: give the dataset"
+        )
+    with open_source(source, snapshot) as con:
+        if name == "schedule_heatmap":
+            return [cron_firings(con)]
+        if name == "cron_problems":
+            return [cron_messages(con)]
+        if now is None:
+            now = run_sql(con, name, sql=_NOW_SQL).column(0).to_pylist()[0]
+        return [success_relation(success_statuses), stale_parameters(window, now)]
+
+
+def report_script(
+    name: str,
+    source: Any = None,
+    *,
+    snapshot: str = "latest",
+    one_apis: Mapping[int, str] | None = None,
+    top: int | None = None,
+    success_statuses: Sequence[str] = SUCCESS_STATUSES,
+    window: pd.Timedelta | str = "2D",
+    now: pd.Timestamp | str | datetime | None = None,
+) -> str:
+    """Return report ``name``'s SQL as one DuckDB statement that runs as it is.
+
+    What the query reads besides the dataset's tables comes first, as CTEs of literals
+    bound to the values the report would use (see :func:`report_inputs`); for the funnel and
+    consumer health, the monitoring states too. Run over views that show one snapshot
+    (``chift-frames query``, :func:`chift_frames.connect`, or the views of
+    :func:`~chift_frames.reports.snapshot_views`), it returns the report's rows.
+
+    Parameters
+    ----------
+    name : str
+        A report of :data:`~chift_frames.reports.REPORTS`.
+    source : str or path or Frames, optional
+        The dataset, read only by the reports of :data:`NEEDS_DATA`.
+    snapshot : str, default "latest"
+        The snapshot of ``source`` those read.
+    one_apis, top, success_statuses, window, now
+        As the report takes them.
+
+    Raises
+    ------
+    KeyError
+        When there is no report of that name.
+    ChiftFramesError
+        When the report needs the dataset and ``source`` is None.
+
+    Examples
+    --------
+    >>> print(report_script("flow_runs").split("WITH ")[1].splitlines()[0])
+    success_statuses AS (
+    """
+    sql = report_sql(name)
+    if name in ("unmapped_by_consumer", "unmapped_by_mapping"):
+        sql = with_limit(sql, top)
+    inputs = report_inputs(
+        name,
+        source,
+        snapshot=snapshot,
+        one_apis=one_apis,
+        success_statuses=success_statuses,
+        window=window,
+        now=now,
+    )
+    ctes = [_cte(r.name, r.query(), r.about) for r in inputs]
+    if name in READS_MONITORING_STATES:
+        states = report_sql("monitoring_states").rstrip().rstrip(";")
+        ctes.append(
+            _cte(
+                "monitoring_states",
+                states,
+                "the report monitoring_states, which this query reads",
+                materialized=True,
+            )
+        )
+    if not ctes:
+        return sql
+    lines = sql.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if not line.startswith("--"))
+    if not lines[at].startswith("WITH "):  # every report's query is a WITH ... SELECT
+        raise AssertionError(f"report {name}'s SQL does not start with WITH")
+    head = "".join(lines[:at])
+    note = (
+        "-- The CTEs up to the report's own hold what chift_frames computes for it, bound to\n"
+        "-- the values the report used; run over views that show one snapshot.\n"
+    )
+    rest = lines[at][len("WITH ") :] + "".join(lines[at + 1 :])
+    return head + note + "WITH " + ",\n".join(ctes) + ",\n" + rest
+
+
+def _cte(name: str, query: str, about: str, *, materialized: bool = False) -> str:
+    body = "\n".join(f"    {line}" if line else "" for line in query.strip().splitlines())
+    hint = "MATERIALIZED " if materialized else ""
+    comment = f"    -- {about}\n" if about else ""
+    return f"{name} AS {hint}(\n{comment}{body}\n)"
+
+
+FILE_DIALECTS = ("duckdb", "spark")
+"""The dialects whose views read the dataset's Parquet folders themselves."""
+
+
+def report_tables(name: str) -> list[str]:
+    """Return the dataset's tables report ``name``'s SQL reads, in the contract's order."""
+    from ..schema import TABLES
+
+    sql = report_sql(name)
+    if name in READS_MONITORING_STATES:
+        sql += report_sql("monitoring_states")
+    code = "\n".join(line.split("--")[0] for line in sql.splitlines())
+    return [t for t in TABLES if re.search(rf"\b(FROM|JOIN)\s+{t}\b", code)]
+
+
+def snapshot_views(
+    root: str, snapshot_id: str, tables: Iterable[str], *, dialect: str = "duckdb"
+) -> str:
+    """Return the statements that create one view per table over one snapshot of a dataset.
+
+    The dataset's table folders hold every snapshot (``<table>/snapshot_id=<id>/``); the
+    reports expect views that show one. For DuckDB and Spark, ``root`` is the dataset's folder
+    or URL as that engine reaches it, and each view reads the snapshot's folder; for the
+    other dialects, ``root`` is the schema that holds one external table per table folder (every
+    snapshot, partitioned by ``snapshot_id``, as ``docs/readers.md`` creates them), and each
+    view keeps the snapshot's rows.
+    """
+    from ..schema import TABLES
+    from ..store.manifests import check_snapshot_id, part_folder
+
+    check_snapshot_id(snapshot_id, legacy=True)
+    out = []
+    for name in tables:
+        if dialect == "duckdb":
+            path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
+            body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
+            out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
+        elif dialect == "spark":
+            path = f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}".replace("`", "``")
+            body = f"SELECT * FROM parquet.`{path}`"
+            out.append(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{body};")
+        else:
+            columns = ", ".join(f'"{c}"' for c in TABLES[name].schema.names)
+            schema = ".".join(f'"{part}"' for part in root.split("."))
+            body = f"SELECT {columns}\nFROM {schema}.{name}\nWHERE snapshot_id = " + _quote(
+                snapshot_id
+            )
+            out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
+    return "\n".join(out) + "\n"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
