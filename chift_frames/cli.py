@@ -470,7 +470,8 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--temp-directory",
         type=Path,
         metavar="DIR",
-        help="where DuckDB spills (default: $CHIFT_FRAMES_TEMP_DIRECTORY, else a temp folder)",
+        help="where DuckDB spills, a folder of yours alone (default: "
+        "$CHIFT_FRAMES_TEMP_DIRECTORY, else chift_frames/duckdb in ~/.cache)",
     )
 
 
