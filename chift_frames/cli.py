@@ -30,7 +30,7 @@ from ._cli_print import (
 from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, ENV
 from ._version import __version__
 from .errors import ChiftFramesError, PartialSnapshotWarning
-from .export import compute_reports, save_html, save_reports
+from .export import compute_reports, save_html, save_reports, write_csv
 from .history import diff, pick_snapshots
 from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
@@ -285,7 +285,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     _apply_engine_options(args)
     result = query(args.dir, args.sql, snapshot=args.snapshot)
     if args.format == "csv":
-        result.to_csv(sys.stdout, index=False)
+        write_csv(result, sys.stdout)
     elif args.format == "json":
         print(result.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
