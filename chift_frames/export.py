@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._shell import resume_command
 from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
@@ -462,7 +463,7 @@ def _completeness_note(frames: Frames | str | os.PathLike[str], snapshot: str) -
         f"{what}</strong>: {ok:,} of {expected} consumer-sync pairs were fetched"
         f"{f'; {failed:,} failed (table fetch_errors)' if failed else ''}. "
         "Every report below counts only what was fetched. Finish it with "
-        f"<code>chift-frames fetch --out {_esc(root)} --resume {_esc(sid)}</code>.</p>"
+        f"<code>{_esc(resume_command(root, sid))}</code>.</p>"
     )
 
 

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .._shell import resume_command
 from ..errors import PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
@@ -254,10 +255,7 @@ with: chift-frames fetch --out data/acme --resume s1'
     else:
         counts = f"{done:,} {_plural(done, 'pair')} fetched"
     errors = f", {failed:,} {_plural(failed, 'error')} (table fetch_errors)" if failed else ""
-    return (
-        f"snapshot {sid} {how}: {counts}{errors}; finish it with: "
-        f"chift-frames fetch --out {root} --resume {sid}"
-    )
+    return f"snapshot {sid} {how}: {counts}{errors}; finish it with: {resume_command(root, sid)}"
 
 
 def _plural(count: int, word: str) -> str:
