@@ -51,6 +51,7 @@ __all__ = [
     "opened_here",
     "private_folder",
     "settings",
+    "spill_folder",
 ]
 
 DEFAULT_MEMORY_LIMIT = "256MB"
@@ -152,6 +153,19 @@ def private_folder(path: str | os.PathLike[str]) -> str:
     return str(folder)
 
 
+def _chosen_temp_directory(given: str | os.PathLike[str] | None) -> str:
+    return str(given or os.environ.get("CHIFT_FRAMES_TEMP_DIRECTORY") or default_temp_directory())
+
+
+def spill_folder(temp_directory: str | os.PathLike[str] | None = None) -> str:
+    """Return the folder DuckDB spills to, private and ready (see :func:`private_folder`).
+
+    It is ``temp_directory``, else ``CHIFT_FRAMES_TEMP_DIRECTORY``, else
+    :func:`default_temp_directory`: the folder of :func:`settings`.
+    """
+    return private_folder(_chosen_temp_directory(temp_directory))
+
+
 def settings(
     memory_limit: str | None = None,
     temp_directory: str | os.PathLike[str] | None = None,
@@ -168,11 +182,7 @@ def settings(
         "memory_limit": memory_limit
         or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")
         or DEFAULT_MEMORY_LIMIT,
-        "temp_directory": str(
-            temp_directory
-            or os.environ.get("CHIFT_FRAMES_TEMP_DIRECTORY")
-            or default_temp_directory()
-        ),
+        "temp_directory": _chosen_temp_directory(temp_directory),
     }
     given_threads = threads or os.environ.get("CHIFT_FRAMES_THREADS")
     if given_threads:

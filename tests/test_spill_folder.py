@@ -183,3 +183,21 @@ def test_the_cli_refuses_a_spill_folder_in_one_line(
     assert "chmod 700" in err
     spill.chmod(0o700)
     assert main(args) == 0
+
+
+def test_connect_spills_to_the_private_folder_not_duckdbs_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chift_frames import connect
+
+    monkeypatch.delenv("CHIFT_FRAMES_TEMP_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    save(flatten([]), tmp_path / "data")
+    con = connect(tmp_path / "data")
+    try:
+        folder = tmp_path / "cache" / "chift_frames" / "duckdb"
+        assert _setting(con) == str(folder)  # DuckDB's own default is .tmp, here
+        assert _mode(folder) == 0o700
+    finally:
+        con.close()
