@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._shell import shell_command
 from .errors import PartialSnapshotWarning
 from .frames import Frames
 from .reports import Summary, summarise
@@ -98,15 +99,17 @@ def _command_prefix() -> str:
 
 def _next_steps(root: str | os.PathLike[str]) -> None:
     bin_ = _command_prefix()
+    program = f"{bin_}chift-frames"
     where = display_root(root)
-    print("\nNext:")
-    print(
-        f'  {bin_}chift-frames query {where} "SELECT sync_name, count(*) AS unmapped '
-        "FROM mapping_values JOIN consumer_syncs USING (consumer_id, sync_id) "
-        'WHERE NOT is_mapped GROUP BY ALL"'
+    sql = (
+        "SELECT sync_name, count(*) AS unmapped FROM mapping_values "
+        "JOIN consumer_syncs USING (consumer_id, sync_id) WHERE NOT is_mapped GROUP BY ALL"
     )
-    print(f"  {bin_}chift-frames diff {where}")
-    print(f"  {bin_}chift-frames report {where} --html {where.rstrip('/')}/report.html")
+    page = f"{where.rstrip('/')}/report.html"
+    print("\nNext:")
+    print(f"  {shell_command(program, 'query', where, sql)}")
+    print(f"  {shell_command(program, 'diff', where)}")
+    print(f"  {shell_command(program, 'report', where, '--html', page)}")
     print(
         f'  {bin_}pip install -e ".[notebooks]" && {bin_}jupyter lab '
         "notebooks/explore_syncs.ipynb   # Jupyter is in the notebooks extra"

@@ -29,6 +29,7 @@ from ._cli_print import (
     _summarise,
 )
 from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
+from ._shell import resume_command, shell_command
 from ._version import __version__
 from .errors import (
     ChiftFramesError,
@@ -36,7 +37,7 @@ from .errors import (
     PartialSnapshotWarning,
     UnreachableError,
 )
-from .export import compute_reports, save_html, save_reports
+from .export import compute_reports, save_html, save_reports, write_csv
 from .history import diff, diff_notes, pick_snapshots
 from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
@@ -118,8 +119,10 @@ def _report_fetch(result: FetchResult) -> int:
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (tables fetch_errors and payload_errors)")
     print(
-        f"Fetch them again with: {_command_prefix()}chift-frames fetch --out "
-        f"{display_root(result.root)} --resume {result.snapshot_id}"
+        "Fetch them again with: "
+        + resume_command(
+            display_root(result.root), result.snapshot_id, f"{_command_prefix()}chift-frames"
+        )
     )
     return EXIT_PARTIAL
 
@@ -199,7 +202,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     def started(snapshot_id: str) -> None:
         print(
             f"Fetching snapshot {snapshot_id} into {args.out}; if this run stops, finish it "
-            f"with: chift-frames fetch --out {args.out} --resume {snapshot_id}",
+            f"with: {resume_command(args.out, snapshot_id)}",
             file=sys.stderr,
             flush=True,
         )
@@ -282,11 +285,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(f"Sandbox serving {world.pair_count:,} pairs at {sandbox.url} (Ctrl-C to stop)")
     client_id = args.client_id or "any"
     secret = "<the --client-secret you gave>" if args.client_secret else "any"
-    print(
-        f"  export CHIFT_BASE_URL={sandbox.url} CHIFT_CLIENT_ID={client_id} "
-        f"CHIFT_CLIENT_SECRET={secret} CHIFT_ACCOUNT_ID={DEMO_ACCOUNT}",
-        flush=True,
-    )
+    variables = {
+        "CHIFT_BASE_URL": sandbox.url,
+        "CHIFT_CLIENT_ID": client_id,
+        "CHIFT_CLIENT_SECRET": secret,
+        "CHIFT_ACCOUNT_ID": DEMO_ACCOUNT,
+    }
+    print(f"  {shell_command('export', *(f'{k}={v}' for k, v in variables.items()))}", flush=True)
     if faults.fail_pairs:
         print(
             f"  {faults.fail_pairs:.0%} of the pairs fail a first fetch (503 for their first "
@@ -344,7 +349,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if note:  # on stderr: stdout stays the data
         print(f"chift-frames: note: {note}", file=sys.stderr)
     if args.format == "csv":
-        result.to_csv(sys.stdout, index=False)
+        write_csv(result, sys.stdout)
     elif args.format == "json":
         print(result.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
@@ -586,7 +591,8 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--temp-directory",
         type=Path,
         metavar="DIR",
-        help="where DuckDB spills (default: $CHIFT_FRAMES_TEMP_DIRECTORY, else a temp folder)",
+        help="where DuckDB spills, a folder of yours alone (default: "
+        "$CHIFT_FRAMES_TEMP_DIRECTORY, else chift_frames/duckdb in ~/.cache)",
     )
 
 

@@ -12,8 +12,10 @@ Settings, each an argument, else an environment variable, else a default for a l
   DuckDB may use before it spills, in DuckDB's words (``"512MB"``, ``"4GB"``, ``"50%"``).
   The default keeps a command's memory nearly flat from 2,000 to 200,000 pairs; raise it
   on a machine with memory to spare, and big reports spill less and run faster.
-- ``temp_directory`` (``CHIFT_FRAMES_TEMP_DIRECTORY``, default a ``chift_frames_duckdb``
-  folder in the system's temporary folder): where it spills.
+- ``temp_directory`` (``CHIFT_FRAMES_TEMP_DIRECTORY``, default ``chift_frames/duckdb`` in
+  the user's cache folder, ``$XDG_CACHE_HOME`` or ``~/.cache``): where it spills. What
+  spills holds the account's data, so the folder must be the user's alone: a connection
+  creates it (mode 0700) when missing, and refuses one that another user owns or can reach.
 - ``threads`` (``CHIFT_FRAMES_THREADS``, default DuckDB's own: one per core).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -40,12 +43,15 @@ __all__ = [
     "Source",
     "configure",
     "connect_frames",
+    "default_temp_directory",
     "duckdb_failure",
     "fetch_arrow",
     "frame_to_arrow",
     "open_source",
     "opened_here",
+    "private_folder",
     "settings",
+    "spill_folder",
 ]
 
 DEFAULT_MEMORY_LIMIT = "256MB"
@@ -54,6 +60,110 @@ DEFAULT_MEMORY_LIMIT = "256MB"
 
 Source = Frames | str | os.PathLike[str]
 """What an analysis reads: in-memory :class:`Frames`, or a dataset folder."""
+
+
+_SPILL_OPTIONS = "--temp-directory or CHIFT_FRAMES_TEMP_DIRECTORY"
+
+
+def default_temp_directory() -> Path:
+    """Return DuckDB's spill folder unless told otherwise: ``chift_frames/duckdb`` in the cache.
+
+    The cache folder is ``$XDG_CACHE_HOME`` when it is an absolute path, else ``~/.cache``;
+    without a home folder, a ``chift_frames-<uid>`` folder in the system's temporary folder.
+    Nothing is created here: :func:`configure` creates the folder, private, when it spills.
+    """
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    if cache and os.path.isabs(cache):
+        return Path(cache) / "chift_frames" / "duckdb"
+    try:
+        return Path.home() / ".cache" / "chift_frames" / "duckdb"
+    except RuntimeError:  # no $HOME and no password entry
+        uid = getattr(os, "getuid", lambda: "user")()
+        return Path(tempfile.gettempdir()) / f"chift_frames-{uid}" / "duckdb"
+
+
+def private_folder(path: str | os.PathLike[str]) -> str:
+    """Return folder ``path`` resolved, created if missing, once sure it is the user's alone.
+
+    DuckDB writes what it spills (rows of the account's tables) as files anyone may read
+    (mode 0644), so the folder is what keeps them private: each missing part of ``path``
+    is created with mode 0700. An existing folder that another user owns, or that other
+    users may enter (any permission for group or others), is refused, as is one inside a
+    folder that another user owns or can write to (without the sticky bit of ``/tmp``),
+    since they could swap it. Symbolic links are resolved, so what DuckDB is given cannot
+    be pointed elsewhere afterwards. On Windows, where there are no such modes, the folder
+    is only created.
+
+    Raises
+    ------
+    StoreError
+        When the folder cannot be created, or is not private; the message says what to do.
+    """
+    folder = Path(os.path.realpath(Path(path).expanduser()))
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for part in reversed(missing):
+        try:
+            part.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made meanwhile by someone else: checked below like any existing folder
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create DuckDB's spill folder {folder}: {exc.strerror or exc}; "
+                f"give another with {_SPILL_OPTIONS}"
+            ) from None
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return str(folder)
+    me = getuid()
+    try:
+        info = os.stat(folder)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot use DuckDB's spill folder {folder}: {exc.strerror or exc}; give another "
+            f"with {_SPILL_OPTIONS}"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StoreError(
+            f"DuckDB's spill folder {folder} is not a folder; give another with {_SPILL_OPTIONS}"
+        )
+    if info.st_uid != me:
+        raise StoreError(
+            f"DuckDB's spill folder {folder} belongs to another user (uid {info.st_uid}), who "
+            f"could read what it spills; give a folder of your own with {_SPILL_OPTIONS}"
+        )
+    if info.st_mode & 0o077:
+        raise StoreError(
+            f"DuckDB's spill folder {folder} is open to other users (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}), who could read what it spills: chmod 700 it, or "
+            f"give another with {_SPILL_OPTIONS}"
+        )
+    for parent in folder.parents:
+        info = os.stat(parent)
+        if info.st_uid not in (me, 0):
+            raise StoreError(
+                f"DuckDB's spill folder {folder} is inside {parent}, which belongs to another "
+                f"user (uid {info.st_uid}), who could swap it; give another with {_SPILL_OPTIONS}"
+            )
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            raise StoreError(
+                f"DuckDB's spill folder {folder} is inside {parent}, which other users can "
+                f"write to (mode {stat.S_IMODE(info.st_mode):04o}), so they could swap it; give "
+                f"another with {_SPILL_OPTIONS}"
+            )
+    return str(folder)
+
+
+def _chosen_temp_directory(given: str | os.PathLike[str] | None) -> str:
+    return str(given or os.environ.get("CHIFT_FRAMES_TEMP_DIRECTORY") or default_temp_directory())
+
+
+def spill_folder(temp_directory: str | os.PathLike[str] | None = None) -> str:
+    """Return the folder DuckDB spills to, private and ready (see :func:`private_folder`).
+
+    It is ``temp_directory``, else ``CHIFT_FRAMES_TEMP_DIRECTORY``, else
+    :func:`default_temp_directory`: the folder of :func:`settings`.
+    """
+    return private_folder(_chosen_temp_directory(temp_directory))
 
 
 def settings(
@@ -72,11 +182,7 @@ def settings(
         "memory_limit": memory_limit
         or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")
         or DEFAULT_MEMORY_LIMIT,
-        "temp_directory": str(
-            temp_directory
-            or os.environ.get("CHIFT_FRAMES_TEMP_DIRECTORY")
-            or Path(tempfile.gettempdir()) / "chift_frames_duckdb"
-        ),
+        "temp_directory": _chosen_temp_directory(temp_directory),
     }
     given_threads = threads or os.environ.get("CHIFT_FRAMES_THREADS")
     if given_threads:
@@ -92,23 +198,26 @@ def settings(
 def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     """Apply :func:`settings` to DuckDB connection ``con`` and return it.
 
-    Sets ``memory_limit`` and ``temp_directory`` (so that big joins and sorts spill), the
-    time zone to UTC (timestamps come back as UTC, as in the tables), and turns off the
-    progress bar. Unless ``keep_order``, DuckDB need not keep rows in the order they were
-    read, which spares memory: every report orders its result itself, where a user's
-    ad hoc query may not. ``options`` are those of :func:`settings`.
+    Sets ``memory_limit`` and ``temp_directory`` (so that big joins and sorts spill, into
+    a folder that is the user's alone: see :func:`private_folder`), the time zone to UTC
+    (timestamps come back as UTC, as in the tables), and turns off the progress bar.
+    Unless ``keep_order``, DuckDB need not keep rows in the order they were read, which
+    spares memory: every report orders its result itself, where a user's ad hoc query may
+    not. ``options`` are those of :func:`settings`.
 
     Raises
     ------
     StoreError
-        When DuckDB refuses a setting (a memory limit it cannot read, for example).
+        When DuckDB refuses a setting (a memory limit it cannot read, for example), or the
+        spill folder is not private.
     """
     import duckdb
 
     chosen = settings(**options)
+    spill = private_folder(str(chosen["temp_directory"]))
     try:
         con.execute("SET memory_limit = ?", [str(chosen["memory_limit"])])
-        con.execute("SET temp_directory = ?", [str(chosen["temp_directory"])])
+        con.execute("SET temp_directory = ?", [spill])
         if "threads" in chosen:
             con.execute(f"SET threads = {int(chosen['threads'])}")
         con.execute("SET TimeZone = 'UTC'")

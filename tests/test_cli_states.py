@@ -3,8 +3,9 @@ what it prints for people to read."""
 
 from __future__ import annotations
 
+import html
 import os
-import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -139,14 +140,15 @@ def test_query_says_how_many_rows_and_cuts_long_text(
     assert capsys.readouterr().out.splitlines()[-1] == "(1 row)"
 
 
+@pytest.mark.parametrize("folder", ["demo", "my demo>x; y"])
 def test_the_demo_next_lines_work_as_printed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    folder: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "chift-frames").touch()  # as after the Quick start
     monkeypatch.setattr("sys.argv", [".venv/bin/chift-frames"])
-    assert main(["demo", "--out", "demo", "--consumers", "10", "--quiet"]) == 0
+    assert main(["demo", "--out", folder, "--consumers", "10", "--quiet"]) == 0
     out = capsys.readouterr().out
     lines = out.split("\nNext:\n")[1].splitlines()
     assert lines[-1] == (
@@ -156,8 +158,10 @@ def test_the_demo_next_lines_work_as_printed(
     commands = [line.strip() for line in lines[:-1]]
     assert all(c.startswith(".venv/bin/chift-frames ") for c in commands)
     for command in commands:  # each runs as printed (the shell's quotes taken off)
-        argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', command)][1:]
+        argv = shlex.split(command)[1:]
+        assert argv[1] == folder, command  # the folder comes back whole
         assert main(argv) == 0, command
+    assert (tmp_path / folder / "report.html").is_file()
     printed = capsys.readouterr().out
     assert "POS → Accounting" in printed and "What changed from" in printed
 
@@ -256,3 +260,108 @@ def test_fetch_and_resume_go_on_beside_a_damaged_manifest(
     snapshots = list_snapshots(tmp_path)
     assert snapshots.status.tolist() == ["complete", "complete"]
     assert snapshots.pairs_ok.tolist() == [WORLD.pair_count] * 2
+
+
+# -- commands to paste: each argument quoted, so a root with a space or a > comes back whole ----
+
+ODD_ROOT = "my data>out; x"
+
+
+def _pasted(text: str, after: str = "finish it with: ") -> list[str]:
+    """The command a line prints after ``after``, as a POSIX shell splits it."""
+    return shlex.split(text.split(after, 1)[1])
+
+
+def test_ctrl_c_summary_snapshots_and_the_page_print_commands_that_paste_back(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chift_frames.export import render_html
+    from chift_frames.store import snapshot_states
+
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    root = str(tmp_path / ODD_ROOT)
+    assert main(["fetch", "--out", root, "--quiet", "--concurrency", "1"]) == 130
+    monkeypatch.setattr(_Run, "_get", original_get)
+    (snapshot_id,) = list_snapshots(root).snapshot_id
+    expected = ["chift-frames", "fetch", "--out", root, "--resume", snapshot_id]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "finish it with: " in line]
+    assert len(lines) == 2  # at the start, and the Ctrl-C note
+    assert [_pasted(line) for line in lines] == [expected, expected]
+    assert main(["summary", root]) == 0
+    (note,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Note: ")]
+    assert _pasted(note) == expected
+    (step,) = snapshot_states(root).next_step  # what `chift-frames snapshots` lists
+    assert shlex.split(step) == expected
+    page = render_html(root)
+    code = page.split("Finish it with <code>", 1)[1].split("</code>", 1)[0]
+    assert shlex.split(html.unescape(code)) == expected
+    assert main(expected[1:]) == 0  # and the command does what it says
+    assert list_snapshots(root).status.tolist() == ["complete"]
+
+
+def test_a_partial_fetch_prints_a_command_that_pastes_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(consumers=4, syncs=2, seed=4)
+    victim = next(iter(world.pairs()))
+    answer = world.consumer_sync
+    world.consumer_sync = lambda c, s: None if (c, s) == victim else answer(c, s)  # type: ignore[method-assign]
+    root = str(tmp_path / ODD_ROOT)
+    with Sandbox(world) as sandbox:
+        for key, value in {
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        assert main(["fetch", "--out", root, "--quiet"]) == 2
+    (snapshot_id,) = list_snapshots(root).snapshot_id
+    (line,) = [
+        ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Fetch them again")
+    ]
+    assert _pasted(line, "with: ")[1:] == ["fetch", "--out", root, "--resume", snapshot_id]
+
+
+def test_a_crashed_writer_lists_commands_that_paste_back(tmp_path: Path) -> None:
+    from chift_frames import flatten, save
+    from chift_frames.store import SnapshotWriter, snapshot_states
+
+    root = str(tmp_path / ODD_ROOT)
+    save(flatten([]), root)
+    crashed = SnapshotWriter(root, "crashed")
+    crashed.close()  # as if the process died
+    step = snapshot_states(root).set_index("snapshot_id").next_step["crashed"]
+    resume, drop = step.split("  (or drop it: ")
+    assert shlex.split(resume) == ["chift-frames", "fetch", "--out", root, "--resume", "crashed"]
+    assert shlex.split(drop.removesuffix(")")) == ["chift-frames", "snapshots", root, "--clean"]
+
+
+def test_the_sandbox_prints_an_export_line_that_pastes_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C does, once the lines are printed
+
+    monkeypatch.setattr(Sandbox, "serve_forever", interrupted)
+    args = ["sandbox", "--port", "0", "--client-id", "me & you>x", "--client-secret", "s"]
+    assert main(args) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "export " in ln]
+    words = shlex.split(line)
+    assert words[0] == "export"
+    variables = dict(word.split("=", 1) for word in words[1:])
+    assert variables["CHIFT_CLIENT_ID"] == "me & you>x"
+    assert variables["CHIFT_CLIENT_SECRET"] == "<the --client-secret you gave>"  # no redirect
+    assert variables["CHIFT_ACCOUNT_ID"] and variables["CHIFT_BASE_URL"].startswith("http://")

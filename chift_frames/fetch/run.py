@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._shell import resume_command
 from .._version import __version__
 from ..client import ChiftClient
 from ..errors import (
@@ -299,18 +300,18 @@ def fetch_snapshot(
             consumers=set(filters["consumer_ids"]),
         )
     except BaseException as exc:
-        resume_with = f"chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+        resume_with = resume_command(writer.url, str(writer.snapshot_id))
         try:
             run.finish(done, interrupted=type(exc).__name__)
         except Exception as failed:  # the store failed again: what was staged stays staged
             log.warning("snapshot %s could not be saved as partial: %s", writer.snapshot_id, failed)
             exc.add_note(
-                f"Snapshot {writer.snapshot_id} in {writer.path} is not committed; finish it "
+                f"Snapshot {writer.snapshot_id} in {writer.url} is not committed; finish it "
                 f"with: {resume_with}"
             )
             raise exc from None
         exc.add_note(
-            f"Snapshot {writer.snapshot_id} in {writer.path} is saved as partial; finish it "
+            f"Snapshot {writer.snapshot_id} in {writer.url} is saved as partial; finish it "
             f"with: {resume_with}"
         )
         if isinstance(exc, UnreachableError):
@@ -320,8 +321,8 @@ def fetch_snapshot(
         status = run.finish(done)
     except BaseException as exc:  # the last batch or the commit failed: all of it is staged
         exc.add_note(
-            f"Snapshot {writer.snapshot_id} in {writer.path} is not committed; finish it with: "
-            f"chift-frames fetch --out {writer.path} --resume {writer.snapshot_id}"
+            f"Snapshot {writer.snapshot_id} in {writer.url} is not committed; finish it with: "
+            f"{resume_command(writer.url, str(writer.snapshot_id))}"
         )
         raise
     errors = to_pandas(writer.read("fetch_errors"))

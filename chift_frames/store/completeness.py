@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._shell import resume_command
+
 __all__ = [
     "Completeness",
     "briefs",
@@ -121,8 +123,8 @@ class Completeness:
         return f"{done:,} of {self.expected_text} {_plural(of, 'pair')} fetched{errors}"
 
     def resume_command(self, root: str) -> str:
-        """Return the command that finishes this snapshot's fetch."""
-        return f"chift-frames fetch --out {root} --resume {self.snapshot_id}"
+        """Return the command that finishes this snapshot's fetch, quoted for a shell."""
+        return resume_command(root, self.snapshot_id)
 
     def note(self, root: str) -> str | None:
         """Return one line on what the snapshot lacks, or None for a whole one.

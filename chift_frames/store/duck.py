@@ -35,7 +35,9 @@ def connect(
     With ``snapshot="all"`` each view stacks every snapshot and has a leading ``snapshot_id``
     column; otherwise it shows one snapshot. The ``snapshots`` view lists the snapshots.
     ``tables`` limits the views to those tables (each view reads its files' footers when it
-    is made), for a caller that knows what its queries read.
+    is made), for a caller that knows what its queries read. What DuckDB spills goes to the
+    user's private spill folder (:func:`chift_frames.engine.spill_folder`), not to DuckDB's
+    own ``.tmp`` in the working folder, where anyone could read it.
 
     Raises
     ------
@@ -44,8 +46,11 @@ def connect(
     StoreError
         Its subclass :class:`~chift_frames.errors.DamagedPartError` when a part file of a
         view is missing or unreadable, or lacks a column of its table.
+        When the spill folder is not the user's alone.
     """
     import duckdb
+
+    from ..engine import spill_folder  # it builds on this package
 
     names = list(TABLES) if tables is None else list(tables)
     unknown = sorted(set(names) - set(TABLES))
@@ -53,7 +58,9 @@ def connect(
         raise ValueError(f"no table {', '.join(map(repr, unknown))}; tables: {', '.join(TABLES)}")
     base = open_root(root)
     chosen = select(base, snapshot)
+    spill = spill_folder()
     con = duckdb.connect()
+    con.execute("SET temp_directory = ?", [spill])
     every = snapshot == "all"
     for name in names:
         native = _native_view(base, name, chosen, every)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._shell import resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
 from .filesystems import Root, display_root, open_root
@@ -212,9 +213,10 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
         )
         step = ""
         if row["status"] in ("writing", "resuming", "partial") and not live:
-            step = f"chift-frames fetch --out {url} --resume {sid}"
+            step = resume_command(url, sid)
             if row["status"] != "partial":
-                step += f"  (or drop it: chift-frames snapshots {url} --clean)"
+                drop = shell_command("chift-frames", "snapshots", url, "--clean")
+                step += f"  (or drop it: {drop})"
         if sid in replaced_by:
             by = replaced_by[sid]
             step = (

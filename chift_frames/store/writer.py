@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .._shell import shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
 from .filesystems import Root, _root_text, open_root
@@ -222,9 +223,10 @@ class SnapshotWriter:
         state_path = _staged(sid, "state.json")
         state = _read_json(root, state_path) if root.exists(state_path) else None
         if previous is not None and "format" not in previous:
+            migrate = shell_command("chift-frames", "snapshots", root.url, "--migrate")
             raise StoreError(
                 f"snapshot {sid!r} in {root.url} was written by chift_frames 0.1; it can be "
-                f"read, not continued: run chift-frames snapshots {root.url} --migrate first"
+                f"read, not continued: run {migrate} first"
             )
         if previous is not None and previous["status"] not in READABLE:
             previous = None  # a 0.1 'writing' manifest: nothing committed
