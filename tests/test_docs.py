@@ -65,3 +65,18 @@ def test_the_cli_runs_as_a_module() -> None:
         [sys.executable, "-m", "chift_frames", "--help"], capture_output=True, text=True, check=True
     )
     assert "demo" in out.stdout
+
+
+def test_every_test_the_security_page_names_exists() -> None:
+    """docs/security.md's threat table names its tests: each must be a test in that file."""
+    named: list[tuple[str, str]] = []
+    for line in (ROOT / "docs" / "security.md").read_text(encoding="utf-8").splitlines():
+        current = None
+        for path, name in re.findall(r"`(tests/\w+\.py)?::(\w+)", line):
+            current = path or current
+            assert current, f"{name} names no file: {line[:80]}"
+            named.append((current, name))
+    assert len(named) > 30
+    for path, name in named:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} does not exist"
