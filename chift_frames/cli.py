@@ -585,7 +585,8 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         "--memory-limit",
         metavar="SIZE",
         help="DuckDB's memory limit before it spills to disk, such as 2GB "
-        "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MB)",
+        "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MiB, and a query that runs out of it "
+        "runs again with a quarter of the machine's memory)",
     )
     parser.add_argument(
         "--temp-directory",

@@ -8,10 +8,12 @@ which shows an in-memory :class:`~chift_frames.frames.Frames` under the same vie
 
 Settings, each an argument, else an environment variable, else a default for a laptop:
 
-- ``memory_limit`` (``CHIFT_FRAMES_MEMORY_LIMIT``, default ``"256MB"``): how much memory
+- ``memory_limit`` (``CHIFT_FRAMES_MEMORY_LIMIT``, default ``"256MiB"``): how much memory
   DuckDB may use before it spills, in DuckDB's words (``"512MB"``, ``"4GB"``, ``"50%"``).
-  The default keeps a command's memory nearly flat from 2,000 to 200,000 pairs; raise it
-  on a machine with memory to spare, and big reports spill less and run faster.
+  The default keeps a command's memory nearly flat from 2,000 to 200,000 pairs, on every
+  account shape; a report query that still runs out of it (state that cannot spill) runs
+  once more with the machine's room, a quarter of its memory (see :func:`memory_room`).
+  A limit you set is never raised.
 - ``temp_directory`` (``CHIFT_FRAMES_TEMP_DIRECTORY``, default ``chift_frames/duckdb`` in
   the user's cache folder, ``$XDG_CACHE_HOME`` or ``~/.cache``): where it spills. What
   spills holds the account's data, so the folder must be the user's alone: a connection
@@ -22,14 +24,15 @@ Settings, each an argument, else an environment variable, else a default for a l
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +40,9 @@ import pyarrow as pa
 from .errors import StoreError
 from .frames import Frames
 from .schema import TABLES
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -47,16 +53,62 @@ __all__ = [
     "duckdb_failure",
     "fetch_arrow",
     "frame_to_arrow",
+    "memory_available",
+    "memory_room",
     "open_source",
     "opened_here",
     "private_folder",
+    "run_with_room",
     "settings",
     "spill_folder",
 ]
 
-DEFAULT_MEMORY_LIMIT = "256MB"
+DEFAULT_MEMORY_LIMIT = "256MiB"
 """DuckDB's memory limit unless told otherwise. Past it, joins, aggregates and sorts spill to
 ``temp_directory``, so the memory a command takes barely grows with the account."""
+
+ROOM_SHARE = 4
+"""A query that runs out of :data:`DEFAULT_MEMORY_LIMIT` gets one ``ROOM_SHARE``-th of the
+memory available (see :func:`memory_room`)."""
+ROOM_CEILING = 4 * 2**30
+
+
+def memory_available() -> int | None:
+    """Return the bytes of memory this process may use: the machine's, or its container's.
+
+    The smaller of the physical memory and a cgroup limit (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``); None where neither can be read.
+    """
+    sizes = []
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        sizes.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(ValueError, OSError):
+            text = Path(path).read_text(encoding="ascii").strip()
+            if text.isdigit() and 0 < int(text) < 2**60:  # "max", or v1's "no limit"
+                sizes.append(int(text))
+    return min(sizes) if sizes else None
+
+
+def memory_room(available: int | None = None) -> str | None:
+    """Return the memory limit for a query that ran out of the default one, or None.
+
+    A quarter of the memory available (the machine's, or its container's), at most 4 GiB:
+    on an 8 GB machine, 2 GiB. None when that is no more than the default limit (a small
+    machine, or one whose memory can't be read): there is no room to give.
+
+    Examples
+    --------
+    >>> memory_room(8 * 2**30), memory_room(64 * 2**30), memory_room(2**30)
+    ('2048MiB', '4096MiB', None)
+    """
+    if available is None:
+        available = memory_available()
+    if available is None:
+        return None
+    room = min(available // ROOM_SHARE, ROOM_CEILING)
+    return f"{room // 2**20}MiB" if room > 256 * 2**20 else None
+
 
 Source = Frames | str | os.PathLike[str]
 """What an analysis reads: in-memory :class:`Frames`, or a dataset folder."""
@@ -215,6 +267,10 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
 
     chosen = settings(**options)
     spill = private_folder(str(chosen["temp_directory"]))
+    if chosen["memory_limit"] == DEFAULT_MEMORY_LIMIT:
+        _DEFAULT_LIMIT.add(con)
+    else:
+        _DEFAULT_LIMIT.discard(con)
     try:
         con.execute("SET memory_limit = ?", [str(chosen["memory_limit"])])
         con.execute("SET temp_directory = ?", [spill])
@@ -229,6 +285,32 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
     return con
+
+
+_DEFAULT_LIMIT: weakref.WeakSet[Any] = weakref.WeakSet()  # connections at the default limit
+
+
+def run_with_room(con: Any, run: Callable[[Any], T]) -> T:
+    """Return ``run(con)``, run once more with :func:`memory_room` if it ran out of memory.
+
+    Only when ``con`` has the default limit (:data:`DEFAULT_MEMORY_LIMIT`), which keeps
+    every command lean on the accounts it suits: a query whose state cannot spill (a list
+    of every outlier of a very common value, say) gets the machine's room instead of
+    failing. A limit the user set is theirs: it is never raised. The connection keeps the
+    larger limit afterwards.
+    """
+    import duckdb
+
+    try:
+        return run(con)
+    except duckdb.OutOfMemoryException:
+        room = memory_room() if con in _DEFAULT_LIMIT else None
+        if room is None:
+            raise
+    log.info("DuckDB ran out of %s; running the query again with %s", DEFAULT_MEMORY_LIMIT, room)
+    con.execute("SET memory_limit = ?", [room])
+    _DEFAULT_LIMIT.discard(con)
+    return run(con)
 
 
 _DAMAGED_PART = ("Failed to read file", "schema mismatch", "magic bytes", "No files found")

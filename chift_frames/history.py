@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import os
 import warnings
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .engine import configure, duckdb_failure, fetch_arrow, frame_to_arrow, open_source
+from .engine import (
+    configure,
+    duckdb_failure,
+    fetch_arrow,
+    frame_to_arrow,
+    open_source,
+    run_with_room,
+)
 from .errors import FilteredSnapshotWarning, PartialSnapshotWarning, StoreError
 from .frames import Frames
 from .reports._query import to_frame
@@ -464,7 +472,7 @@ def _diff_on(con: Any, before: str, after: str) -> Frames:
     out = {}
     for name, sql in CHANGE_SQL.items():
         try:
-            table = fetch_arrow(con.sql(sql, params={"before": before, "after": after}))
+            table = run_with_room(con, partial(_arrow_of, sql, {"before": before, "after": after}))
         except duckdb.Error as exc:
             raise duckdb_failure(f"diff: {name} failed in DuckDB", exc, con) from None
         out[name] = to_frame(table, dict.fromkeys(CHANGE_TABLES[name], _STRING))
@@ -632,6 +640,10 @@ def diff_notes(
     return notes
 
 
+def _arrow_of(sql: str, params: dict[str, Any], con: Any) -> pa.Table:
+    return fetch_arrow(con.sql(sql, params=params))
+
+
 def diff(
     root: str | os.PathLike[str], before: str | None = None, after: str | None = None
 ) -> Frames:
@@ -772,7 +784,7 @@ def trends(root: str | os.PathLike[str]) -> pd.DataFrame:
 
     with open_source(root, "all") as con:
         try:
-            table = fetch_arrow(con.sql(TRENDS_SQL))
+            table = run_with_room(con, lambda c: fetch_arrow(c.sql(TRENDS_SQL)))
             listed = fetch_arrow(con.sql("SELECT snapshot_id, status, info_json FROM snapshots"))
         except duckdb.Error as exc:
             raise duckdb_failure("trends failed in DuckDB", exc, con) from None

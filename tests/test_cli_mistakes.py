@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from chift_frames.cli import EXIT_USAGE, build_parser, main
+from chift_frames.errors import StoreError
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -170,3 +172,28 @@ def test_running_out_of_duckdbs_memory_says_how_to_give_it_more(
     assert len(err.splitlines()) == 1 and "Out of Memory Error" in err, err
     assert "raise DuckDB's memory limit (now 976.5 KiB) with --memory-limit" in err
     assert "Possible solutions" not in err and "SET memory_limit" not in err
+
+
+@pytest.mark.parametrize("name", ["consensus_targets", "consumer_health"])
+def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
+    name: str, two_snapshots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chift_frames.engine as engine
+    from chift_frames import reports
+
+    expected = getattr(reports, name)(two_snapshots)
+    monkeypatch.delenv("CHIFT_FRAMES_MEMORY_LIMIT", raising=False)
+    # a default too small for the report, and a machine with room to give
+    monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(engine, "memory_room", lambda available=None: "1GB")
+    pd.testing.assert_frame_equal(getattr(reports, name)(two_snapshots), expected)
+    # no room on the machine: the one-line error, naming the default limit
+    monkeypatch.setattr(engine, "memory_room", lambda available=None: None)
+    with pytest.raises(StoreError, match=r"Out of Memory Error.*raise DuckDB's memory limit"):
+        getattr(reports, name)(two_snapshots)
+    # a limit the user set is never raised
+    monkeypatch.setattr(engine, "memory_room", lambda available=None: "1GB")
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "256MiB")
+    with pytest.raises(StoreError, match="Out of Memory Error"):
+        getattr(reports, name)(two_snapshots)

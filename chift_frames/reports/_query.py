@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..engine import duckdb_failure, fetch_arrow, open_source
+from ..engine import duckdb_failure, fetch_arrow, open_source, run_with_room
 
 STRING = pd.StringDtype("pyarrow")
 INT = pd.Int64Dtype()
@@ -177,7 +177,7 @@ def run_sql(
 
     text = report_sql(name) if sql is None else sql
     try:
-        return fetch_arrow(con.sql(text, params=dict(params or {})))
+        return run_with_room(con, lambda c: fetch_arrow(c.sql(text, params=dict(params or {}))))
     except duckdb.Error as exc:
         raise duckdb_failure(f"report {name} failed in DuckDB", exc, con) from None
 

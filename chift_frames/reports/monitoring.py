@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..engine import duckdb_failure, opened_here
+from ..engine import duckdb_failure, opened_here, run_with_room
 from ..errors import ChiftFramesError
 from ._query import IDS, INT, STRING, Relation, Source, report_sql, run_report
 
@@ -139,7 +139,9 @@ def register_monitoring_states(con: Any, one_apis: OneApis = None) -> None:
     con.register("one_apis", table)
     sql = report_sql("monitoring_states")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE monitoring_states AS {sql}")
+        run_with_room(
+            con, lambda c: c.execute(f"CREATE OR REPLACE TEMP TABLE monitoring_states AS {sql}")
+        )
     except duckdb.Error as exc:
         raise duckdb_failure("report monitoring_states failed in DuckDB", exc, con) from None
     _STATES_OF[con] = key

@@ -133,20 +133,26 @@ def query(
     """
     import duckdb
 
-    from ..engine import configure, duckdb_failure  # it builds on this package
+    from ..engine import configure, duckdb_failure, run_with_room  # it builds on this package
 
     con = connect(root, snapshot)
     try:
         # the memory limit and spill folder of every analysis; rows in the order a query
         # without ORDER BY reads them, as a user of DuckDB expects
         configure(con, keep_order=True)
-        try:
-            result = con.sql(sql)
+
+        def run(c: Any) -> pa.Table | None:
+            result = c.sql(sql)
             if result is None:
-                return pd.DataFrame()
+                return None
             # DuckDB 2 renamed fetch_arrow_table() to to_arrow_table()
             fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
-            table = fetch()
+            return fetch()
+
+        try:
+            table = run_with_room(con, run)
+            if table is None:
+                return pd.DataFrame()
         except (duckdb.Error, pa.ArrowException) as exc:
             raise duckdb_failure("the query failed", exc, con) from None
         df: pd.DataFrame = table.to_pandas(types_mapper=_query_dtype)
