@@ -38,8 +38,9 @@ from .errors import (
 )
 from .flatten import flatten, to_canonical_json
 from .frames import Frames
-from .history import diff, trends
+from .history import diff
 from .schema import TABLES
+from .snapshot_trends import trends
 from .store import SnapshotWriter, connect, list_snapshots, load, query, save
 
 __all__ = [
