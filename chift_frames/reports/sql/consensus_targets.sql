@@ -42,7 +42,7 @@ repeated_uses AS (
     FROM mapped SEMI JOIN shared_hashes USING (choice_hash)
     GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
 ),
-consumer_choices AS (
+consumer_choices AS NOT MATERIALIZED (
     -- the one target that stands for each consumer: its most frequent (first A-Z on a tie)
     SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
     FROM mapped ANTI JOIN shared_hashes USING (choice_hash)
@@ -72,15 +72,22 @@ consensus AS (
     ) = 1
 ),
 per_source AS (
+    -- from the votes, not the choices: a few rows per source instead of one per consumer
+    SELECT
+        sync_id, mapping_name, sub_mapping_name, source_id,
+        sum(consumer_count) AS consumer_count,
+        count(*) AS target_count
+    FROM target_votes
+    GROUP BY sync_id, mapping_name, sub_mapping_name, source_id
+),
+outliers AS (
+    -- the consumers whose choice is not the consensus: listed, only they are grouped
     SELECT
         ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id,
-        count(*) AS consumer_count,
-        count(DISTINCT ch.target_id) AS target_count,
-        list_sort(
-            list(ch.consumer_id) FILTER (WHERE ch.target_id <> co.consensus_target_id)
-        ) AS outlier_consumer_ids
+        list_sort(list(ch.consumer_id)) AS outlier_consumer_ids
     FROM consumer_choices AS ch
     JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
+    WHERE ch.target_id <> co.consensus_target_id
     GROUP BY ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id
 )
 SELECT
@@ -96,10 +103,11 @@ SELECT
     CAST(co.consensus_count AS BIGINT) AS consensus_count,
     CAST(co.consensus_count AS DOUBLE) / nullif(p.consumer_count, 0) AS consensus_share,
     CAST(p.target_count AS BIGINT) AS target_count,
-    CAST(array_length(coalesce(p.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
-    CAST(coalesce(p.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
+    CAST(array_length(coalesce(o.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(coalesce(o.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
 FROM per_source AS p
 JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
+LEFT JOIN outliers AS o USING (sync_id, mapping_name, sub_mapping_name, source_id)
 LEFT JOIN sync_names AS sn ON sn.sync_id = p.sync_id
 LEFT JOIN value_labels AS sl
     ON sl.sync_id = p.sync_id AND sl.mapping_name = p.mapping_name
