@@ -36,20 +36,31 @@ common_types AS (
         ORDER BY consumer_count DESC, type
     ) = 1
 ),
+column_types AS (
+    -- the types each column has, from the votes: a few rows per column
+    SELECT
+        sync_id, flow_id, datastore_name, column_name,
+        list_sort(list(type)) AS types, count(*) AS type_count
+    FROM type_votes
+    GROUP BY sync_id, flow_id, datastore_name, column_name
+),
 columns_seen AS (
     SELECT
+        sync_id, flow_id, datastore_name, name AS column_name,
+        count(DISTINCT consumer_id) AS consumer_count, min(column_index) AS position
+    FROM datastore_columns
+    GROUP BY sync_id, flow_id, datastore_name, name
+),
+outliers AS (
+    -- the consumers who give a column another type than most: only they are grouped
+    SELECT
         c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
-        count(DISTINCT c.consumer_id) AS consumer_count,
-        list_sort(list(DISTINCT c.type)) AS types,
-        count(DISTINCT c.type) AS type_count,
-        min(c.column_index) AS position,
-        list_sort(
-            list(DISTINCT c.consumer_id) FILTER (WHERE c.type <> t.common_type)
-        ) AS outlier_consumer_ids
+        list_sort(list(DISTINCT c.consumer_id)) AS outlier_consumer_ids
     FROM datastore_columns AS c
     JOIN common_types AS t
         ON t.sync_id = c.sync_id AND t.flow_id = c.flow_id
         AND t.datastore_name = c.datastore_name AND t.column_name = c.name
+    WHERE c.type <> t.common_type
     GROUP BY c.sync_id, c.flow_id, c.datastore_name, c.name
 )
 SELECT
@@ -60,16 +71,22 @@ SELECT
     CAST(s.datastore_name AS VARCHAR) AS datastore_name,
     CAST(s.column_name AS VARCHAR) AS column_name,
     CAST(s.consumer_count AS BIGINT) AS consumer_count,
-    CAST(s.types AS VARCHAR[]) AS types,
-    CAST(s.type_count AS BIGINT) AS type_count,
+    CAST(ty.types AS VARCHAR[]) AS types,
+    CAST(ty.type_count AS BIGINT) AS type_count,
     CAST(t.common_type AS VARCHAR) AS common_type,
-    CAST(s.type_count > 1 AS BOOLEAN) AS type_disagrees,
-    CAST(array_length(coalesce(s.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
-    CAST(coalesce(s.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
+    CAST(ty.type_count > 1 AS BOOLEAN) AS type_disagrees,
+    CAST(array_length(coalesce(o.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(coalesce(o.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
 FROM columns_seen AS s
 JOIN common_types AS t
     ON t.sync_id = s.sync_id AND t.flow_id = s.flow_id
     AND t.datastore_name = s.datastore_name AND t.column_name = s.column_name
+JOIN column_types AS ty
+    ON ty.sync_id = s.sync_id AND ty.flow_id = s.flow_id
+    AND ty.datastore_name = s.datastore_name AND ty.column_name = s.column_name
+LEFT JOIN outliers AS o
+    ON o.sync_id = s.sync_id AND o.flow_id = s.flow_id
+    AND o.datastore_name = s.datastore_name AND o.column_name = s.column_name
 LEFT JOIN flow_names AS fn ON fn.sync_id = s.sync_id AND fn.flow_id = s.flow_id
 LEFT JOIN sync_names AS sn ON sn.sync_id = s.sync_id
 ORDER BY
