@@ -123,13 +123,45 @@ common_pairs AS (
 _VALUE_KEY = "consumer_id, sync_id, mapping_name, sub_mapping_name, source_id"
 
 
+_CHANGED_PAIRS = """
+pair_prints AS (
+    -- a fingerprint of each pair's values on each side: their count and the sum of their
+    -- rows' hashes, positions included; one pass, a group per pair
+    SELECT
+        consumer_id, sync_id,
+        count(*) FILTER (WHERE snapshot_id = $before) AS before_count,
+        sum(row_hash) FILTER (WHERE snapshot_id = $before) AS before_print,
+        count(*) FILTER (WHERE snapshot_id = $after) AS after_count,
+        sum(row_hash) FILTER (WHERE snapshot_id = $after) AS after_print
+    FROM (
+        SELECT
+            consumer_id, sync_id, snapshot_id,
+            hash(
+                mapping_name, sub_mapping_name, source_id, target_id, mapping_index, value_index
+            ) AS row_hash
+        FROM mapping_values
+        WHERE snapshot_id IN ($before, $after) AND source_id IS NOT NULL
+    )
+    GROUP BY consumer_id, sync_id
+),
+changed_pairs AS (
+    -- the pairs in both snapshots whose values may differ: only their rows are compared
+    SELECT consumer_id, sync_id
+    FROM pair_prints JOIN common_pairs USING (consumer_id, sync_id)
+    WHERE before_count <> after_count OR before_print IS DISTINCT FROM after_print
+)"""
+
+
 def _first_values(side: str) -> str:
     """Return the CTEs that keep each value key's first row of snapshot ``$<side>``.
 
-    They end in ``<side>_values``. Nearly every key occurs once in a snapshot: rows whose
-    key's hash occurs once pass as they are, and only the rest (repeated keys, and the rare
-    keys that share a hash with another) are ranked by position, by their whole key. Ranking
-    every row by five strings cost three times as much (1.7 s against 0.5 s at 20,000 pairs).
+    They end in ``<side>_values``, and read only the pairs of ``changed_pairs``: most pairs
+    of an account are the same from one fetch to the next, and a pair whose values hash to
+    the same sum, count and positions included, has no value change to find (20,000 heavy
+    pairs: 48 s to 6 s). Nearly every key occurs once in a snapshot: rows whose key's hash
+    occurs once pass as they are, and only the rest (repeated keys, and the rare keys that
+    share a hash with another) are ranked by position, by their whole key. Ranking every row
+    by five strings cost three times as much (1.7 s against 0.5 s at 20,000 pairs).
     ``<side>_rows`` is read three times, so DuckDB keeps it (and spills it); inlined, the
     query ran out of memory at 200,000 pairs under the default memory limit.
     """
@@ -139,7 +171,7 @@ def _first_values(side: str) -> str:
         v.mapping_index, v.value_index,
         hash(v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id)
             AS key_hash
-    FROM mapping_values AS v JOIN common_pairs USING (consumer_id, sync_id)
+    FROM mapping_values AS v JOIN changed_pairs USING (consumer_id, sync_id)
     WHERE v.snapshot_id = ${side} AND v.source_id IS NOT NULL
 ),
 {side}_shared_hashes AS (
@@ -237,7 +269,7 @@ ORDER BY f.field_order, f.consumer_id, f.sync_id
 -- Each side keeps a key's first value (by position); a full join of the two sides then
 -- compares them. Joins spill to disk, so this runs within the memory limit at any size (a
 -- grouping of both sides would not).
-WITH {_COMMON_PAIRS}, {_NAMES},
+WITH {_COMMON_PAIRS}, {_NAMES}, {_CHANGED_PAIRS},
 {_first_values("before")},
 {_first_values("after")},
 compared AS (

@@ -421,3 +421,31 @@ def test_a_rebuild_takes_the_place_of_the_snapshot_it_rebuilds(
     removed = prune(tmp_path, keep_last=2)
     assert sorted(removed) == sorted([first.snapshot_id, second.snapshot_id])
     assert list_snapshots(tmp_path).snapshot_id.tolist() == [old_first, new_second]
+
+
+def test_only_pairs_whose_values_differ_are_compared_and_none_is_missed() -> None:
+    """The pair fingerprint skips unchanged pairs; a swap of a repeated source is a change."""
+    import copy
+
+    from chift_frames import flatten
+    from chift_frames.history import diff_frames
+
+    world = World(consumers=6, syncs=2, seed=11)
+    before = [(c, world.consumer_sync(c, s)) for c, s in world.pairs()]
+    at = next(i for i, (_, p) in enumerate(before) if p["link_mappings"])
+    # one pair gains a source given twice
+    after = copy.deepcopy(before)
+    values = after[at][1]["link_mappings"][0]["values"]
+    values.insert(0, {"source_id": "dup", "target_id": "T2"})
+    values.append({"source_id": "dup", "target_id": "T1"})
+    changes = diff_frames(flatten(before), flatten(after)).value_changes
+    assert changes[["source_id", "change"]].values.tolist() == [["dup", "added"]]
+    # then its two values swap: the same rows, but the first value of "dup" is now T1
+    later = copy.deepcopy(after)
+    values = later[at][1]["link_mappings"][0]["values"]
+    values[0], values[-1] = values[-1], values[0]
+    changes = diff_frames(flatten(after), flatten(later)).value_changes
+    got = changes[["source_id", "change", "target_before", "target_after"]]
+    assert got.values.tolist() == [["dup", "retargeted", "T2", "T1"]]
+    # and a snapshot against its copy has no value change at all
+    assert len(diff_frames(flatten(before), flatten(copy.deepcopy(before))).value_changes) == 0
