@@ -371,7 +371,8 @@ ORDER BY c.consumer_id, c.sync_id, c.flow_id, c.change
     "column_changes": f"""
 -- Which datastore columns were added, removed or retyped, in flows enabled in both?
 -- Grain: one row per pair, flow, datastore name and column name that changed.
--- One pass over both snapshots' columns, grouped by what a column is (its first row wins).
+-- Flows whose columns' fingerprint differs are grouped by what a column is (its first row
+-- wins); the others have no change to find.
 WITH {_COMMON_PAIRS}, {_NAMES},
 common_flows AS (
     SELECT consumer_id, sync_id, flow_id
@@ -381,6 +382,29 @@ common_flows AS (
     SELECT consumer_id, sync_id, flow_id
     FROM flows JOIN common_pairs USING (consumer_id, sync_id)
     WHERE snapshot_id = $after
+),
+flow_prints AS (
+    -- a fingerprint of each flow's columns on each side, positions included (as for values)
+    SELECT
+        consumer_id, sync_id, flow_id,
+        count(*) FILTER (WHERE snapshot_id = $before) AS before_count,
+        sum(row_hash) FILTER (WHERE snapshot_id = $before) AS before_print,
+        count(*) FILTER (WHERE snapshot_id = $after) AS after_count,
+        sum(row_hash) FILTER (WHERE snapshot_id = $after) AS after_print
+    FROM (
+        SELECT
+            consumer_id, sync_id, flow_id, snapshot_id,
+            hash(datastore_name, name, type, datastore_index, column_index) AS row_hash
+        FROM datastore_columns
+        WHERE snapshot_id IN ($before, $after)
+    )
+    GROUP BY consumer_id, sync_id, flow_id
+),
+changed_flows AS (
+    -- flows in both whose columns may differ: only their columns are compared
+    SELECT consumer_id, sync_id, flow_id
+    FROM flow_prints JOIN common_flows USING (consumer_id, sync_id, flow_id)
+    WHERE before_count <> after_count OR before_print IS DISTINCT FROM after_print
 ),
 compared AS (
     SELECT
@@ -392,7 +416,7 @@ compared AS (
         arg_min_null(c.type, (c.datastore_index, c.column_index))
             FILTER (WHERE c.snapshot_id = $after) AS type_after
     FROM datastore_columns AS c
-    JOIN common_flows AS f
+    JOIN changed_flows AS f
         ON f.consumer_id = c.consumer_id AND f.sync_id = c.sync_id AND f.flow_id = c.flow_id
     WHERE c.snapshot_id IN ($before, $after)
     GROUP BY c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name
