@@ -71,6 +71,18 @@ EXIT_CODES = """exit status:
   130  interrupted (Ctrl-C): the snapshot is saved as partial; the command that finishes it
        is printed"""
 
+EXIT_CODES_COMMAND = """exit status:
+  0    done
+  1    an error, told in one line on stderr (a folder that is not a dataset, an unknown
+       snapshot, a failed query...)
+  64   a usage error: a missing or malformed argument (argparse's message)
+  130  interrupted (Ctrl-C)"""
+
+EXIT_CODES_SANDBOX = """exit status:
+  0    stopped with Ctrl-C
+  1    an error, told in one line on stderr (a busy port, a bad fault rate...)
+  64   a usage error: a missing or malformed argument (argparse's message)"""
+
 
 ROOT_HELP = "dataset folder, or a URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file:///…"
 
@@ -156,8 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     with Sandbox(world) as sandbox:
         print(
-            f"Sandbox serving a made-up account ({args.consumers:,} consumers, "
-            f"{args.syncs} syncs, {world.pair_count:,} pairs) at {sandbox.url}"
+            f"Sandbox serving a made-up account ({_plural(args.consumers, 'consumer')}, "
+            f"{_plural(args.syncs, 'sync')}, {_plural(world.pair_count, 'pair')}) at {sandbox.url}"
         )
         with ChiftClient(
             "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
@@ -282,7 +294,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
             " (is another sandbox running? pick another --port, or 0 for any free one)"
         ) from None
-    print(f"Sandbox serving {world.pair_count:,} pairs at {sandbox.url} (Ctrl-C to stop)")
+    print(f"Sandbox serving {_plural(world.pair_count, 'pair')} at {sandbox.url} (Ctrl-C to stop)")
     client_id = args.client_id or "any"
     secret = "<the --client-secret you gave>" if args.client_secret else "any"
     variables = {
@@ -295,7 +307,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if faults.fail_pairs:
         print(
             f"  {faults.fail_pairs:.0%} of the pairs fail a first fetch (503 for their first "
-            f"{faults.fail_pair_asks} asks); a --resume afterwards gets through",
+            f"{_plural(faults.fail_pair_asks, 'ask')}); a --resume afterwards gets through",
             flush=True,
         )
     try:
@@ -415,7 +427,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"Note: {note}")
         width = max(len(p.name) for p in paths)
         for path, report in zip(paths, reports.values(), strict=True):
-            print(f"  {path.name:<{width}}  {len(report):>9,} rows")
+            rows = "row" if len(report) == 1 else "rows"
+            print(f"  {path.name:<{width}}  {len(report):>9,} {rows}")
         if args.html:
             page_path = Path(tmp) / "report.html" if _is_url(args.html) else Path(args.html)
             page = save_html(
@@ -527,15 +540,22 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        default = action.default
         if (
             "%(default)" in text
             or "default:" in text
-            or default in (None, False, [], argparse.SUPPRESS)
+            or not _has_default(action)
             or not action.option_strings
         ):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """Whether ``action`` has a default worth showing: 0 is one, None, False and [] are not."""
+    default = action.default
+    return not (
+        default is None or default is False or default == [] or default == argparse.SUPPRESS
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -551,7 +571,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _command(
-    sub: Any, name: str, summary: str, description: str = "", epilog: str | None = None
+    sub: Any, name: str, summary: str, description: str = "", epilog: str = EXIT_CODES_COMMAND
 ) -> argparse.ArgumentParser:
     """Add a subcommand whose ``--help`` starts with ``summary`` (and ``description``)."""
     text = summary[0].upper() + summary[1:] + "." + (f"\n\n{description}" if description else "")
@@ -614,6 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch a made-up account from the built-in sandbox and summarise it",
         "Serves a made-up account on a free local port, fetches it, lets the consumers change "
         "their setups, fetches it again, then prints the summary and what changed.",
+        epilog=EXIT_CODES,
     )
     demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
@@ -647,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--consumers-status",
         choices=["all", "enabled", "not_enabled"],
-        help="which linked consumers GET /syncs lists",
+        help="which linked consumers GET /syncs lists (default: not sent, and Chift lists all)",
     )
     fetch.add_argument(
         "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
@@ -710,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve the offline stand-in for the Chift API",
         "Serves a made-up account until Ctrl-C, with optional faults; it prints the\n"
         "environment variables that point chift-frames fetch at it.",
+        epilog=EXIT_CODES_SANDBOX,
     )
     sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
     sandbox.add_argument(
@@ -735,7 +757,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
     sandbox.add_argument(
-        "--revoke-every", type=int, default=0, help="revoke a token after this many requests"
+        "--revoke-every",
+        type=int,
+        default=0,
+        help="revoke a token after this many requests (0: never)",
     )
     sandbox.add_argument(
         "--generation",

@@ -202,3 +202,17 @@ def test_summary_and_report_take_engine_settings(
     assert "consensus_targets.parquet" in capsys.readouterr().out
     assert main(["summary", str(demo_dir), "--memory-limit", "lots"]) == 1
     assert "memory_limit" in capsys.readouterr().err
+
+
+def test_counts_printed_take_the_plural_they_need(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    """`report` lists each file with its rows: "1 row", "2 rows"; so does the sandbox's line."""
+    import re
+
+    assert main(["report", str(demo_dir), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    counts = re.findall(r"  ([\d,]+) (rows?)$", out, re.M)
+    assert len(counts) > 10, out
+    for count, word in counts:
+        assert word == ("row" if count == "1" else "rows"), (count, word)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--consumers", "1", "--syncs", "1"]) == 0
+    assert "(1 consumer, 1 sync, " in capsys.readouterr().out

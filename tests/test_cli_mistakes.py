@@ -125,9 +125,19 @@ def test_every_command_and_option_has_help() -> None:
         for action in parser._actions:
             assert action.help, f"{name} {action.option_strings or action.dest}"
             default = action.default
-            if action.option_strings and default not in (None, False, [], argparse.SUPPRESS):
+            # 0 and 0.0 are defaults to show (`0 in (False,)` is True: compare by identity)
+            hidden = default is None or default is False or default in ([], argparse.SUPPRESS)
+            if action.option_strings and not hidden:
                 shown = formatter._expand_help(action)
                 assert "default: " in shown, (name, action.dest, shown)
+
+
+def test_every_command_help_lists_its_exit_statuses() -> None:
+    for name, parser in subcommands().items():
+        help_text = parser.format_help()
+        assert "exit status:" in help_text, name
+        for line in ("0    ", "1    an error", "64   a usage error"):
+            assert f"\n  {line}" in help_text, (name, line)
 
 
 def test_fetch_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
