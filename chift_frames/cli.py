@@ -29,7 +29,7 @@ from ._cli_print import (
     _summarise,
 )
 from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
-from ._shell import resume_command, shell_command
+from ._shell import printed_program, program, resume_command, shell_command
 from ._version import __version__
 from .errors import (
     ChiftFramesError,
@@ -94,8 +94,11 @@ class UsageError(ChiftFramesError):
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
-def _report_fetch(result: FetchResult) -> int:
-    """Print how a fetch ended; return the exit status."""
+def _report_fetch(result: FetchResult, again: str | None = None) -> int:
+    """Print how a fetch ended; return the exit status.
+
+    ``again`` replaces the resume command of a partial snapshot (the demo's sandbox is gone).
+    """
     # DuckDB summarises the snapshot on disk: memory stays flat whatever the account's size
     manifest = _resolve(result.root, result.snapshot_id)
     _print_summary(_summarise(result.root, result.snapshot_id), result.root, manifest, errors=False)
@@ -131,10 +134,8 @@ def _report_fetch(result: FetchResult) -> int:
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (tables fetch_errors and payload_errors)")
     print(
-        "Fetch them again with: "
-        + resume_command(
-            display_root(result.root), result.snapshot_id, f"{_command_prefix()}chift-frames"
-        )
+        again
+        or f"Fetch them again with: {resume_command(display_root(result.root), result.snapshot_id)}"
     )
     return EXIT_PARTIAL
 
@@ -162,6 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox
     from .world import World
 
+    # the demo's sandbox goes with it: its snapshots cannot be resumed, only made again
+    again = "run the demo again: " + shell_command(program(), *_demo_argv(args))
+    started: list[str] = []
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     world = World(
         consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now, shape=args.shape
@@ -175,20 +179,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
         ) as client:
             progress = None if not args.quiet else False
-            first = fetch_snapshot(
-                client, args.out, concurrency=args.concurrency, progress=progress
-            )
-            print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
-            sandbox.evolve()
-            result = fetch_snapshot(
-                client, args.out, concurrency=args.concurrency, progress=progress
-            )
-    status = _report_fetch(result)
+            try:
+                first = fetch_snapshot(
+                    client,
+                    args.out,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                    on_start=started.append,
+                )
+                print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
+                sandbox.evolve()
+                result = fetch_snapshot(
+                    client,
+                    args.out,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                    on_start=started.append,
+                )
+            except BaseException as exc:  # Ctrl-C, an error: no --resume, which cannot work
+                if started and getattr(exc, "__notes__", None):
+                    exc.__notes__ = [
+                        f"Snapshot {started[-1]} in {display_root(args.out)} is left partial; "
+                        f"the demo's sandbox is gone, so it cannot be resumed: {again}"
+                    ]
+                raise
+    status = _report_fetch(result, again=f"The demo's sandbox is gone: {again}")
     _print_changes(
         diff(args.out, first.snapshot_id, result.snapshot_id), first.snapshot_id, result.snapshot_id
     )
     _next_steps(args.out)
     return status
+
+
+def _demo_argv(args: argparse.Namespace) -> list[str]:
+    """Return the arguments of ``demo`` that make this demo again."""
+    argv = ["demo", "--out", display_root(args.out)]
+    defaults = build_parser().parse_args(["demo"])
+    for name in ("consumers", "syncs", "seed", "shape", "concurrency"):
+        if getattr(args, name) != getattr(defaults, name):
+            argv += [f"--{name}", str(getattr(args, name))]
+    return argv + (["--quiet"] if args.quiet else [])
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -973,7 +1003,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     library = logging.getLogger("chift_frames")
     library.addHandler(handler)
     try:
-        return _run(args, redact)
+        with printed_program(f"{_command_prefix()}chift-frames"):
+            return _run(args, redact)
     finally:
         library.removeHandler(handler)
 

@@ -365,3 +365,63 @@ def test_the_sandbox_prints_an_export_line_that_pastes_back(
     assert variables["CHIFT_CLIENT_ID"] == "me & you>x"
     assert variables["CHIFT_CLIENT_SECRET"] == "<the --client-secret you gave>"  # no redirect
     assert variables["CHIFT_ACCOUNT_ID"] and variables["CHIFT_BASE_URL"].startswith("http://")
+
+
+def test_resume_commands_start_with_the_program_the_user_ran(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run as venv/bin/chift-frames (not on PATH): the Ctrl-C note and the exit-2 line agree."""
+    import sys
+
+    program = tmp_path / "venv" / "bin" / "chift-frames"
+    program.parent.mkdir(parents=True)
+    program.touch()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["venv/bin/chift-frames"])
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of the pairs
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    assert main(["fetch", "--out", "data", "--quiet", "--concurrency", "1"]) == 130
+    monkeypatch.setattr(_Run, "_get", original_get)
+    err = capsys.readouterr().err
+    (snapshot_id,) = list_snapshots(tmp_path / "data").snapshot_id
+    resume = f"venv/bin/chift-frames fetch --out data --resume {snapshot_id}"
+    assert err.count(resume) == 2, err  # at the start, and when interrupted
+    assert " chift-frames fetch" not in err.replace(resume, "")
+    # the same program in what summary and snapshots say about it
+    assert main(["summary", "data"]) == 0
+    assert resume in capsys.readouterr().out
+
+
+def test_ctrl_c_during_the_demo_says_to_run_the_demo_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    out = str(tmp_path / "demo")
+    args = ["demo", "--out", out, "--consumers", "20", "--quiet", "--concurrency", "1"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "--resume" not in err, err
+    (line,) = [ln for ln in err.splitlines() if "run the demo again" in ln]
+    assert "the demo's sandbox is gone" in line
+    again = shlex.split(line.split("run the demo again: ", 1)[1])
+    assert again[1:] == ["demo", "--out", out, "--consumers", "20", "--concurrency", "1", "--quiet"]
