@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import ipaddress
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -538,21 +540,86 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    value = _not_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """Return an argparse type: a whole number from ``low`` (to ``high``), else a usage error."""
+    span = f"of at least {low:,}" if high is None else f"from {low:,} to {high:,}"
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {span}")
+        return value
+
+    return whole
 
 
-def _not_negative(text: str) -> int:
+def _number(
+    low: float, high: float | None = None, *, above: bool = False
+) -> Callable[[str], float]:
+    """Return an argparse type: a finite number at least (or ``above``) ``low``, to ``high``."""
+    span = f"above {low:g}" if above else f"of at least {low:g}"
+    if high is not None:
+        span = f"above {low:g}, at most {high:g}" if above else f"from {low:g} to {high:g}"
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        too_low = value <= low if above else value < low
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number {span}")
+        return value
+
+    return number
+
+
+def _text(text: str) -> str:
+    """Return ``text`` unless it is empty: an empty folder, id or name is a slip, never "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a value")
+    return text
+
+
+def _folder(text: str) -> Path:
+    return Path(_text(text))
+
+
+_positive = _whole(1)
+_not_negative = _whole(0)
+_MAX_CONSUMERS = 1_000_000  # a made-up world is built in memory: more would not fit
+_MAX_CONCURRENCY = 512  # one thread and one connection each
+
+
+def _loopback(text: str) -> str:
+    """Return ``text`` when it is a loopback address (the sandbox serves plain http)."""
     try:
-        value = int(text)
+        loopback = text == "localhost" or ipaddress.IPv4Address(text).is_loopback
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
-    return value
+        loopback = False
+    if not loopback:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a loopback address such as 127.0.0.1 or localhost (the sandbox "
+            "serves made-up data over plain http, which fetch only reads from this machine)"
+        )
+    return text
+
+
+def _memory_size(text: str) -> str:
+    """Return ``text`` when DuckDB reads it as a memory limit, such as ``2GB``."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        try:
+            con.execute("SET memory_limit = ?", [text])
+        except duckdb.Error:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a size DuckDB reads, such as 2GB, 512MiB or 80%"
+            ) from None
+    return text
 
 
 def _utc_date(text: str) -> datetime:
@@ -595,6 +662,13 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """Add an argument; one that takes text without a type refuses an empty value."""
+        takes_text = kwargs.get("action", "store") in ("store", "append")
+        if takes_text and "type" not in kwargs and "choices" not in kwargs:
+            kwargs["type"] = _text
+        return super().add_argument(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
@@ -616,9 +690,9 @@ SHAPE_NAMES = ("light", "heavy", "skewed", "hourly")  # world.SHAPES, without im
 
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--consumers", type=_not_negative, default=200, help="consumers in the account"
+        "--consumers", type=_whole(0, _MAX_CONSUMERS), default=200, help="consumers in the account"
     )
-    parser.add_argument("--syncs", type=_positive, default=3, help="syncs in the account")
+    parser.add_argument("--syncs", type=_whole(1, 100), default=3, help="syncs in the account")
     parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
     parser.add_argument(
         "--shape",
@@ -633,6 +707,7 @@ def _world_arguments(parser: argparse.ArgumentParser) -> None:
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
+        type=_memory_size,
         metavar="SIZE",
         help="DuckDB's memory limit before it spills to disk, such as 2GB "
         "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MiB, and a query that runs out of it "
@@ -640,7 +715,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temp-directory",
-        type=Path,
+        type=_folder,
         metavar="DIR",
         help="where DuckDB spills, a folder of yours alone (default: "
         "$CHIFT_FRAMES_TEMP_DIRECTORY, else chift_frames/duckdb in ~/.cache)",
@@ -669,7 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
     demo.add_argument(
-        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+        "--concurrency",
+        type=_whole(1, _MAX_CONCURRENCY),
+        default=8,
+        metavar="N",
+        help="requests in flight",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
@@ -701,11 +780,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="which linked consumers GET /syncs lists (default: not sent, and Chift lists all)",
     )
     fetch.add_argument(
-        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+        "--concurrency",
+        type=_whole(1, _MAX_CONCURRENCY),
+        default=8,
+        metavar="N",
+        help="requests in flight",
     )
     fetch.add_argument(
         "--max-rps",
-        type=float,
+        type=_number(0, above=True),
         metavar="RATE",
         help="at most this many requests per second (default: no cap)",
     )
@@ -732,21 +815,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument(
         "--deadline",
-        type=float,
+        type=_number(0, 86400, above=True),
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
         help="longest a request may take, body included (default: %(default)g)",
     )
     fetch.add_argument(
         "--max-body-mib",
-        type=float,
+        type=_number(0, above=True),
         default=DEFAULT_MAX_BODY / 2**20,
         metavar="MIB",
         help="largest response accepted, after decompression (default: %(default)g)",
     )
     fetch.add_argument(
         "--give-up-after",
-        type=float,
+        type=_number(0),
         metavar="SECONDS",
         help="stop when the API has not answered at all for this long (every request refused, "
         "unresolved, reset or timed out): what came is saved as partial, exit status 2; 0: "
@@ -763,38 +846,41 @@ def build_parser() -> argparse.ArgumentParser:
         "environment variables that point chift-frames fetch at it.",
         epilog=EXIT_CODES_SANDBOX,
     )
-    sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
+    sandbox.add_argument(
+        "--port", type=_whole(0, 65535), default=8800, help="port (0: any free one)"
+    )
     sandbox.add_argument(
         "--host",
+        type=_loopback,
         default="127.0.0.1",
-        help="address to serve on: a loopback address such as 127.0.0.1 or ::1 (the client "
-        "refuses plain http:// to any other host)",
+        help="address to serve on: a loopback address such as 127.0.0.1 or localhost (the "
+        "client refuses plain http:// to any other host)",
     )
     _world_arguments(sandbox)
     sandbox.add_argument("--client-id", help="insist on this clientId")
     sandbox.add_argument("--client-secret", help="insist on this clientSecret")
-    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
-    sandbox.add_argument("--rate-429", type=float, default=0.0, help="share answered 429")
-    sandbox.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
-    sandbox.add_argument("--rate-drop", type=float, default=0.0, help="share dropped")
+    sandbox.add_argument("--latency", type=_number(0, 3600), default=0.0, help="seconds per answer")
+    sandbox.add_argument("--rate-429", type=_number(0, 1), default=0.0, help="share answered 429")
+    sandbox.add_argument("--rate-5xx", type=_number(0, 1), default=0.0, help="share answered 5xx")
+    sandbox.add_argument("--rate-drop", type=_number(0, 1), default=0.0, help="share dropped")
     sandbox.add_argument(
         "--fail-pairs",
-        type=float,
+        type=_number(0, 1),
         default=0.0,
         metavar="SHARE",
         help="share of pairs that fail a whole first fetch (503), so that it ends partial "
         "and --resume finishes it",
     )
-    sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
+    sandbox.add_argument("--token-ttl", type=_whole(1), default=1800, help="token lifetime, s")
     sandbox.add_argument(
         "--revoke-every",
-        type=int,
+        type=_not_negative,
         default=0,
         help="revoke a token after this many requests (0: never)",
     )
     sandbox.add_argument(
         "--generation",
-        type=int,
+        type=_whole(0, 1000),
         default=0,
         help="start the world this many evolutions ahead (POST /sandbox/evolve adds one)",
     )
@@ -935,16 +1021,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retire.add_argument("dir", help=ROOT_HELP)
     retire.add_argument(
-        "--keep-last", type=int, required=True, metavar="N", help="keep the N latest snapshots"
+        "--keep-last",
+        type=_positive,
+        required=True,
+        metavar="N",
+        help="keep the N latest snapshots",
     )
     retire.add_argument(
-        "--keep-daily", type=int, default=0, metavar="D", help="also the latest of D days"
+        "--keep-daily", type=_not_negative, default=0, metavar="D", help="also the latest of D days"
     )
     retire.add_argument(
-        "--keep-weekly", type=int, default=0, metavar="W", help="also the latest of W weeks"
+        "--keep-weekly",
+        type=_not_negative,
+        default=0,
+        metavar="W",
+        help="also the latest of W weeks",
     )
     retire.add_argument(
-        "--keep-monthly", type=int, default=0, metavar="M", help="also the latest of M months"
+        "--keep-monthly",
+        type=_not_negative,
+        default=0,
+        metavar="M",
+        help="also the latest of M months",
     )
     retire.add_argument("--dry-run", action="store_true", help="only say what would go")
     retire.set_defaults(func=cmd_prune)

@@ -97,16 +97,24 @@ def test_executions_since_must_be_a_date(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--rate-429", "1.5"], "rate_429 must be a share between 0 and 1"),
-        (["--fail-pairs", "-0.2"], "fail_pairs must be a share between 0 and 1"),
+        (["--rate-429", "1.5"], "argument --rate-429: '1.5' is not a number from 0 to 1"),
+        (["--fail-pairs", "-0.2"], "argument --fail-pairs: '-0.2' is not a number from 0 to 1"),
     ],
 )
 def test_sandbox_refuses_fault_rates_outside_0_1(
     arguments: list[str], message: str, capsys
 ) -> None:
-    assert main(["sandbox", "--port", "0", *arguments]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["sandbox", "--port", "0", *arguments])
+    assert exit_.value.code == 64
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert message in err and "Traceback" not in err
+
+
+def test_sandbox_refuses_fault_rates_that_add_up_past_1(capsys) -> None:
+    assert main(["sandbox", "--port", "0", "--rate-429", "0.6", "--rate-5xx", "0.6"]) == 1
+    err = capsys.readouterr().err
+    assert "must add up to at most 1" in err and len(err.strip().splitlines()) == 1
 
 
 def test_sandbox_on_a_busy_port_says_so_in_one_line(capsys) -> None:
@@ -183,7 +191,12 @@ def test_query_takes_engine_settings(
     args = ["--format", "csv", "--memory-limit", "200MB", "--temp-directory", str(spill)]
     assert main(["query", str(demo_dir), sql, *args]) == 0
     assert capsys.readouterr().out.splitlines() == ["spill", str(spill)]
-    assert main(["query", str(demo_dir), sql, "--memory-limit", "lots"]) == 1
+    with pytest.raises(SystemExit) as exit_:  # a usage error, naming the option
+        main(["query", str(demo_dir), sql, "--memory-limit", "lots"])
+    assert exit_.value.code == 64
+    assert "argument --memory-limit: 'lots' is not a size DuckDB reads" in capsys.readouterr().err
+    monkeypatch.setenv("CHIFT_FRAMES_MEMORY_LIMIT", "lots")  # the environment's: exit 1
+    assert main(["query", str(demo_dir), sql]) == 1
     assert "cannot apply the DuckDB settings" in capsys.readouterr().err
 
 
@@ -200,8 +213,9 @@ def test_summary_and_report_take_engine_settings(
     assert "Rows per table:" in capsys.readouterr().out
     assert main(["report", str(demo_dir), "--out", str(tmp_path / "r"), *args]) == 0
     assert "consensus_targets.parquet" in capsys.readouterr().out
-    assert main(["summary", str(demo_dir), "--memory-limit", "lots"]) == 1
-    assert "memory_limit" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["summary", str(demo_dir), "--memory-limit", "lots"])
+    assert exit_.value.code == 64 and "--memory-limit" in capsys.readouterr().err
 
 
 def test_counts_printed_take_the_plural_they_need(demo_dir: Path, tmp_path: Path, capsys) -> None:
