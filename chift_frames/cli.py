@@ -385,8 +385,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SQL_WORDS = ("select", "with", "from", "describe", "show", "summarize", "pivot", "values")
+
+
+def _looks_like_sql(text: str) -> bool:
+    words = text.split(None, 1)
+    return bool(words) and words[0].lower().rstrip("(") in _SQL_WORDS and not os.path.exists(text)
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     """Run SQL over a dataset and print the result."""
+    if _looks_like_sql(args.dir):
+        folder = "DIR" if _looks_like_sql(args.sql) else args.sql
+        args.parser.error(
+            f"{args.dir!r} is SQL, given where the dataset goes: the folder comes first, then "
+            f"the SQL: {shell_command(program(), 'query', folder, args.dir)}"
+        )
     _apply_engine_options(args)
     result = query(args.dir, args.sql, snapshot=args.snapshot)
     note = _snapshots_note(args.dir, args.snapshot)
@@ -936,7 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest text shown in a table cell, in characters",
     )
     _engine_options(q)
-    q.set_defaults(func=cmd_query)
+    q.set_defaults(func=cmd_query, parser=q)
 
     changes = _command(
         sub,

@@ -230,3 +230,35 @@ def test_counts_printed_take_the_plural_they_need(demo_dir: Path, tmp_path: Path
         assert word == ("row" if count == "1" else "rows"), (count, word)
     assert main(["demo", "--out", str(tmp_path / "d"), "--consumers", "1", "--syncs", "1"]) == 0
     assert "(1 consumer, 1 sync, " in capsys.readouterr().out
+
+
+def test_a_missing_folder_a_file_and_an_empty_folder_each_say_what_they_are(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "notes.txt").write_text("hi")
+    (tmp_path / "empty").mkdir()
+    for name, what in [
+        ("nope", "nope: no such folder; give the folder"),
+        ("notes.txt", "notes.txt: a file, not a folder; give the folder"),
+        ("empty", "empty is not a chift_frames dataset (no _snapshots/ folder): give the folder"),
+    ]:
+        assert main(["summary", str(tmp_path / name)]) == 1
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line == f"chift-frames: error: {tmp_path}/{what} that chift-frames fetch or " + (
+            "demo wrote, such as data/demo"
+        )
+
+
+def test_query_says_when_the_folder_and_the_sql_are_swapped(demo_dir: Path, capsys) -> None:
+    import shlex
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", "SELECT 1", str(demo_dir)])
+    assert exit_.value.code == 64
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("chift-frames query: error: 'SELECT 1' is SQL, given where the ")
+    assert shlex.split(last.split("then the SQL: ")[1])[1:] == ["query", str(demo_dir), "SELECT 1"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", str(demo_dir), ""])
+    assert exit_.value.code == 64
+    assert "argument sql: is empty" in capsys.readouterr().err

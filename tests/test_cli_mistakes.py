@@ -304,3 +304,38 @@ def test_no_value_of_any_option_gives_a_traceback(
                 assert err.count("chift-frames: error: ") == 1, (value, err)
             if value == "":  # never taken for the current folder, or for "not given"
                 assert status == 64, (value, status, err)
+
+
+def test_a_store_out_of_reach_is_one_line_without_a_hint_to_install_fsspec(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import pyarrow.fs as pafs
+
+    from chift_frames.store import filesystems
+
+    def unresolved(uri: str) -> None:
+        raise OSError(
+            "When resolving region for bucket 'b': AWS Error NETWORK_CONNECTION during "
+            "HeadBucket operation: curlCode: 6, Could not resolve hostname"
+        )
+
+    # pyarrow's types are immutable: the module sees a stand-in whose from_uri fails offline
+    stand_in = SimpleNamespace(**{name: getattr(pafs, name) for name in dir(pafs)})
+    stand_in.FileSystem = SimpleNamespace(from_uri=unresolved)
+    monkeypatch.setattr(filesystems, "pafs", stand_in)
+    assert main(["summary", "s3://b/p"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chift-frames: error: cannot reach s3://b/p: When resolving region")
+    assert "fsspec" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_gcs_root_gives_up_retrying_in_seconds_not_minutes() -> None:
+    """Offline, pyarrow's GCS client retries each call for 15 minutes, silently, by default."""
+    from chift_frames.store.filesystems import GCS_RETRY_LIMIT, open_root
+
+    root = open_root("gs://bucket/lake")
+    _, (options,) = root.fs.__reduce__()
+    assert options["retry_time_limit"] == GCS_RETRY_LIMIT
+    assert GCS_RETRY_LIMIT.total_seconds() <= 30
