@@ -119,13 +119,29 @@ def _report_fetch(result: FetchResult, again: str | None = None) -> int:
         what.append(f"the connections of {_plural(result.connections_failed, 'consumer')} failed")
     with warnings.catch_warnings():  # said just above
         warnings.simplefilter("ignore", PartialSnapshotWarning)
-        tables = load(result.root, result.snapshot_id, tables=["fetch_errors", "payload_errors"])
-    columns = ["table", "consumer_id", "sync_id", "http_status", "path", "message"]
+        tables = load(
+            result.root,
+            result.snapshot_id,
+            tables=["fetch_errors", "payload_errors", "consumers", "syncs"],
+        )
+    columns = [
+        *("table", "consumer", "sync", "http_status", "path", "message"),
+        *("consumer_id", "sync_id"),
+    ]
     parts = [
         tables.fetch_errors.assign(table="fetch_errors", path=""),
         tables.payload_errors.assign(table="payload_errors", http_status=""),
     ]
-    parts = [p[columns].astype(object) for p in parts]
+    # names first, as people know them; the ids after, for --consumer and --sync
+    consumer_names = dict(zip(tables.consumers.consumer_id, tables.consumers.name, strict=True))
+    sync_names = dict(zip(tables.syncs.sync_id, tables.syncs.name, strict=True))
+    parts = [
+        p.assign(
+            consumer=p.consumer_id.map(consumer_names).fillna(""),
+            sync=p.sync_id.map(sync_names).fillna(""),
+        )[columns].astype(object)
+        for p in parts
+    ]
     failed = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     holding = " and ".join(sorted(set(failed.table))) or "fetch_errors"
     print(
@@ -779,14 +795,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--out", required=True, help=ROOT_HELP)
     fetch.add_argument(
-        "--sync", action="append", default=[], metavar="ID", help="only this sync (repeatable)"
+        "--sync",
+        action="append",
+        default=[],
+        metavar="ID_OR_NAME",
+        help="only this sync, by id or name such as 'POS → Accounting' (repeatable)",
     )
     fetch.add_argument(
         "--consumer",
         action="append",
         default=[],
-        metavar="ID",
-        help="only this consumer (repeatable)",
+        metavar="ID_OR_NAME",
+        help="only this consumer, by id or name (repeatable)",
     )
     fetch.add_argument(
         "--consumers-status",
