@@ -426,6 +426,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         write_csv(result, sys.stdout)
     elif args.format == "json":
         print(result.to_json(orient="records", date_format="iso", force_ascii=False))
+    elif result.empty:  # not pandas' "Empty DataFrame"
+        columns = f"; columns: {', '.join(map(str, result.columns))}" if len(result.columns) else ""
+        print(f"(no rows{columns})")
     else:
         shown = result.head(args.max_rows)
         with pd.option_context("display.width", 200):

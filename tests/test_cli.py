@@ -262,3 +262,36 @@ def test_query_says_when_the_folder_and_the_sql_are_swapped(demo_dir: Path, caps
         main(["query", str(demo_dir), ""])
     assert exit_.value.code == 64
     assert "argument sql: is empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("DROP VIEW consumers", "DROP"),
+        ("CREATE OR REPLACE VIEW consumers AS SELECT 1 AS x", "CREATE"),
+        ("COPY (SELECT 1) TO 'leak.csv'", "COPY"),
+        ("ATTACH 'other.duckdb'", "ATTACH"),
+        ("SET threads = 1", "SET"),
+        ("PRAGMA disable_progress_bar", "PRAGMA"),
+        ("SELECT 1; DROP VIEW consumers", "DROP"),
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO 'leak.csv'", "EXPLAIN ANALYZE"),
+    ],
+)
+def test_query_refuses_statements_that_change_the_views_or_write_files(
+    sql: str, kind: str, demo_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["query", str(demo_dir), sql]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"chift-frames: error: query runs SELECT statements only, not {kind},")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_query_reads_with_every_kind_of_select_and_says_when_no_row_comes(
+    demo_dir: Path, capsys
+) -> None:
+    for sql in ["FROM consumers LIMIT 1", "DESCRIBE consumers", "PIVOT (SELECT 1 AS a) ON a"]:
+        assert main(["query", str(demo_dir), sql]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["query", str(demo_dir), "SELECT name FROM consumers WHERE false"]) == 0
+    assert capsys.readouterr().out.strip() == "(no rows; columns: name)"
