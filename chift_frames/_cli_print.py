@@ -19,6 +19,8 @@ from .store import (
     snapshot_manifest,
 )
 from .store.completeness import completeness
+from .store.filesystems import open_root
+from .store.manifests import committed_manifests, replacements
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -51,6 +53,8 @@ def _print_summary(
     note = completeness(manifest).note(where)  # partial, or filtered
     if note:
         print(f"Note: {note}")
+    for line in _replacement_notes(root, manifest):
+        print(f"Note: {line}")
     print()
     print("Rows per table:")
     width = max(len(name) for name in summary.rows)
@@ -72,6 +76,28 @@ def _print_summary(
                     f"... and {len(summary.errors) - 10:,} more (tables fetch_errors and "
                     "payload_errors)"
                 )
+
+
+def _replacement_notes(root: str | os.PathLike[str], manifest: dict[str, object]) -> list[str]:
+    """Say what a rebuild replaced, and what replaced this snapshot, if anything."""
+    snapshot_id = str(manifest["snapshot_id"])
+    info = manifest.get("info")
+    source = info.get("rebuilt_from") if isinstance(info, dict) else None
+    replaced = replacements(committed_manifests(open_root(root)))
+    notes = []
+    if source and replaced.get(str(source)) == snapshot_id:
+        notes.append(
+            f"rebuilt from the raw responses of snapshot {source}, which it replaces "
+            f"(latest, all, diff and trends read this one; prune removes {source})"
+        )
+    if snapshot_id in replaced:
+        by = replaced[snapshot_id]
+        how = "its rebuild" if source != by else "a later resume of the snapshot it rebuilt"
+        notes.append(
+            f"snapshot {snapshot_id} was replaced by {how} {by}: latest, all, diff and trends "
+            f"read {by}, and prune removes {snapshot_id}"
+        )
+    return notes
 
 
 def _print_tops(summary: Summary) -> None:

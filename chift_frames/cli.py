@@ -941,7 +941,8 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         "print the summary of a snapshot",
         "Names the snapshot, and says when it is partial or was interrupted (pairs fetched\n"
-        "against pairs expected, and the command that finishes it), or filtered (--sync...).",
+        "against pairs expected, and the command that finishes it), or filtered (--sync...);\n"
+        "and what a rebuild replaced, or which rebuild replaced the snapshot.",
     )
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")

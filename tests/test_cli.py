@@ -295,3 +295,28 @@ def test_query_reads_with_every_kind_of_select_and_says_when_no_row_comes(
     capsys.readouterr()
     assert main(["query", str(demo_dir), "SELECT name FROM consumers WHERE false"]) == 0
     assert capsys.readouterr().out.strip() == "(no rows; columns: name)"
+
+
+def test_summary_says_what_a_rebuild_replaced_and_what_replaced_a_snapshot(
+    demo_dir: Path, tmp_path: Path, capsys
+) -> None:
+    import shutil
+
+    from chift_frames import list_snapshots
+
+    root = tmp_path / "data"
+    shutil.copytree(demo_dir, root)
+    old = str(list_snapshots(root).snapshot_id.iloc[-1])
+    assert main(["rebuild", str(root)]) == 0
+    new = str(list_snapshots(root).snapshot_id.iloc[-1])
+    assert new != old
+    out = capsys.readouterr().out
+    assert f"Note: rebuilt from the raw responses of snapshot {old}, which it replaces" in out
+    assert main(["summary", str(root), "--snapshot", old]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"Note: snapshot {old} was replaced by its rebuild {new}: latest, all, diff and trends "
+        f"read {new}, and prune removes {old}"
+    )
+    assert main(["summary", str(root)]) == 0
+    assert f"Note: rebuilt from the raw responses of snapshot {old}" in capsys.readouterr().out
