@@ -320,3 +320,31 @@ def test_summary_says_what_a_rebuild_replaced_and_what_replaced_a_snapshot(
     )
     assert main(["summary", str(root)]) == 0
     assert f"Note: rebuilt from the raw responses of snapshot {old}" in capsys.readouterr().out
+
+
+def test_diff_shows_example_rows_of_every_change_and_the_keys_a_setting_changed(
+    demo_dir: Path, capsys
+) -> None:
+    import json as json_
+
+    from chift_frames import diff
+
+    changes = diff(demo_dir)
+    assert main(["diff", str(demo_dir), "--rows", "1000"]) == 0
+    out = capsys.readouterr().out
+    for name, table in changes.items():
+        if len(table):  # every kind of change has its examples, as many as --rows asks
+            assert f"\n{name} (first {len(table):,} of {len(table):,}, ids left out):\n" in out
+    flows = changes.flow_changes
+    settings = flows[flows.change == "settings_changed"]
+    assert len(settings), "the demo changes a flow's settings"
+    for before, after in zip(settings.before, settings.after, strict=True):
+        old, new = json_.loads(before), json_.loads(after)
+        keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+        def text(side: dict, key: str) -> str:
+            return json_.dumps(side[key], ensure_ascii=False) if key in side else "(none)"
+
+        shown = "; ".join(f"{k}: {text(old, k)} → {text(new, k)}" for k in keys)
+        assert shown in out
+    assert '{"' not in out  # no JSON cut in the middle
