@@ -929,8 +929,8 @@ def build_parser() -> argparse.ArgumentParser:
         "re-derive a snapshot's tables from its raw responses",
         "Without the network. The rebuild is written as a new snapshot that replaces the old\n"
         "one: it keeps the old one's fetch times and names it (rebuilt_from), and latest, all,\n"
-        "diff, trends and the snapshot list skip the replaced snapshot. That stays readable by\n"
-        "its id until prune removes it.",
+        "diff and trends skip the replaced snapshot (chift-frames snapshots lists it, marked).\n"
+        "That stays readable by its id until prune removes it.",
     )
     rebuild.add_argument("dir", help=ROOT_HELP)
     rebuild.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
