@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._progress import progress_bar
 from .._shell import resume_command
 from .._version import __version__
 from ..client import ChiftClient
@@ -155,20 +155,8 @@ def _check_filters(
 
 
 def _progress(total: int, enabled: bool | None, what: str) -> Any:
-    if enabled is None:  # on only for an interactive terminal
-        enabled = sys.stderr.isatty()
-    if enabled:  # a widget in Jupyter, text in a terminal
-        from tqdm.auto import tqdm
-    else:  # plain tqdm: tqdm.auto would warn in a notebook without ipywidgets
-        from tqdm import tqdm
-    return tqdm(
-        total=total,
-        desc=f"fetching {what}",
-        unit=" fetches",  # a pair, a sync's executions or a consumer's connections
-        disable=not enabled,
-        dynamic_ncols=True,
-        leave=False,
-    )
+    # a pair, a sync's executions or a consumer's connections: each one fetch
+    return progress_bar(total, enabled, f"fetching {what}", " fetches")
 
 
 def fetch_snapshot(
