@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,8 @@ from .store import (
     snapshot_manifest,
 )
 from .store.completeness import completeness
+from .store.filesystems import open_root
+from .store.manifests import committed_manifests, replacements
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -51,6 +54,8 @@ def _print_summary(
     note = completeness(manifest).note(where)  # partial, or filtered
     if note:
         print(f"Note: {note}")
+    for line in _replacement_notes(root, manifest):
+        print(f"Note: {line}")
     print()
     print("Rows per table:")
     width = max(len(name) for name in summary.rows)
@@ -72,6 +77,28 @@ def _print_summary(
                     f"... and {len(summary.errors) - 10:,} more (tables fetch_errors and "
                     "payload_errors)"
                 )
+
+
+def _replacement_notes(root: str | os.PathLike[str], manifest: dict[str, object]) -> list[str]:
+    """Say what a rebuild replaced, and what replaced this snapshot, if anything."""
+    snapshot_id = str(manifest["snapshot_id"])
+    info = manifest.get("info")
+    source = info.get("rebuilt_from") if isinstance(info, dict) else None
+    replaced = replacements(committed_manifests(open_root(root)))
+    notes = []
+    if source and replaced.get(str(source)) == snapshot_id:
+        notes.append(
+            f"rebuilt from the raw responses of snapshot {source}, which it replaces "
+            f"(latest, all, diff and trends read this one; prune removes {source})"
+        )
+    if snapshot_id in replaced:
+        by = replaced[snapshot_id]
+        how = "its rebuild" if source != by else "a later resume of the snapshot it rebuilt"
+        notes.append(
+            f"snapshot {snapshot_id} was replaced by {how} {by}: latest, all, diff and trends "
+            f"read {by}, and prune removes {snapshot_id}"
+        )
+    return notes
 
 
 def _print_tops(summary: Summary) -> None:
@@ -126,14 +153,77 @@ def _print_changes(changes: Frames, before: str, after: str, rows: int = 5) -> N
         counts = table.change.value_counts().sort_index()
         detail = ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "none"
         print(f"  {name:<{width}}  {detail}")
-    with pd.option_context("display.width", 200, "display.max_colwidth", 32):
-        for name in ("value_changes", "flow_changes", "connection_changes"):
-            table = changes[name]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        for name, table in changes.items():  # example rows of every kind of change
             if len(table) and rows > 0:
                 shown = min(rows, len(table))
-                print(f"\n{name} (first {shown} of {len(table):,}, ids left out):")
+                print(f"\n{name} (first {shown:,} of {len(table):,}, ids left out):")
                 names_first = table.drop(columns=[c for c in _ID_COLUMNS if c in table])
-                print(_clip(names_first.head(rows)).to_string(index=False))
+                if {"before", "after"} <= set(names_first.columns):
+                    names_first = _what_changed(names_first)
+                print(_clip(names_first.head(rows), 60).to_string(index=False))
+
+
+def _what_changed(table: pd.DataFrame) -> pd.DataFrame:
+    """Replace ``before`` and ``after`` with one column: the keys that changed, for JSON."""
+    head = table.drop(columns=["before", "after"])
+    return head.assign(
+        what_changed=[
+            _json_changes(b, a) for b, a in zip(table["before"], table["after"], strict=True)
+        ]
+    )
+
+
+def _json_changes(before: object, after: object) -> str:
+    """Return how ``before`` became ``after``; for two JSON objects, only the keys that changed.
+
+    Examples
+    --------
+    >>> _json_changes('{"from_date": "21/09", "send_reports": true}',
+    ...               '{"from_date": "21/09", "send_reports": false}')
+    'send_reports: true → false'
+    >>> _json_changes("inactive", "active")
+    'inactive → active'
+    """
+    old, new = _as_json(before), _as_json(after)
+    if isinstance(old, dict) and isinstance(new, dict):
+        return "; ".join(_key_changes(old, new, "")) or "(same keys and values)"
+    if pd.isna(before) and pd.isna(after):  # type: ignore[call-overload]
+        return ""
+    return f"{_shown(before)} → {_shown(after)}"
+
+
+def _key_changes(old: dict[str, object], new: dict[str, object], prefix: str) -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _key_changes(a, b, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}: {_shown_json(a)} → {_shown_json(b)}")
+    return out
+
+
+_ABSENT = object()
+
+
+def _as_json(value: object) -> object:
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _shown_json(value: object) -> str:
+    return "(none)" if value is _ABSENT else json.dumps(value, ensure_ascii=False)
+
+
+def _shown(value: object) -> str:
+    return "(none)" if value is None or value is pd.NA else str(value)
 
 
 def _clip(frame: pd.DataFrame, width: int = 32) -> pd.DataFrame:

@@ -7,10 +7,34 @@ which leaves plain words (``data/acme``, ``s3://bucket/lake``) as they are.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+from collections.abc import Iterator
 
-__all__ = ["resume_command", "shell_command"]
+__all__ = ["printed_program", "program", "resume_command", "shell_command"]
+
+_program = "chift-frames"
+
+
+def program() -> str:
+    """Return the program that printed commands start with (``chift-frames`` by default)."""
+    return _program
+
+
+@contextlib.contextmanager
+def printed_program(name: str) -> Iterator[None]:
+    """Start every command printed within with ``name``, such as ``.venv/bin/chift-frames``.
+
+    The command line sets it to the path it was run by, so that a resume command it prints
+    (in an error's note too) runs as printed from where the user is.
+    """
+    global _program
+    before, _program = _program, name
+    try:
+        yield
+    finally:
+        _program = before
 
 
 def shell_command(*args: str | os.PathLike[str]) -> str:
@@ -25,13 +49,15 @@ def shell_command(*args: str | os.PathLike[str]) -> str:
 
 
 def resume_command(
-    root: str | os.PathLike[str], snapshot_id: str, program: str = "chift-frames"
+    root: str | os.PathLike[str], snapshot_id: str, program: str | None = None
 ) -> str:
     """Return the command that finishes snapshot ``snapshot_id`` of dataset ``root``.
+
+    ``program`` defaults to :func:`program`.
 
     Examples
     --------
     >>> resume_command("data/acme", "s1")
     'chift-frames fetch --out data/acme --resume s1'
     """
-    return shell_command(program, "fetch", "--out", root, "--resume", snapshot_id)
+    return shell_command(program or _program, "fetch", "--out", root, "--resume", snapshot_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import ipaddress
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from ._cli_print import (
     _summarise,
 )
 from ._client_defaults import DEFAULT_DEADLINE, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY, ENV
-from ._shell import resume_command, shell_command
+from ._shell import printed_program, program, resume_command, shell_command
 from ._version import __version__
 from .errors import (
     ChiftFramesError,
@@ -71,6 +73,18 @@ EXIT_CODES = """exit status:
   130  interrupted (Ctrl-C): the snapshot is saved as partial; the command that finishes it
        is printed"""
 
+EXIT_CODES_COMMAND = """exit status:
+  0    done
+  1    an error, told in one line on stderr (a folder that is not a dataset, an unknown
+       snapshot, a failed query...)
+  64   a usage error: a missing or malformed argument (argparse's message)
+  130  interrupted (Ctrl-C)"""
+
+EXIT_CODES_SANDBOX = """exit status:
+  0    stopped with Ctrl-C
+  1    an error, told in one line on stderr (a busy port, a bad fault rate...)
+  64   a usage error: a missing or malformed argument (argparse's message)"""
+
 
 ROOT_HELP = "dataset folder, or a URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file:///…"
 
@@ -82,8 +96,11 @@ class UsageError(ChiftFramesError):
 DEMO_ACCOUNT = "00000000-0000-4000-8000-0000000000de"  # any UUID: the sandbox is lenient
 
 
-def _report_fetch(result: FetchResult) -> int:
-    """Print how a fetch ended; return the exit status."""
+def _report_fetch(result: FetchResult, again: str | None = None) -> int:
+    """Print how a fetch ended; return the exit status.
+
+    ``again`` replaces the resume command of a partial snapshot (the demo's sandbox is gone).
+    """
     # DuckDB summarises the snapshot on disk: memory stays flat whatever the account's size
     manifest = _resolve(result.root, result.snapshot_id)
     _print_summary(_summarise(result.root, result.snapshot_id), result.root, manifest, errors=False)
@@ -102,13 +119,29 @@ def _report_fetch(result: FetchResult) -> int:
         what.append(f"the connections of {_plural(result.connections_failed, 'consumer')} failed")
     with warnings.catch_warnings():  # said just above
         warnings.simplefilter("ignore", PartialSnapshotWarning)
-        tables = load(result.root, result.snapshot_id, tables=["fetch_errors", "payload_errors"])
-    columns = ["table", "consumer_id", "sync_id", "http_status", "path", "message"]
+        tables = load(
+            result.root,
+            result.snapshot_id,
+            tables=["fetch_errors", "payload_errors", "consumers", "syncs"],
+        )
+    columns = [
+        *("table", "consumer", "sync", "http_status", "path", "message"),
+        *("consumer_id", "sync_id"),
+    ]
     parts = [
         tables.fetch_errors.assign(table="fetch_errors", path=""),
         tables.payload_errors.assign(table="payload_errors", http_status=""),
     ]
-    parts = [p[columns].astype(object) for p in parts]
+    # names first, as people know them; the ids after, for --consumer and --sync
+    consumer_names = dict(zip(tables.consumers.consumer_id, tables.consumers.name, strict=True))
+    sync_names = dict(zip(tables.syncs.sync_id, tables.syncs.name, strict=True))
+    parts = [
+        p.assign(
+            consumer=p.consumer_id.map(consumer_names).fillna(""),
+            sync=p.sync_id.map(sync_names).fillna(""),
+        )[columns].astype(object)
+        for p in parts
+    ]
     failed = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     holding = " and ".join(sorted(set(failed.table))) or "fetch_errors"
     print(
@@ -119,10 +152,8 @@ def _report_fetch(result: FetchResult) -> int:
     if len(failed) > 20:
         print(f"... and {len(failed) - 20:,} more (tables fetch_errors and payload_errors)")
     print(
-        "Fetch them again with: "
-        + resume_command(
-            display_root(result.root), result.snapshot_id, f"{_command_prefix()}chift-frames"
-        )
+        again
+        or f"Fetch them again with: {resume_command(display_root(result.root), result.snapshot_id)}"
     )
     return EXIT_PARTIAL
 
@@ -150,33 +181,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox
     from .world import World
 
+    # the demo's sandbox goes with it: its snapshots cannot be resumed, only made again
+    again = "run the demo again: " + shell_command(program(), *_demo_argv(args))
+    started: list[str] = []
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     world = World(
         consumers=args.consumers, syncs=args.syncs, seed=args.seed, now=now, shape=args.shape
     )
     with Sandbox(world) as sandbox:
         print(
-            f"Sandbox serving a made-up account ({args.consumers:,} consumers, "
-            f"{args.syncs} syncs, {world.pair_count:,} pairs) at {sandbox.url}"
+            f"Sandbox serving a made-up account ({_plural(args.consumers, 'consumer')}, "
+            f"{_plural(args.syncs, 'sync')}, {_plural(world.pair_count, 'pair')}) at {sandbox.url}"
         )
         with ChiftClient(
             "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
         ) as client:
             progress = None if not args.quiet else False
-            first = fetch_snapshot(
-                client, args.out, concurrency=args.concurrency, progress=progress
-            )
-            print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
-            sandbox.evolve()
-            result = fetch_snapshot(
-                client, args.out, concurrency=args.concurrency, progress=progress
-            )
-    status = _report_fetch(result)
+            try:
+                first = fetch_snapshot(
+                    client,
+                    args.out,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                    on_start=started.append,
+                )
+                print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
+                sandbox.evolve()
+                result = fetch_snapshot(
+                    client,
+                    args.out,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                    on_start=started.append,
+                )
+            except BaseException as exc:  # Ctrl-C, an error: no --resume, which cannot work
+                if started and getattr(exc, "__notes__", None):
+                    exc.__notes__ = [
+                        f"Snapshot {started[-1]} in {display_root(args.out)} is left partial; "
+                        f"the demo's sandbox is gone, so it cannot be resumed: {again}"
+                    ]
+                raise
+    status = _report_fetch(result, again=f"The demo's sandbox is gone: {again}")
     _print_changes(
         diff(args.out, first.snapshot_id, result.snapshot_id), first.snapshot_id, result.snapshot_id
     )
     _next_steps(args.out)
     return status
+
+
+def _demo_argv(args: argparse.Namespace) -> list[str]:
+    """Return the arguments of ``demo`` that make this demo again."""
+    argv = ["demo", "--out", display_root(args.out)]
+    defaults = build_parser().parse_args(["demo"])
+    for name in ("consumers", "syncs", "seed", "shape", "concurrency"):
+        if getattr(args, name) != getattr(defaults, name):
+            argv += [f"--{name}", str(getattr(args, name))]
+    return argv + (["--quiet"] if args.quiet else [])
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -282,7 +342,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
             " (is another sandbox running? pick another --port, or 0 for any free one)"
         ) from None
-    print(f"Sandbox serving {world.pair_count:,} pairs at {sandbox.url} (Ctrl-C to stop)")
+    print(f"Sandbox serving {_plural(world.pair_count, 'pair')} at {sandbox.url} (Ctrl-C to stop)")
     client_id = args.client_id or "any"
     secret = "<the --client-secret you gave>" if args.client_secret else "any"
     variables = {
@@ -295,7 +355,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if faults.fail_pairs:
         print(
             f"  {faults.fail_pairs:.0%} of the pairs fail a first fetch (503 for their first "
-            f"{faults.fail_pair_asks} asks); a --resume afterwards gets through",
+            f"{_plural(faults.fail_pair_asks, 'ask')}); a --resume afterwards gets through",
             flush=True,
         )
     try:
@@ -341,8 +401,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SQL_WORDS = ("select", "with", "from", "describe", "show", "summarize", "pivot", "values")
+
+
+def _looks_like_sql(text: str) -> bool:
+    words = text.split(None, 1)
+    return bool(words) and words[0].lower().rstrip("(") in _SQL_WORDS and not os.path.exists(text)
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     """Run SQL over a dataset and print the result."""
+    if _looks_like_sql(args.dir):
+        folder = "DIR" if _looks_like_sql(args.sql) else args.sql
+        args.parser.error(
+            f"{args.dir!r} is SQL, given where the dataset goes: the folder comes first, then "
+            f"the SQL: {shell_command(program(), 'query', folder, args.dir)}"
+        )
     _apply_engine_options(args)
     result = query(args.dir, args.sql, snapshot=args.snapshot)
     note = _snapshots_note(args.dir, args.snapshot)
@@ -352,6 +426,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         write_csv(result, sys.stdout)
     elif args.format == "json":
         print(result.to_json(orient="records", date_format="iso", force_ascii=False))
+    elif result.empty:  # not pandas' "Empty DataFrame"
+        columns = f"; columns: {', '.join(map(str, result.columns))}" if len(result.columns) else ""
+        print(f"(no rows{columns})")
     else:
         shown = result.head(args.max_rows)
         with pd.option_context("display.width", 200):
@@ -415,7 +492,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"Note: {note}")
         width = max(len(p.name) for p in paths)
         for path, report in zip(paths, reports.values(), strict=True):
-            print(f"  {path.name:<{width}}  {len(report):>9,} rows")
+            rows = "row" if len(report) == 1 else "rows"
+            print(f"  {path.name:<{width}}  {len(report):>9,} {rows}")
         if args.html:
             page_path = Path(tmp) / "report.html" if _is_url(args.html) else Path(args.html)
             page = save_html(
@@ -495,21 +573,86 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    value = _not_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """Return an argparse type: a whole number from ``low`` (to ``high``), else a usage error."""
+    span = f"of at least {low:,}" if high is None else f"from {low:,} to {high:,}"
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {span}")
+        return value
+
+    return whole
 
 
-def _not_negative(text: str) -> int:
+def _number(
+    low: float, high: float | None = None, *, above: bool = False
+) -> Callable[[str], float]:
+    """Return an argparse type: a finite number at least (or ``above``) ``low``, to ``high``."""
+    span = f"above {low:g}" if above else f"of at least {low:g}"
+    if high is not None:
+        span = f"above {low:g}, at most {high:g}" if above else f"from {low:g} to {high:g}"
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        too_low = value <= low if above else value < low
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number {span}")
+        return value
+
+    return number
+
+
+def _text(text: str) -> str:
+    """Return ``text`` unless it is empty: an empty folder, id or name is a slip, never "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a value")
+    return text
+
+
+def _folder(text: str) -> Path:
+    return Path(_text(text))
+
+
+_positive = _whole(1)
+_not_negative = _whole(0)
+_MAX_CONSUMERS = 1_000_000  # a made-up world is built in memory: more would not fit
+_MAX_CONCURRENCY = 512  # one thread and one connection each
+
+
+def _loopback(text: str) -> str:
+    """Return ``text`` when it is a loopback address (the sandbox serves plain http)."""
     try:
-        value = int(text)
+        loopback = text == "localhost" or ipaddress.IPv4Address(text).is_loopback
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
-    return value
+        loopback = False
+    if not loopback:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a loopback address such as 127.0.0.1 or localhost (the sandbox "
+            "serves made-up data over plain http, which fetch only reads from this machine)"
+        )
+    return text
+
+
+def _memory_size(text: str) -> str:
+    """Return ``text`` when DuckDB reads it as a memory limit, such as ``2GB``."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        try:
+            con.execute("SET memory_limit = ?", [text])
+        except duckdb.Error:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a size DuckDB reads, such as 2GB, 512MiB or 80%"
+            ) from None
+    return text
 
 
 def _utc_date(text: str) -> datetime:
@@ -527,15 +670,22 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        default = action.default
         if (
             "%(default)" in text
             or "default:" in text
-            or default in (None, False, [], argparse.SUPPRESS)
+            or not _has_default(action)
             or not action.option_strings
         ):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """Whether ``action`` has a default worth showing: 0 is one, None, False and [] are not."""
+    default = action.default
+    return not (
+        default is None or default is False or default == [] or default == argparse.SUPPRESS
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -545,13 +695,20 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """Add an argument; one that takes text without a type refuses an empty value."""
+        takes_text = kwargs.get("action", "store") in ("store", "append")
+        if takes_text and "type" not in kwargs and "choices" not in kwargs:
+            kwargs["type"] = _text
+        return super().add_argument(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _command(
-    sub: Any, name: str, summary: str, description: str = "", epilog: str | None = None
+    sub: Any, name: str, summary: str, description: str = "", epilog: str = EXIT_CODES_COMMAND
 ) -> argparse.ArgumentParser:
     """Add a subcommand whose ``--help`` starts with ``summary`` (and ``description``)."""
     text = summary[0].upper() + summary[1:] + "." + (f"\n\n{description}" if description else "")
@@ -566,9 +723,9 @@ SHAPE_NAMES = ("light", "heavy", "skewed", "hourly")  # world.SHAPES, without im
 
 def _world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--consumers", type=_not_negative, default=200, help="consumers in the account"
+        "--consumers", type=_whole(0, _MAX_CONSUMERS), default=200, help="consumers in the account"
     )
-    parser.add_argument("--syncs", type=_positive, default=3, help="syncs in the account")
+    parser.add_argument("--syncs", type=_whole(1, 100), default=3, help="syncs in the account")
     parser.add_argument("--seed", type=int, default=0, help="seed of the made-up account")
     parser.add_argument(
         "--shape",
@@ -583,6 +740,7 @@ def _world_arguments(parser: argparse.ArgumentParser) -> None:
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
+        type=_memory_size,
         metavar="SIZE",
         help="DuckDB's memory limit before it spills to disk, such as 2GB "
         "(default: $CHIFT_FRAMES_MEMORY_LIMIT, else 256MiB, and a query that runs out of it "
@@ -590,7 +748,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temp-directory",
-        type=Path,
+        type=_folder,
         metavar="DIR",
         help="where DuckDB spills, a folder of yours alone (default: "
         "$CHIFT_FRAMES_TEMP_DIRECTORY, else chift_frames/duckdb in ~/.cache)",
@@ -614,11 +772,16 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch a made-up account from the built-in sandbox and summarise it",
         "Serves a made-up account on a free local port, fetches it, lets the consumers change "
         "their setups, fetches it again, then prints the summary and what changed.",
+        epilog=EXIT_CODES,
     )
     demo.add_argument("--out", default="data/demo", help=ROOT_HELP)
     _world_arguments(demo)
     demo.add_argument(
-        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+        "--concurrency",
+        type=_whole(1, _MAX_CONCURRENCY),
+        default=8,
+        metavar="N",
+        help="requests in flight",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
@@ -635,26 +798,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--out", required=True, help=ROOT_HELP)
     fetch.add_argument(
-        "--sync", action="append", default=[], metavar="ID", help="only this sync (repeatable)"
+        "--sync",
+        action="append",
+        default=[],
+        metavar="ID_OR_NAME",
+        help="only this sync, by id or name such as 'POS → Accounting' (repeatable)",
     )
     fetch.add_argument(
         "--consumer",
         action="append",
         default=[],
-        metavar="ID",
-        help="only this consumer (repeatable)",
+        metavar="ID_OR_NAME",
+        help="only this consumer, by id or name (repeatable)",
     )
     fetch.add_argument(
         "--consumers-status",
         choices=["all", "enabled", "not_enabled"],
-        help="which linked consumers GET /syncs lists",
+        help="which linked consumers GET /syncs lists (default: not sent, and Chift lists all)",
     )
     fetch.add_argument(
-        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight"
+        "--concurrency",
+        type=_whole(1, _MAX_CONCURRENCY),
+        default=8,
+        metavar="N",
+        help="requests in flight",
     )
     fetch.add_argument(
         "--max-rps",
-        type=float,
+        type=_number(0, above=True),
         metavar="RATE",
         help="at most this many requests per second (default: no cap)",
     )
@@ -681,21 +852,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument(
         "--deadline",
-        type=float,
+        type=_number(0, 86400, above=True),
         default=DEFAULT_DEADLINE,
         metavar="SECONDS",
         help="longest a request may take, body included (default: %(default)g)",
     )
     fetch.add_argument(
         "--max-body-mib",
-        type=float,
+        type=_number(0, above=True),
         default=DEFAULT_MAX_BODY / 2**20,
         metavar="MIB",
         help="largest response accepted, after decompression (default: %(default)g)",
     )
     fetch.add_argument(
         "--give-up-after",
-        type=float,
+        type=_number(0),
         metavar="SECONDS",
         help="stop when the API has not answered at all for this long (every request refused, "
         "unresolved, reset or timed out): what came is saved as partial, exit status 2; 0: "
@@ -710,36 +881,43 @@ def build_parser() -> argparse.ArgumentParser:
         "serve the offline stand-in for the Chift API",
         "Serves a made-up account until Ctrl-C, with optional faults; it prints the\n"
         "environment variables that point chift-frames fetch at it.",
+        epilog=EXIT_CODES_SANDBOX,
     )
-    sandbox.add_argument("--port", type=int, default=8800, help="port (0: any free one)")
+    sandbox.add_argument(
+        "--port", type=_whole(0, 65535), default=8800, help="port (0: any free one)"
+    )
     sandbox.add_argument(
         "--host",
+        type=_loopback,
         default="127.0.0.1",
-        help="address to serve on: a loopback address such as 127.0.0.1 or ::1 (the client "
-        "refuses plain http:// to any other host)",
+        help="address to serve on: a loopback address such as 127.0.0.1 or localhost (the "
+        "client refuses plain http:// to any other host)",
     )
     _world_arguments(sandbox)
     sandbox.add_argument("--client-id", help="insist on this clientId")
     sandbox.add_argument("--client-secret", help="insist on this clientSecret")
-    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
-    sandbox.add_argument("--rate-429", type=float, default=0.0, help="share answered 429")
-    sandbox.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
-    sandbox.add_argument("--rate-drop", type=float, default=0.0, help="share dropped")
+    sandbox.add_argument("--latency", type=_number(0, 3600), default=0.0, help="seconds per answer")
+    sandbox.add_argument("--rate-429", type=_number(0, 1), default=0.0, help="share answered 429")
+    sandbox.add_argument("--rate-5xx", type=_number(0, 1), default=0.0, help="share answered 5xx")
+    sandbox.add_argument("--rate-drop", type=_number(0, 1), default=0.0, help="share dropped")
     sandbox.add_argument(
         "--fail-pairs",
-        type=float,
+        type=_number(0, 1),
         default=0.0,
         metavar="SHARE",
         help="share of pairs that fail a whole first fetch (503), so that it ends partial "
         "and --resume finishes it",
     )
-    sandbox.add_argument("--token-ttl", type=int, default=1800, help="token lifetime, s")
+    sandbox.add_argument("--token-ttl", type=_whole(1), default=1800, help="token lifetime, s")
     sandbox.add_argument(
-        "--revoke-every", type=int, default=0, help="revoke a token after this many requests"
+        "--revoke-every",
+        type=_not_negative,
+        default=0,
+        help="revoke a token after this many requests (0: never)",
     )
     sandbox.add_argument(
         "--generation",
-        type=int,
+        type=_whole(0, 1000),
         default=0,
         help="start the world this many evolutions ahead (POST /sandbox/evolve adds one)",
     )
@@ -751,8 +929,8 @@ def build_parser() -> argparse.ArgumentParser:
         "re-derive a snapshot's tables from its raw responses",
         "Without the network. The rebuild is written as a new snapshot that replaces the old\n"
         "one: it keeps the old one's fetch times and names it (rebuilt_from), and latest, all,\n"
-        "diff, trends and the snapshot list skip the replaced snapshot. That stays readable by\n"
-        "its id until prune removes it.",
+        "diff and trends skip the replaced snapshot (chift-frames snapshots lists it, marked).\n"
+        "That stays readable by its id until prune removes it.",
     )
     rebuild.add_argument("dir", help=ROOT_HELP)
     rebuild.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
@@ -763,7 +941,8 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         "print the summary of a snapshot",
         "Names the snapshot, and says when it is partial or was interrupted (pairs fetched\n"
-        "against pairs expected, and the command that finishes it), or filtered (--sync...).",
+        "against pairs expected, and the command that finishes it), or filtered (--sync...);\n"
+        "and what a rebuild replaced, or which rebuild replaced the snapshot.",
     )
     summary.add_argument("dir", help=ROOT_HELP)
     summary.add_argument("--snapshot", default="latest", help="snapshot id (default: latest)")
@@ -795,7 +974,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest text shown in a table cell, in characters",
     )
     _engine_options(q)
-    q.set_defaults(func=cmd_query)
+    q.set_defaults(func=cmd_query, parser=q)
 
     changes = _command(
         sub,
@@ -880,16 +1059,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retire.add_argument("dir", help=ROOT_HELP)
     retire.add_argument(
-        "--keep-last", type=int, required=True, metavar="N", help="keep the N latest snapshots"
+        "--keep-last",
+        type=_positive,
+        required=True,
+        metavar="N",
+        help="keep the N latest snapshots",
     )
     retire.add_argument(
-        "--keep-daily", type=int, default=0, metavar="D", help="also the latest of D days"
+        "--keep-daily", type=_not_negative, default=0, metavar="D", help="also the latest of D days"
     )
     retire.add_argument(
-        "--keep-weekly", type=int, default=0, metavar="W", help="also the latest of W weeks"
+        "--keep-weekly",
+        type=_not_negative,
+        default=0,
+        metavar="W",
+        help="also the latest of W weeks",
     )
     retire.add_argument(
-        "--keep-monthly", type=int, default=0, metavar="M", help="also the latest of M months"
+        "--keep-monthly",
+        type=_not_negative,
+        default=0,
+        metavar="M",
+        help="also the latest of M months",
     )
     retire.add_argument("--dry-run", action="store_true", help="only say what would go")
     retire.set_defaults(func=cmd_prune)
@@ -948,7 +1139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     library = logging.getLogger("chift_frames")
     library.addHandler(handler)
     try:
-        return _run(args, redact)
+        with printed_program(f"{_command_prefix()}chift-frames"):
+            return _run(args, redact)
     finally:
         library.removeHandler(handler)
 

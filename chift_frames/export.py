@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._progress import progress_bar
 from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
@@ -65,6 +66,7 @@ def compute_reports(
     *,
     snapshot: str = "latest",
     one_apis: Mapping[int, str] | None = None,
+    progress: bool | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run every report of :data:`~chift_frames.reports.REPORTS` on ``frames``.
 
@@ -80,17 +82,25 @@ def compute_reports(
     one_apis : mapping of int to str, optional
         The API of each ``one_api`` number, for the reports that use the monitoring states
         (:data:`~chift_frames.reports.USES_ONE_APIS`).
+    progress : bool, optional
+        Show a progress bar (a widget in Jupyter); by default in a notebook and on an
+        interactive terminal.
 
     Returns
     -------
     dict of str to pandas.DataFrame
         Each report by its name, in the order of ``REPORTS``.
     """
-    with open_source(frames, snapshot) as con:
-        return {
-            name: report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
-            for name, report in REPORTS.items()
-        }
+    out = {}
+    with (
+        open_source(frames, snapshot) as con,
+        progress_bar(len(REPORTS), progress, "computing reports", " reports") as bar,
+    ):
+        for name, report in REPORTS.items():
+            bar.set_postfix_str(name, refresh=False)
+            out[name] = report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
+            bar.update()
+    return out
 
 
 def _row_counts(frames: Frames | str | os.PathLike[str], snapshot: str) -> dict[str, int]:

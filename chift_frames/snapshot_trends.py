@@ -130,22 +130,27 @@ def trends(root: str | os.PathLike[str]) -> pd.DataFrame:
     return to_frame(table, _TRENDS_COLUMNS)
 
 
+def _is_are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
 def _warn_trends(scopes: list[Completeness]) -> None:
     """Warn, one line each, of partial snapshots and of filtered ones among others."""
     total = len(scopes)
     partial = [c for c in scopes if c.is_partial]
     if partial:
         warnings.warn(
-            f"trends: {len(partial):,} of {total:,} snapshots are partial; their figures count "
-            f"only the pairs fetched (column is_partial): {briefs(partial)}",
+            f"trends: {len(partial):,} of {total:,} snapshots {_is_are(len(partial))} partial; "
+            f"their figures count only the pairs fetched (column is_partial): {briefs(partial)}",
             PartialSnapshotWarning,
             stacklevel=3,
         )
     filtered = [c for c in scopes if c.is_filtered]
     if filtered and len({c.filters for c in scopes}) > 1:  # all filtered alike skews nothing
         warnings.warn(
-            f"trends: {len(filtered):,} of {total:,} snapshots are filtered; their figures "
-            f"count only the pairs their filter chose (column is_filtered): {briefs(filtered)}",
+            f"trends: {len(filtered):,} of {total:,} snapshots {_is_are(len(filtered))} filtered; "
+            "their figures count only the pairs their filter chose (column is_filtered): "
+            f"{briefs(filtered)}",
             FilteredSnapshotWarning,
             stacklevel=3,
         )

@@ -7,7 +7,9 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -35,8 +37,11 @@ MISTAKES: dict[str, list[tuple[list[str], int]]] = {
     ],
     "sandbox": [
         (["--port", "http"], 64),
-        (["--rate-429", "2"], 1),
-        (["--fail-pairs", "-0.5"], 1),
+        (["--rate-429", "2"], 64),
+        (["--fail-pairs", "-0.5"], 64),
+        (["--port", "99999"], 64),
+        (["--host", "0.0.0.0"], 64),
+        (["--rate-429", "0.6", "--rate-drop", "0.6"], 1),
     ],
     "rebuild": [([], 64), (["{dir}"], 1), (["{dir}", "--snapshot", "nope"], 1)],
     "summary": [([], 64), (["{dir}"], 1), (["{dir}", "--snapshot", "all"], 1)],
@@ -48,7 +53,12 @@ MISTAKES: dict[str, list[tuple[list[str], int]]] = {
     ],
     "diff": [([], 64), (["{dir}"], 1), (["{dir}", "--rows", "some"], 64)],
     "report": [([], 64), (["{dir}"], 1), (["{dir}", "--sql", "nope"], 1)],
-    "prune": [([], 64), (["{dir}"], 64), (["{dir}", "--keep-last", "0"], 1)],
+    "prune": [
+        ([], 64),
+        (["{dir}"], 64),
+        (["{dir}", "--keep-last", "0"], 64),
+        (["{dir}", "--keep-last", "1"], 1),
+    ],
     "snapshots": [([], 64), (["{dir}", "--nope"], 64)],
 }
 
@@ -125,9 +135,19 @@ def test_every_command_and_option_has_help() -> None:
         for action in parser._actions:
             assert action.help, f"{name} {action.option_strings or action.dest}"
             default = action.default
-            if action.option_strings and default not in (None, False, [], argparse.SUPPRESS):
+            # 0 and 0.0 are defaults to show (`0 in (False,)` is True: compare by identity)
+            hidden = default is None or default is False or default in ([], argparse.SUPPRESS)
+            if action.option_strings and not hidden:
                 shown = formatter._expand_help(action)
                 assert "default: " in shown, (name, action.dest, shown)
+
+
+def test_every_command_help_lists_its_exit_statuses() -> None:
+    for name, parser in subcommands().items():
+        help_text = parser.format_help()
+        assert "exit status:" in help_text, name
+        for line in ("0    ", "1    an error", "64   a usage error"):
+            assert f"\n  {line}" in help_text, (name, line)
 
 
 def test_fetch_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,3 +217,125 @@ def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
     monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "256MiB")
     with pytest.raises(StoreError, match="Out of Memory Error"):
         getattr(reports, name)(two_snapshots)
+
+
+ODD_VALUES = ["-1", "0", "1e309", "99999999999999999999", "banana", "", "nan"]
+
+
+ODD_TEXTS = ["", " ", "-1"]
+
+
+def option_cases() -> list[Any]:
+    """Every option that takes a value, of every command, with the odd values to give it."""
+    return [
+        pytest.param(
+            name,
+            action.option_strings[-1],
+            ODD_TEXTS if getattr(action.type, "__name__", "_text") == "_text" else ODD_VALUES,
+            id=f"{name} {action.option_strings[-1]}",
+        )
+        for name, parser in subcommands().items()
+        for action in parser._actions
+        if action.option_strings and action.nargs is None and action.choices is None
+    ]
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("odd") / "demo"
+    assert main(["demo", "--out", str(out), "--consumers", "6", "--syncs", "1", "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize(("command", "option", "values"), option_cases())
+def test_no_value_of_any_option_gives_a_traceback(
+    command: str,
+    option: str,
+    values: list[str],
+    small_demo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Negative, zero, huge, non-numeric and empty values: a result, or one line and 1 or 64."""
+    from chift_frames.sandbox import Sandbox
+    from chift_frames.world import World
+
+    def stop(self: Sandbox) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C does, once the sandbox is up
+
+    monkeypatch.setattr(Sandbox, "serve_forever", stop)
+    failed_threads: list[str] = []  # a worker's traceback is one too
+    monkeypatch.setattr(threading, "excepthook", lambda a: failed_threads.append(repr(a)))
+    monkeypatch.chdir(tmp_path)  # whatever a command writes lands here
+    data = str(small_demo)
+    base = {
+        "demo": ["--out", "d", "--consumers", "2", "--syncs", "1", "--quiet"],
+        "fetch": ["--out", "f", "--quiet"],
+        "sandbox": ["--port", "0"],
+        "rebuild": [data],
+        "summary": [data],
+        "query": [data, "SELECT count(*) AS n FROM consumers"],
+        "diff": [data],
+        "report": [data, "--out", "r"],
+        "prune": [data, "--keep-last", "5", "--dry-run"],
+        "snapshots": [data],
+    }[command]
+    with Sandbox(World(consumers=3, syncs=1, seed=2)) as sandbox:
+        for key, value in {
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": "a8bf0000-0000-4000-8000-000000000001",
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        for value in values:
+            if command == "rebuild" and value in ("0", "1"):
+                continue  # a rebuild of a snapshot named 0 or 1 is as good as any
+            try:
+                status = main([command, *base, option, value])
+            except SystemExit as exit_:
+                status = exit_.code  # type: ignore[assignment]
+            err = capsys.readouterr().err
+            assert status in (0, 1, 2, 64), (value, status, err)
+            assert "Traceback" not in err, (value, err)
+            assert not failed_threads, (value, failed_threads)
+            if status == 1:  # one line says what is wrong
+                assert err.count("chift-frames: error: ") == 1, (value, err)
+            if value == "":  # never taken for the current folder, or for "not given"
+                assert status == 64, (value, status, err)
+
+
+def test_a_store_out_of_reach_is_one_line_without_a_hint_to_install_fsspec(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import pyarrow.fs as pafs
+
+    from chift_frames.store import filesystems
+
+    def unresolved(uri: str) -> None:
+        raise OSError(
+            "When resolving region for bucket 'b': AWS Error NETWORK_CONNECTION during "
+            "HeadBucket operation: curlCode: 6, Could not resolve hostname"
+        )
+
+    # pyarrow's types are immutable: the module sees a stand-in whose from_uri fails offline
+    stand_in = SimpleNamespace(**{name: getattr(pafs, name) for name in dir(pafs)})
+    stand_in.FileSystem = SimpleNamespace(from_uri=unresolved)
+    monkeypatch.setattr(filesystems, "pafs", stand_in)
+    assert main(["summary", "s3://b/p"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chift-frames: error: cannot reach s3://b/p: When resolving region")
+    assert "fsspec" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_gcs_root_gives_up_retrying_in_seconds_not_minutes() -> None:
+    """Offline, pyarrow's GCS client retries each call for 15 minutes, silently, by default."""
+    from chift_frames.store.filesystems import GCS_RETRY_LIMIT, open_root
+
+    root = open_root("gs://bucket/lake")
+    _, (options,) = root.fs.__reduce__()
+    assert options["retry_time_limit"] == GCS_RETRY_LIMIT
+    assert GCS_RETRY_LIMIT.total_seconds() <= 30

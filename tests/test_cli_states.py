@@ -97,14 +97,22 @@ def test_a_partial_fetch_prints_its_errors_once(
     for consumer_id, _ in victims:
         assert out.count(consumer_id) == 1  # the error table is printed once
     assert f"is partial: 2 of {world.pair_count} pairs failed. What failed (table " in out
+    names = {c["consumerid"]: c["name"] for c in world.consumer_items()}
+    table = out.split("What failed", 1)[1]
+    for consumer_id, _ in victims:  # the consumer's name beside its id
+        (row,) = [ln for ln in table.splitlines() if consumer_id in ln]
+        assert names[consumer_id] in row
     assert "Note: snapshot " in out and f"{world.pair_count - 2} of {world.pair_count} pairs" in out
 
 
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("--sync", "no sync 'no-such-sync' in this account; its syncs: "),
-        ("--consumer", "consumer 'no-such-sync' is not linked to any sync of this account"),
+        ("--sync", "[GET /syncs] no sync 'no-such-sync' in this account, by id or by name; "),
+        (
+            "--consumer",
+            "[GET /consumers] no consumer 'no-such-sync' in this account, by id or by name; ",
+        ),
     ],
 )
 def test_an_id_the_account_does_not_have_is_one_line(
@@ -117,7 +125,7 @@ def test_an_id_the_account_does_not_have_is_one_line(
     assert main(["fetch", "--out", str(tmp_path), option, "no-such-sync", "--quiet"]) == 1
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
-    assert line.startswith("chift-frames: error: [GET /syncs] " + message)
+    assert line.startswith("chift-frames: error: " + message)
     assert "complete" not in captured.out
     assert not list(tmp_path.rglob("*.parquet"))  # nothing written
 
@@ -365,3 +373,94 @@ def test_the_sandbox_prints_an_export_line_that_pastes_back(
     assert variables["CHIFT_CLIENT_ID"] == "me & you>x"
     assert variables["CHIFT_CLIENT_SECRET"] == "<the --client-secret you gave>"  # no redirect
     assert variables["CHIFT_ACCOUNT_ID"] and variables["CHIFT_BASE_URL"].startswith("http://")
+
+
+def test_resume_commands_start_with_the_program_the_user_ran(
+    tmp_path: Path,
+    sandbox_env: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run as venv/bin/chift-frames (not on PATH): the Ctrl-C note and the exit-2 line agree."""
+    import sys
+
+    program = tmp_path / "venv" / "bin" / "chift-frames"
+    program.parent.mkdir(parents=True)
+    program.touch()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["venv/bin/chift-frames"])
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of the pairs
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    assert main(["fetch", "--out", "data", "--quiet", "--concurrency", "1"]) == 130
+    monkeypatch.setattr(_Run, "_get", original_get)
+    err = capsys.readouterr().err
+    (snapshot_id,) = list_snapshots(tmp_path / "data").snapshot_id
+    resume = f"venv/bin/chift-frames fetch --out data --resume {snapshot_id}"
+    assert err.count(resume) == 2, err  # at the start, and when interrupted
+    assert " chift-frames fetch" not in err.replace(resume, "")
+    # the same program in what summary and snapshots say about it
+    assert main(["summary", "data"]) == 0
+    assert resume in capsys.readouterr().out
+
+
+def test_ctrl_c_during_the_demo_says_to_run_the_demo_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self, consumer_id, sync_id):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return original_get(self, consumer_id, sync_id)
+
+    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    out = str(tmp_path / "demo")
+    args = ["demo", "--out", out, "--consumers", "20", "--quiet", "--concurrency", "1"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "--resume" not in err, err
+    (line,) = [ln for ln in err.splitlines() if "run the demo again" in ln]
+    assert "the demo's sandbox is gone" in line
+    again = shlex.split(line.split("run the demo again: ", 1)[1])
+    assert again[1:] == ["demo", "--out", out, "--consumers", "20", "--concurrency", "1", "--quiet"]
+
+
+def test_sync_and_consumer_are_taken_by_name_too(
+    tmp_path: Path, sandbox_env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = WORLD.sync_items()[0]
+    consumer_id = next(c for c, s in WORLD.pairs() if s == sync["syncid"])
+    name = next(c["name"] for c in WORLD.consumer_items() if c["consumerid"] == consumer_id)
+    out = str(tmp_path)
+    args = ["fetch", "--out", out, "--sync", sync["name"], "--consumer", name.upper(), "--quiet"]
+    assert main(args) == 0, capsys.readouterr().err
+    frames = load(tmp_path, tables=["consumer_syncs"])
+    assert frames.consumer_syncs[["consumer_id", "sync_id"]].values.tolist() == [
+        [consumer_id, sync["syncid"]]
+    ]
+    capsys.readouterr()
+    # a slip: one line, with the names that come close
+    assert main(["fetch", "--out", out, "--sync", "POS -> Acounting", "--quiet"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no sync 'POS -> Acounting' in this account, by id or by name; close matches: " in line
+    assert sync["name"] == "POS → Accounting" and f"POS → Accounting ({sync['syncid']})" in line
+
+
+def test_a_name_shared_by_two_entries_is_refused_with_their_ids() -> None:
+    from chift_frames.errors import NotFoundError
+    from chift_frames.fetch._names import resolve_names
+
+    entries = [("c1", "Bakery"), ("c2", "Bakery"), ("c3", "Bistro")]
+    assert resolve_names(["bistro", "c2"], entries, "consumer", "GET /consumers") == ["c3", "c2"]
+    with pytest.raises(NotFoundError, match=r"2 consumers are named 'Bakery' \(c1, c2\): give"):
+        resolve_names(["Bakery"], entries, "consumer", "GET /consumers")

@@ -296,11 +296,11 @@ def test_trends_mark_partial_and_filtered_snapshots_and_warn(
     by_kind = {type(w.message): str(w.message) for w in caught}
     assert len(caught) == 2 and all("\n" not in text for text in by_kind.values())
     assert by_kind[PartialSnapshotWarning].startswith(
-        f"trends: 1 of 4 snapshots are partial; their figures count only the pairs fetched "
+        f"trends: 1 of 4 snapshots is partial; their figures count only the pairs fetched "
         f"(column is_partial): {dataset['partial']}: partial, {dataset['partial_ok']:,} of "
     )
     assert by_kind[FilteredSnapshotWarning].startswith(
-        "trends: 1 of 4 snapshots are filtered; their figures count only the pairs their "
+        "trends: 1 of 4 snapshots is filtered; their figures count only the pairs their "
         f"filter chose (column is_filtered): {dataset['filtered']}: filtered (--sync "
         f"{dataset['sync']}), {dataset['filtered_pairs']:,} pairs fetched"
     )

@@ -267,7 +267,7 @@ def test_report_command_writes_every_report_and_the_page(
     for name, df in reports.items():
         assert (folder / f"{name}.parquet").is_file()
         line = next(ln for ln in out.splitlines() if f" {name}.parquet " in ln)
-        assert line.split()[-2:] == [f"{len(df):,}", "rows"]
+        assert line.split()[-2:] == [f"{len(df):,}", "row" if len(df) == 1 else "rows"]
     assert f"HTML page: {html}" in out
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 

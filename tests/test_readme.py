@@ -54,3 +54,77 @@ def test_the_tour_shows_monitoring_states_labels_and_the_definition_join() -> No
     assert "reports.monitoring_states(" in blocks and "source_label" in blocks
     assert "sync_mapping_labels" in blocks and "m.sub_mapping_name = v.sub_mapping_name" in blocks
     assert "`sync_id`, `name` and `sub_mapping_name`" in README
+
+
+def readme_commands() -> list[list[str]]:
+    """Every chift-frames command after the Quick start that runs as printed, in order.
+
+    The shell blocks' commands, and the inline ones that name a folder of the tour
+    (``chift-frames diff data/demo``); synopses with placeholders (``DIR``) are checked
+    against the parser instead.
+    """
+    after = README.split("## A short tour", 1)[1]
+    commands = []
+    pattern = r"```sh\n(.*?)```|`((?:\.venv/bin/)?chift-frames [^`]+)`"
+    for block, span in re.findall(pattern, after, re.S):
+        lines = block.splitlines() if block else [span]
+        pending = ""
+        for line in lines:
+            pending = f"{pending}\n{line}" if pending else line
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # a quote still open: the command goes on
+                continue
+            pending = ""
+            placeholder = re.search(r"\b[A-Z][A-Z_]+\b", span)  # DIR, SNAPSHOT_ID
+            runs = block or ("data/" in span and not placeholder)
+            if words and words[0].endswith("chift-frames") and runs:
+                commands.append(words)
+    return commands
+
+
+def test_every_readme_command_runs_as_printed(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import os
+    import shutil
+
+    from chift_frames.sandbox import Sandbox
+    from chift_frames.world import World
+
+    commands = readme_commands()
+    assert {c[1] for c in commands} >= {"query", "report", "fetch", "diff", "rebuild"}
+    shutil.copytree(demo, tmp_path / "data" / "demo")
+    monkeypatch.chdir(tmp_path)  # where the user is after the Quick start
+    with Sandbox(World(consumers=6, syncs=2, seed=3)) as sandbox:
+        for key in [k for k in os.environ if k.startswith("CHIFT_")]:
+            monkeypatch.delenv(key)
+        for key, value in {  # the export line of "Fetching your own account"
+            "CHIFT_CLIENT_ID": "id",
+            "CHIFT_CLIENT_SECRET": "secret",
+            "CHIFT_ACCOUNT_ID": "a8bf0000-0000-4000-8000-000000000001",
+            "CHIFT_BASE_URL": sandbox.url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        for words in commands:
+            status = main(words[1:])
+            err = capsys.readouterr().err
+            assert status == 0, (shlex.join(words), err)
+    assert (tmp_path / "data" / "demo" / "report.html").exists()
+
+
+def test_the_command_table_names_every_command_and_only_options_it_has() -> None:
+    import argparse
+
+    from chift_frames.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    table = re.findall(r"^\| `chift-frames (\w+) ([^`]*)` \|", README, re.M)
+    assert {name for name, _ in table} == set(sub.choices)
+    for name, synopsis in table:
+        given = set(re.findall(r"(?<![\w-])--[\w-]+", synopsis))
+        known = {o for a in sub.choices[name]._actions for o in a.option_strings}
+        assert given <= known, (name, given - known)
+    snapshots = dict(table)["snapshots"]
+    assert "--dry-run" in snapshots  # with --clean: say what it would drop

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._progress import progress_bar
 from .._shell import resume_command
 from .._version import __version__
 from ..client import ChiftClient
@@ -31,6 +31,7 @@ from ..flatten import (
 from ..schema import to_pandas
 from ..store import SnapshotWriter
 from ._common import CONSUMERS, SYNCS, _is_syncs_list, _iso, _now, _pair_columns, _Raw
+from ._names import resolve_names
 from ._workers import _Run
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,25 @@ def list_pairs(
     return pairs
 
 
+def _ids_of_names(
+    syncs: list[dict[str, Any]], consumers: Any, sync_ids: list[str], consumer_ids: list[str]
+) -> tuple[list[str], list[str]]:
+    """Return the ``--sync`` and ``--consumer`` values as ids: each is an id or a name."""
+    sync_entries = [
+        (str(s["syncid"]), s.get("name") if isinstance(s.get("name"), str) else None)
+        for s in syncs
+        if isinstance(s.get("syncid"), str)
+    ]
+    ids, names = list(consumers["consumer_id"]), list(consumers["name"])
+    listed = dict(zip(ids, names, strict=True))
+    linked = {c for s in syncs for c in s.get("consumers") or [] if isinstance(c, str)}
+    consumer_entries = [*listed.items(), *((c, None) for c in sorted(linked - set(listed)))]
+    return (
+        sorted(set(resolve_names(sync_ids, sync_entries, "sync", "GET /syncs"))),
+        sorted(set(resolve_names(consumer_ids, consumer_entries, "consumer", "GET /consumers"))),
+    )
+
+
 def _check_filters(
     syncs: list[dict[str, Any]], sync_ids: list[str], consumer_ids: list[str]
 ) -> None:
@@ -135,20 +155,8 @@ def _check_filters(
 
 
 def _progress(total: int, enabled: bool | None, what: str) -> Any:
-    if enabled is None:  # on only for an interactive terminal
-        enabled = sys.stderr.isatty()
-    if enabled:  # a widget in Jupyter, text in a terminal
-        from tqdm.auto import tqdm
-    else:  # plain tqdm: tqdm.auto would warn in a notebook without ipywidgets
-        from tqdm import tqdm
-    return tqdm(
-        total=total,
-        desc=f"fetching {what}",
-        unit=" fetches",  # a pair, a sync's executions or a consumer's connections
-        disable=not enabled,
-        dynamic_ncols=True,
-        leave=False,
-    )
+    # a pair, a sync's executions or a consumer's connections: each one fetch
+    return progress_bar(total, enabled, f"fetching {what}", " fetches")
 
 
 def fetch_snapshot(
@@ -238,6 +246,9 @@ def fetch_snapshot(
     if resume is None:
         # the lists come first: bad credentials leave nothing behind
         syncs_body, lists = _fetch_lists(client, consumers_status, duplicates)
+        filters["sync_ids"], filters["consumer_ids"] = _ids_of_names(
+            syncs_body, lists["consumers"], filters["sync_ids"], filters["consumer_ids"]
+        )
         _check_filters(syncs_body, filters["sync_ids"], filters["consumer_ids"])
     writer = SnapshotWriter(
         Path(root), resume, resume=resume is not None, info={"package_version": __version__}

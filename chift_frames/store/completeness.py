@@ -214,7 +214,8 @@ def failures(manifest: Mapping[str, Any]) -> str:
     if consumers:
         parts.append(f"the connections of {consumers:,} {_plural(consumers, 'consumer')} failed")
     if not parts and tables:  # rows that name neither a pair, a sync nor a consumer
-        parts.append(f"{sum(rows[t] for t in tables):,} errors")
+        count = sum(rows[t] for t in tables)
+        parts.append(f"{count:,} {_plural(count, 'error')}")
     return ", ".join(parts) + where if parts else ""
 
 

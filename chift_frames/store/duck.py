@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
 from .filesystems import Root, open_root
 from .read import SnapshotSpec, check_parts, dataset, list_snapshots, select
@@ -137,6 +138,7 @@ def query(
 
     con = connect(root, snapshot)
     try:
+        _refuse_changes(con, sql)
         # the memory limit and spill folder of every analysis; rows in the order a query
         # without ORDER BY reads them, as a user of DuckDB expects
         configure(con, keep_order=True)
@@ -159,6 +161,38 @@ def query(
         return df
     finally:
         con.close()
+
+
+# DuckDB's statement types that read and change nothing (MULTI: a PIVOT, which DuckDB
+# runs as a type it creates in this connection alone, and a SELECT)
+_READING = ("SELECT", "EXPLAIN", "MULTI")
+
+
+def _refuse_changes(con: Any, sql: str) -> None:
+    """Refuse SQL that is not a query: it could change the dataset's views or write files.
+
+    DuckDB's parser says what each statement is (DROP, CREATE, ATTACH, COPY, INSERT, SET,
+    PRAGMA, CALL...); a SELECT (``WITH``, ``FROM``, ``VALUES``, ``DESCRIBE``, ``SUMMARIZE``,
+    ``PIVOT`` included) and a plain EXPLAIN run, nothing else.
+    """
+    import duckdb
+
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise StoreError(f"the query failed: {' '.join(str(exc).split())}") from None
+    if not statements:
+        raise StoreError("the query holds no SQL statement: give a SELECT")
+    for statement in statements:
+        kind = str(statement.type).rsplit(".", 1)[-1]
+        text = " ".join(str(statement.query).split()).upper()
+        if kind not in _READING or text.startswith("EXPLAIN ANALYZE"):
+            what = "EXPLAIN ANALYZE" if kind == "EXPLAIN" else kind
+            raise StoreError(
+                f"query runs SELECT statements only, not {what}, which could change the "
+                "dataset's views or write files; for your own tables, open the views with "
+                "chift_frames.connect"
+            )
 
 
 def _query_dtype(type_: pa.DataType) -> object | None:

@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -278,8 +279,10 @@ def _sync_folder(folder: str) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    # pyarrow's S3 errors can be long; the first line says what happened
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # pyarrow's S3 errors can be long; the first line says what happened. Google's status
+    # then repeats itself in error_info={...}
+    text = str(exc).strip()
+    return text.splitlines()[0].split(" error_info={", 1)[0] if text else type(exc).__name__
 
 
 def _s3_create(path: str, data: bytes, region: str | None, endpoint: str | None) -> bool | None:
@@ -346,9 +349,14 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
         return Root(pafs.LocalFileSystem(), base, url, local=True)
     try:
         fs, base = pafs.FileSystem.from_uri(text)
-    except (ValueError, OSError, NotImplementedError) as exc:
+    except OSError as exc:  # pyarrow knows the scheme but cannot reach the store: say so
+        raise StoreError(
+            f"cannot reach {url}: {_reason(exc)} (check the network, the bucket's name and "
+            "the store's endpoint)"
+        ) from None
+    except (ValueError, NotImplementedError) as exc:
         fs, base = _fsspec(text, scheme, exc)
-    fs = _with_azure_key(fs)
+    fs = _with_gcs_retry_limit(_with_azure_key(fs))
     query = dict(parse_qsl(parts.query))
     endpoint = None
     if scheme == "s3" and query.get("endpoint_override"):
@@ -356,6 +364,24 @@ def open_root(root: str | os.PathLike[str] | Root) -> Root:
         if "://" not in endpoint:
             endpoint = f"{query.get('scheme', 'https')}://{endpoint}"
     return Root(fs, base.rstrip("/"), url, local=False, scheme=scheme, endpoint=endpoint)
+
+
+GCS_RETRY_LIMIT = timedelta(seconds=15)
+
+
+def _with_gcs_retry_limit(fs: pafs.FileSystem) -> pafs.FileSystem:
+    """Give a GCS filesystem a bound on its retries (pyarrow's default: 15 minutes).
+
+    Offline, or without Google credentials, each call would retry silently for that long;
+    bounded, it fails in seconds with Google's reason, which the caller prints.
+    """
+    if type(fs).__name__ != "GcsFileSystem":
+        return fs
+    _, (options,) = fs.__reduce__()
+    if options.get("retry_time_limit") is not None:  # the URL set one
+        return fs
+    given = {name: value for name, value in options.items() if value not in ("", None)}
+    return pafs.GcsFileSystem(**{**given, "retry_time_limit": GCS_RETRY_LIMIT})
 
 
 def _with_azure_key(fs: pafs.FileSystem) -> pafs.FileSystem:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._shell import resume_command, shell_command
+from .._shell import program, resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
 from .filesystems import Root, display_root, open_root
@@ -215,7 +215,7 @@ def snapshot_states(root: str | os.PathLike[str]) -> pd.DataFrame:
         if row["status"] in ("writing", "resuming", "partial") and not live:
             step = resume_command(url, sid)
             if row["status"] != "partial":
-                drop = shell_command("chift-frames", "snapshots", url, "--clean")
+                drop = shell_command(program(), "snapshots", url, "--clean")
                 step += f"  (or drop it: {drop})"
         if sid in replaced_by:
             by = replaced_by[sid]

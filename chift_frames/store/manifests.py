@@ -213,7 +213,16 @@ def scan_manifests(root: Root) -> tuple[list[dict[str, Any]], dict[str, str]]:
     if not root.is_dir(MANIFESTS):
         if root.is_dir(STAGING):  # nothing committed yet, but a writer was here
             return [], {}
-        raise StoreError(f"{root.url} is not a chift_frames dataset (no {MANIFESTS}/ folder)")
+        if root.local and not root.is_dir(""):
+            what = "a file, not a folder" if root.exists("") else "no such folder"
+            raise StoreError(
+                f"{root.url}: {what}; give the folder that chift-frames fetch or demo wrote, "
+                "such as data/demo"
+            )
+        raise StoreError(
+            f"{root.url} is not a chift_frames dataset (no {MANIFESTS}/ folder): give the "
+            "folder that chift-frames fetch or demo wrote, such as data/demo"
+        )
     names = manifest_names(root)
 
     def read(name: str) -> dict[str, Any] | str:

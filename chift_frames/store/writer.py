@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .._shell import shell_command
+from .._shell import program, shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
 from .filesystems import Root, _root_text, open_root
@@ -223,7 +223,7 @@ class SnapshotWriter:
         state_path = _staged(sid, "state.json")
         state = _read_json(root, state_path) if root.exists(state_path) else None
         if previous is not None and "format" not in previous:
-            migrate = shell_command("chift-frames", "snapshots", root.url, "--migrate")
+            migrate = shell_command(program(), "snapshots", root.url, "--migrate")
             raise StoreError(
                 f"snapshot {sid!r} in {root.url} was written by chift_frames 0.1; it can be "
                 f"read, not continued: run {migrate} first"
