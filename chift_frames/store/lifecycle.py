@@ -23,6 +23,7 @@ import pandas as pd
 from .._shell import resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
+from .execlog import LOG, referenced_parts
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -50,13 +51,36 @@ log = logging.getLogger(__name__)
 
 
 def finish_prune(root: Root, snapshot_id: str) -> None:
-    """Remove what is left of a snapshot being pruned (the caller holds its lock)."""
+    """Remove what is left of a snapshot being pruned (the caller holds its lock).
+
+    Its parts of the executions log that another snapshot lists stay: that one shows them.
+    """
     root.delete(f"{SNAPSHOTS_TABLE}/{snapshot_id}.parquet")
     root.delete(f"{MANIFESTS}/{snapshot_id}.json")
     for table in _table_folders(root):
-        root.delete_dir(f"{table}/snapshot_id={snapshot_id}")
+        folder = part_folder(table, snapshot_id)
+        if table == LOG:
+            _drop_log_parts(root, folder, snapshot_id)
+        else:
+            root.delete_dir(folder)
         root.delete_dir(f"{table}/snapshot={snapshot_id}")  # the 0.1 layout
     root.delete_dir(f"{STAGING}/{snapshot_id}")
+
+
+def _drop_log_parts(root: Root, folder: str, snapshot_id: str) -> None:
+    """Remove the parts of the executions log in ``folder`` that no other snapshot lists.
+
+    The manifest of the snapshot is gone by now, so the listings read here are the others'
+    (and those of writers at work, from their working state).
+    """
+    files = root.list_files(folder)
+    keep = referenced_parts(root, but=snapshot_id) if files else set()
+    gone = [rel for rel in files if rel not in keep]
+    if len(gone) == len(files):
+        root.delete_dir(folder)
+    else:
+        for rel in gone:
+            root.delete(rel)
 
 
 def _table_folders(root: Root) -> list[str]:
@@ -280,11 +304,17 @@ def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
             touched.append(m["snapshot_id"])  # a 0.1 writer that died
             if not dry_run:
                 _remove(base, m["snapshot_id"])
+    listed: set[str] | None = None  # the parts of the executions log that snapshots list
     for table in _table_folders(base):
         for entry in base.entries(table):
             sid = entry.split("=", 1)[1] if "=" in entry else ""
             if sid in committed or sid in unfinished or lock_is_live(lock_holder(base, sid)):
                 continue
+            if table == LOG:  # a pruned snapshot's parts that later snapshots still show
+                listed = referenced_parts(base) if listed is None else listed
+                files = set(base.list_files(f"{table}/{entry}"))
+                if files and files <= listed:
+                    continue
             touched.append(sid)
             if not dry_run:
                 _drop_folder(base, sid, f"{table}/{entry}", committed)
@@ -334,7 +364,10 @@ def _drop_folder(root: Root, snapshot_id: str, folder: str, committed: set[str])
         return  # a writer started meanwhile
     try:
         if snapshot_id not in {m["snapshot_id"] for m in committed_manifests(root)}:
-            root.delete_dir(folder)
+            if folder == part_folder(LOG, snapshot_id):  # parts others list stay
+                _drop_log_parts(root, folder, snapshot_id)
+            else:
+                root.delete_dir(folder)
     finally:
         lock.release()
 
