@@ -57,8 +57,9 @@ PART = "_part"  # the position of a row's part in its snapshot's list: the newes
 
 # a run found still running is asked again on its own: its start, a second either side
 REFRESH_PAD = timedelta(seconds=1)
-# runs still running that start this close together are asked again in one listing
-REFRESH_GAP = timedelta(minutes=10)
+# past this many runs still running in a sync, they are asked again in one listing, from the
+# earliest one on: a request each would cost more than the executions it skips
+MAX_REFRESH = 50
 
 
 def is_log(manifest: dict[str, Any]) -> bool:
@@ -293,14 +294,16 @@ def _plan_sync(
             parts.append(rel)
     main_from = max(since, base_until - overlap)
     running = _still_running(root, parts, since, main_from)
+    if len(running) > MAX_REFRESH:
+        main_from, running = max(since, running[0] - REFRESH_PAD), []
     windows: list[tuple[datetime, datetime]] = []
     for start in running:
         lo, hi = max(since, start - REFRESH_PAD), start + REFRESH_PAD
-        if windows and lo <= windows[-1][1] + REFRESH_GAP:
+        if windows and lo <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], hi))
         else:
             windows.append((lo, hi))
-    if windows and main_from <= windows[-1][1] + REFRESH_GAP:
+    if windows and main_from <= windows[-1][1]:
         windows[-1] = (windows[-1][0], until)
     else:
         windows.append((main_from, until))
