@@ -443,7 +443,13 @@ def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
             snapshot = str(complete.iloc[-1])
         else:
             snapshot = str(_resolve(args.dir, snapshot)["snapshot_id"])
-        views = snapshot_views(args.views, snapshot, report_tables(args.sql), dialect=args.dialect)
+        views = snapshot_views(
+            args.views,
+            snapshot,
+            report_tables(args.sql),
+            dialect=args.dialect,
+            manifest=_resolve(args.dir, snapshot),
+        )
         files = args.dialect in ("duckdb", "spark")
         where = display_root(args.views) if files else args.views
         head = (

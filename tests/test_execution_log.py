@@ -8,6 +8,7 @@ what the second holds, through ``load``, the views and the reports.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -83,7 +84,7 @@ def test_ten_nightly_fetches_store_each_execution_once_and_ask_for_about_a_day(
     distinct = distinct.drop_duplicates(KEY)
     assert len(distinct) > 500
     assert stored_rows(root) <= 1.1 * len(distinct)
-    for before, night in zip(fetched, fetched[1:], strict=False):
+    for before, night in itertools.pairwise(fetched):
         world = night.world
         runs = [item for s in world.sync_items() for item in world.executions(s["syncid"])]
 
@@ -119,7 +120,7 @@ def test_each_snapshot_shows_what_a_fetch_of_its_whole_window_holds(
     pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
     assert {"success", "running"} <= set(mine.status) or index == 0
     # the views, and the count every summary prints
-    sql = "SELECT sync_id, execution_id, status, \"end\" FROM executions ORDER BY 1, 2"
+    sql = 'SELECT sync_id, execution_id, status, "end" FROM executions ORDER BY 1, 2'
     pd.testing.assert_frame_equal(
         query(root, sql, snapshot=night.snapshot_id), query(night.fresh, sql)
     )
