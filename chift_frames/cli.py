@@ -913,7 +913,8 @@ def build_parser() -> argparse.ArgumentParser:
     snaps.add_argument(
         "--migrate",
         action="store_true",
-        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current layout",
+        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current "
+        "layout, and turn the executions each snapshot copied into the log",
     )
     snaps.set_defaults(func=cmd_snapshots)
     return parser

@@ -9,6 +9,8 @@ what the second holds, through ``load``, the views and the reports.
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chift_frames import load, query
+from chift_frames.cli import main
 from chift_frames.fetch import fetch_snapshot
 from chift_frames.reports import REPORTS
 from chift_frames.sandbox import Sandbox
@@ -180,3 +183,47 @@ def test_a_sync_filtered_fetch_and_a_later_full_one(tmp_path: Path) -> None:
     theirs = load(fresh, tables=["executions"]).executions
     assert len(set(theirs.sync_id)) == 2
     pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+
+
+def old_dataset(root: Path, nights: int, scratch: Path) -> list[str]:
+    """Nightly snapshots as versions before the log wrote them: each a copy of its window."""
+    ids = []
+    for night in range(nights):
+        fresh = scratch / f"night{night}"
+        sid = fetch_night(fresh, night, None).snapshot_id
+        manifest_path = fresh / "_snapshots" / f"{sid}.json"
+        manifest = json.loads(manifest_path.read_text())
+        for key in ("executions_log", "execution_parts", "executions_windows", "executions_base"):
+            manifest["info"].pop(key, None)
+        manifest["info"].pop("executions_stored", None)
+        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        for path in fresh.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                target = root / path.relative_to(fresh)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        ids.append(sid)
+    return ids
+
+
+def test_migrate_turns_old_copies_into_the_log(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    ids = old_dataset(root, 4, tmp_path / "scratch")
+    before = {sid: load(root, sid, tables=["executions"]).executions for sid in ids}
+    reports = {name: REPORTS[name](root, snapshot=ids[-1]) for name in ("flow_runs",)}
+    copies = stored_rows(root)
+    assert copies == sum(len(df) for df in before.values())  # each snapshot a whole copy
+    assert main(["snapshots", str(root), "--migrate"]) == 0
+    distinct = pd.concat(before.values()).drop_duplicates(KEY)
+    assert stored_rows(root) <= 1.1 * len(distinct) < copies / 2
+    for sid in ids:
+        after = load(root, sid, tables=["executions"]).executions
+        pd.testing.assert_frame_equal(by_key(after), by_key(before[sid]), check_exact=True)
+        assert snapshot_manifest(root, sid)["rows"]["executions"] == len(before[sid])
+    for name, df in reports.items():
+        pd.testing.assert_frame_equal(REPORTS[name](root, snapshot=ids[-1]), df)
+    stored = stored_rows(root)
+    assert main(["snapshots", str(root), "--migrate"]) == 0  # nothing left to turn
+    assert stored_rows(root) == stored
+    # the next nightly fetch builds on the migrated log
+    assert fetch_night(root, 4, None).served < len(distinct) / 10
