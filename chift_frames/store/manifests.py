@@ -9,7 +9,8 @@ Layout under a root::
     _locks/<snapshot_id>.json                                the lock of the snapshot's writer
 
 A manifest is data from disk like any other: its id must match its file name and the id
-rules, and every file it lists must be a part of that table and that snapshot, so a tampered
+rules, and every file it lists must be a part of that table and that snapshot (or, for the
+executions log, ``executions/snapshot_id=<another id>/part-…``), so a tampered
 manifest can't make a reader open a file elsewhere or a writer name a folder outside the root.
 A manifest that fails these checks is damaged: readers skip it with one warning, so that one
 bad file never stops the others (``chift-frames snapshots --clean`` sets it aside).
