@@ -11,8 +11,9 @@ that is not JSON or one over a limit becomes a row of ``fetch_errors`` and the r
 Executions are read in a window pinned when the snapshot starts, checked by reading the first
 page again (when there are several), and kept once per ``execution_id``; after a first fetch,
 only those since the last fetch's window end (less an hour) and the runs it saw running are
-asked for, and only new or changed ones stored (the executions log, ``store.execlog``). The snapshot is committed ``complete`` only
-when everything came back; otherwise ``partial``, and ``resume`` fetches what is missing.
+asked for, and only new or changed ones stored (the executions log, ``store.execlog``). The
+snapshot is committed ``complete`` only when everything came back; otherwise ``partial``, and
+``resume`` fetches what is missing.
 Ids are URL-quoted (:func:`~chift_frames.client.api_path`); error messages pass the client's
 redactor before they are stored.
 """
