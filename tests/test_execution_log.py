@@ -227,3 +227,36 @@ def test_migrate_turns_old_copies_into_the_log(tmp_path: Path) -> None:
     assert stored_rows(root) == stored
     # the next nightly fetch builds on the migrated log
     assert fetch_night(root, 4, None).served < len(distinct) / 10
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "trino"])
+def test_the_printed_executions_view_shows_the_snapshots_window(
+    nights: tuple[Path, list[Night]], dialect: str
+) -> None:
+    """``report --views``: over the files (DuckDB), or over an external table (the others)."""
+    import duckdb
+
+    from chift_frames.reports._script import log_view
+
+    root, fetched = nights
+    night = fetched[9]
+    manifest = snapshot_manifest(root, night.snapshot_id)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if dialect == "duckdb":
+        con.execute(log_view(str(root), manifest, "duckdb"))
+    else:  # the external table of docs/readers.md: every stored row, with its folder
+        con.execute("CREATE SCHEMA lake")
+        path = str(root / "executions" / "*" / "*.parquet")
+        con.execute(
+            "CREATE TABLE lake.executions AS SELECT * FROM read_parquet(?, "
+            "hive_partitioning = true, hive_types = {'snapshot_id': VARCHAR})",
+            [path],
+        )
+        con.execute(log_view("lake", manifest, dialect))
+    got = con.sql("SELECT * FROM executions").df()
+    want = load(night.fresh, tables=["executions"]).executions
+    assert len(got) == len(want)
+    assert set(zip(got.execution_id, got.status, strict=True)) == set(
+        zip(want.execution_id, want.status, strict=True)
+    )

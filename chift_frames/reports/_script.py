@@ -198,8 +198,9 @@ def snapshot_views(
     other dialects, ``root`` is the schema that holds one external table per table folder (every
     snapshot, partitioned by ``snapshot_id``, as ``docs/readers.md`` creates them), and each
     view keeps the snapshot's rows. A snapshot that keeps its executions in the log
-    (``manifest`` says so) gets an ``executions`` view over the parts it lists, the newest
-    row of each execution from its window on (DuckDB and Spark only).
+    (``manifest`` says so) gets an ``executions`` view over the parts it lists (for the
+    other dialects, the rows of the folders it lists), the newest row of each execution from
+    its window on.
     """
     from ..schema import TABLES
     from ..store.manifests import check_snapshot_id, part_folder
@@ -240,19 +241,28 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
     from ..schema import TABLES
     from ..store.execlog import log_window
 
-    sid = manifest["snapshot_id"]
-    if dialect not in ("duckdb", "spark"):
-        raise ChiftFramesError(
-            f"snapshot {sid} keeps its executions in the log, which views over external "
-            f"tables can't pick out in {dialect}: print the views for DuckDB or Spark, or "
-            "read the executions with chift_frames (docs/readers.md)"
-        )
     since, _ = log_window(manifest)
-    columns = ", ".join(
-        f"`{c}`" if dialect == "spark" else f'"{c}"' for c in TABLES["executions"].columns
-    )
+    names = TABLES["executions"].columns
+    external = dialect not in ("duckdb", "spark")
+    columns = ", ".join(f"`{c}`" if dialect == "spark" else f'"{c}"' for c in names)
+    listed_parts = manifest["files"].get("executions", [])
     selects = []
-    for number, rel in enumerate(manifest["files"].get("executions", [])):
+    if external:
+        # the external table holds every stored row, under the snapshot whose folder has it:
+        # the folders the manifest lists, in order, and the syncs its parts hold
+        folders = list(dict.fromkeys(rel.split("/")[1].split("=", 1)[1] for rel in listed_parts))
+        info = manifest["info"].get("execution_parts") or {}
+        syncs = sorted({info[rel][0] for rel in listed_parts if rel in info})
+        order = " ".join(f"WHEN {_quote(f)} THEN {n}" for n, f in enumerate(folders))
+        schema = ".".join(f'"{part}"' for part in root.split("."))
+        where = "snapshot_id IN (" + ", ".join(map(_quote, folders)) + ")"
+        if syncs and all(rel in info for rel in listed_parts):
+            where += " AND sync_id IN (" + ", ".join(map(_quote, syncs)) + ")"
+        selects.append(
+            f"SELECT CASE snapshot_id {order} END AS _part, {columns}\n"
+            f"    FROM {schema}.executions WHERE {where}"
+        )
+    for number, rel in enumerate(listed_parts if not external else []):
         path = f"{root.rstrip('/')}/{rel}"
         source = (
             "parquet.`" + path.replace("`", "``") + "`"
