@@ -260,3 +260,31 @@ def test_the_printed_executions_view_shows_the_snapshots_window(
     assert set(zip(got.execution_id, got.status, strict=True)) == set(
         zip(want.execution_id, want.status, strict=True)
     )
+
+
+def test_a_resumed_nightly_fetch_shows_its_whole_window(tmp_path: Path) -> None:
+    from chift_frames.errors import PartialSnapshotWarning
+    from chift_frames.sandbox import Faults
+
+    root, fresh = tmp_path / "lake", tmp_path / "fresh"
+    fetch_night(root, 0, None)
+    world = world_on(1)
+    stubborn = Faults(rate_5xx=1.0, fault_attempts=100)
+    with Sandbox(world, faults=stubborn) as sandbox:
+        sandbox.fault_for = lambda key, f=sandbox.fault_for: (  # type: ignore[method-assign]
+            f(key) if "/executions" in key else None
+        )
+        first = fetch_snapshot(
+            client_for(sandbox, max_attempts=2), root, executions_until=world.now, progress=False
+        )
+    assert first.status == "partial" and first.executions_failed == 2
+    with pytest.warns(PartialSnapshotWarning):  # the syncs that failed show no executions
+        assert load(root, first.snapshot_id, tables=["executions"]).executions.empty
+    night = fetch_night(fresh, 1, None)
+    with Sandbox(world) as sandbox:
+        again = fetch_snapshot(client_for(sandbox), root, resume=first.snapshot_id)
+    assert again.complete
+    mine = load(root, first.snapshot_id, tables=["executions"]).executions
+    theirs = load(night.fresh, tables=["executions"]).executions
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+    assert stored_rows(root) < 1.1 * len(load(root, "all", tables=["executions"]).executions)

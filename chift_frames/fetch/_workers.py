@@ -615,6 +615,13 @@ class _Run:
         if self.duplicates:
             log.warning("%s", describe(self.duplicates, "the answers of this fetch"))
         info["duplicates"] = duplicates
+        if info.get("executions_log"):
+            # a sync whose executions failed shows none, as it would without the log: the
+            # earlier parts of its executions are listed again by the resume that fetches it
+            parts = info.get("execution_parts") or {}
+            planned = info.get("executions_planned") or []
+            done = self.executions_done
+            self.writer.refer([p for p in planned if (parts.get(p) or [None])[0] in done], {})
         status: Status = "complete" if not failed and interrupted is None else "partial"
         self.writer.commit(
             status,

@@ -394,8 +394,11 @@ def _plan_executions(
                     rel: meta for plan in plans.values() for rel, meta in plan.part_info.items()
                 },
                 "executions_base": {s: p.base for s, p in plans.items() if p.base},
+                "executions_planned": parts,  # in order: a resume lists them again
             },
         )
+    else:  # a resume: the parts of the syncs that failed were left out at the last commit
+        writer.refer(info.get("executions_planned") or [], {})
     windows = info["executions_windows"]
     run.windows = {s: [(lo, hi) for lo, hi in windows[s]] for s in wanted if s in windows}
     parts_info = info.get("execution_parts") or {}
