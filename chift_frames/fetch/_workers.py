@@ -620,8 +620,8 @@ class _Run:
             # earlier parts of its executions are listed again by the resume that fetches it
             parts = info.get("execution_parts") or {}
             planned = info.get("executions_planned") or []
-            done = self.executions_done
-            self.writer.refer([p for p in planned if (parts.get(p) or [None])[0] in done], {})
+            synced = self.executions_done
+            self.writer.refer([p for p in planned if (parts.get(p) or [None])[0] in synced], {})
         status: Status = "complete" if not failed and interrupted is None else "partial"
         self.writer.commit(
             status,
