@@ -521,7 +521,13 @@ def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
             snapshot = str(complete.iloc[-1])
         else:
             snapshot = str(_resolve(args.dir, snapshot)["snapshot_id"])
-        views = snapshot_views(args.views, snapshot, report_tables(args.sql), dialect=args.dialect)
+        views = snapshot_views(
+            args.views,
+            snapshot,
+            report_tables(args.sql),
+            dialect=args.dialect,
+            manifest=_resolve(args.dir, snapshot),
+        )
         files = args.dialect in ("duckdb", "spark")
         where = display_root(args.views) if files else args.views
         head = (
@@ -1098,7 +1104,8 @@ def build_parser() -> argparse.ArgumentParser:
     snaps.add_argument(
         "--migrate",
         action="store_true",
-        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current layout",
+        help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current "
+        "layout, and turn the executions each snapshot copied into the log",
     )
     snaps.set_defaults(func=cmd_snapshots)
     return parser

@@ -131,6 +131,7 @@ class _Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     asks: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
+    executions_served: int = 0  # executions items in every executions page answered so far
 
     def ask(self, key: str) -> int:
         with self.lock:
@@ -464,6 +465,8 @@ class Sandbox:
         chunk = items[(first - 1) * size : first * size]
         self._grow_executions(sync_id)
         total = len(items) + self.executions_overstated
+        with self.stats.lock:
+            self.stats.executions_served += len(chunk)
         return 200, {"items": chunk, "total": total, "page": page, "size": size}
 
     def _grow_executions(self, sync_id: str) -> None:

@@ -643,7 +643,9 @@ class World:
         Each flow runs once a day, at a random time (or ``runs_per_day`` times, evenly, for
         its :class:`Shape`); a run is a parent execution with one child per consumer who
         enabled the flow. Most children
-        succeed, some fail, and the newest may still be running (``end`` null).
+        succeed, some fail, and the newest may still be running (``end`` null). A day's runs
+        follow from its date: a world whose ``now`` moves on a day serves the same runs again,
+        one day more and one less, and the runs that were still running have ended.
         """
         if sync_id not in self._links:
             return []
@@ -653,10 +655,13 @@ class World:
             payload = self._build_payload(consumer_id, s)
             for flow in payload["enabled_flows"] or []:
                 enabled.setdefault(flow["id"], []).append(consumer_id)
-        rng = random.Random(f"executions:{self.seed}:{s}")
         items = []
         runs = self._shape.runs_per_day
         for day in range(days, 0, -1):
+            # each day's runs follow from the day itself, not from ``now``: a world whose
+            # ``now`` moves on by whole days serves the same executions again, with the same
+            # ids (those still running then have ended since)
+            rng = random.Random(f"executions:{self.seed}:{s}:{self.now - timedelta(days=day)}")
             for f in range(len(self._flows(s))):
                 flow_id = self._flow_ids[(s, f)]
                 for run in range(runs):
@@ -669,9 +674,11 @@ class World:
                     for consumer_id in enabled.get(flow_id, []):
                         begin = start + timedelta(seconds=rng.randint(0, 90))
                         roll = rng.random()
-                        running = day == 1 and run == runs - 1 and rng.random() < 0.1
+                        # every draw is made whatever the day, so the day's runs stay the same
+                        running = rng.random() < 0.1 and day == 1 and run == runs - 1
                         execution_id = _uuid(rng)  # drawn before the end, as always
-                        end = None if running else begin + timedelta(seconds=rng.randint(5, 600))
+                        took = timedelta(seconds=rng.randint(5, 600))
+                        end = None if running else begin + took
                         items.append(
                             {
                                 "id": execution_id,

@@ -45,10 +45,26 @@ payload_errors: records left out by flatten(..., on_error="collect")
 """
 
 
+# How a table is stored, where that differs from one copy per snapshot
+NOTES = {
+    "executions": (
+        "Stored as a log: a fetch stores only the executions the dataset does not hold as "
+        "they are (new ones, and runs that have ended since a fetch saw them running), and a "
+        "nightly fetch asks Chift only for those since the last fetch's window end (less an "
+        "hour) and for the runs it saw running. Each snapshot still shows the executions of "
+        "its whole window (`info.executions_since` on, by the time they started), each in "
+        "its latest state, through `cf.load`, the views and the reports; readers of the "
+        "folders see each stored row once (docs/readers.md says how to get one snapshot's)."
+    ),
+}
+
+
 def render() -> str:
     parts = [INTRO]
     for table in TABLES.values():
         parts.append(f"\n## `{table.name}`\n\nEach row: {table.row}.\n")
+        if table.name in NOTES:
+            parts.append(f"\n{NOTES[table.name]}\n")
         if table.key:
             key = ", ".join(f"`{column}`" for column in table.key)
             parts.append(f"\nKey: {key} (unique in a snapshot).\n")

@@ -20,7 +20,8 @@ import pytest
 from chift_frames import TABLES, fetch_snapshot, list_snapshots, load
 from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
-from chift_frames.store import snapshot_states
+from chift_frames.schema import arrow_to_pandas_dtype
+from chift_frames.store import snapshot_manifest, snapshot_states
 from chift_frames.world import World
 from tests.components import require
 from tests.test_fetch import client_for
@@ -62,7 +63,23 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def expected(root: Path, name: str) -> pa.Table:
-    """cf.load(root, "all") of one table, as Arrow."""
+    """cf.load(root, "all") of one table, as Arrow; for the executions log, the rows stored.
+
+    The ``executions`` folders hold each execution once, in the folder of the snapshot that
+    stored it (or stored it again when its state changed): each snapshot's parts as written.
+    """
+    if name == "executions":
+        frames = []
+        for sid in list_snapshots(root).snapshot_id:
+            own = [
+                root / rel
+                for rel in snapshot_manifest(root, sid)["files"][name]
+                if rel.startswith(f"{name}/snapshot_id={sid}/")
+            ]
+            frames += [pd.read_parquet(p).assign(snapshot_id=sid) for p in own]
+        df = load(root, "all", tables=[name])[name]
+        stored = pd.concat(frames, ignore_index=True)[list(df.columns)].astype(df.dtypes)
+        return pa.Table.from_pandas(stored, preserve_index=False)
     df = load(root, "all", tables=[name])[name]
     return pa.Table.from_pandas(df, preserve_index=False)
 
@@ -100,7 +117,8 @@ def test_the_dataset_holds_what_the_readers_must_not_see(lake: Path) -> None:
 def test_pandas_pyarrow_and_duckdb_read_every_folder(lake: Path, name: str) -> None:
     import duckdb
 
-    want = load(lake, "all", tables=[name])[name]
+    want = expected(lake, name).to_pandas(types_mapper=arrow_to_pandas_dtype)
+    want["snapshot_id"] = want["snapshot_id"].astype(pd.StringDtype("pyarrow"))
     columns = list(want.columns)
     # pandas: the files carry pandas' metadata, so the dtypes are load's
     got = pd.read_parquet(lake / name)[columns]
@@ -207,10 +225,32 @@ def test_spark_reads_every_folder(lake: Path, spark: Any) -> None:
         ), name
 
 
+def test_the_executions_log_holds_fewer_rows_than_the_snapshots_show(lake: Path) -> None:
+    shown = load(lake, "all", tables=["executions"]).executions
+    stored = pd.read_parquet(lake / "executions")
+    assert len(stored) < len(shown)  # the second snapshot lists most of the first's parts
+    assert set(zip(stored.sync_id, stored.execution_id, strict=True)) == set(
+        zip(shown.sync_id, shown.execution_id, strict=True)
+    )
+
+
+def test_the_executions_recipe_gives_each_snapshots_executions(lake: Path) -> None:
+    block = next(b for b in PYTHON_BLOCKS if "executions_log" in b and "spark" not in b)
+    for sid in list_snapshots(lake).snapshot_id:
+        names: dict[str, Any] = {"sid": sid}
+        code = block.replace('"data/demo', f'"{lake}').replace("latest = ", "latest = sid or ")
+        exec(compile(code, "docs/readers.md executions", "exec"), names)
+        got = names["executions"][TABLES["executions"].columns]
+        want = load(lake, sid, tables=["executions"]).executions
+        keys = ["sync_id", "execution_id"]
+        pd.testing.assert_frame_equal(
+            got.sort_values(keys).reset_index(drop=True).astype(want.dtypes),
+            want.sort_values(keys).reset_index(drop=True),
+        )
+
+
 def test_the_snapshots_table_lists_the_committed_snapshots(lake: Path) -> None:
     import json
-
-    from chift_frames.store import snapshot_manifest
 
     table = pd.read_parquet(lake / "snapshots").sort_values("finished_at", ignore_index=True)
     listed = list_snapshots(lake)

@@ -10,7 +10,7 @@ import pytest
 from chift_frames import SnapshotWriter, StoreError, list_snapshots, load, query
 from chift_frames.cli import main
 from chift_frames.sandbox import Sandbox
-from chift_frames.store import display_root
+from chift_frames.store import display_root, snapshot_manifest
 from chift_frames.world import World
 from tests.azure_server import KEY, Azurite
 from tests.test_fetch import assert_matches_world
@@ -62,7 +62,16 @@ def test_the_whole_cycle_on_azure(
     assert main(["prune", abfs_root, "--keep-last", "1"]) == 0
     assert list_snapshots(abfs_root).snapshot_id.tolist() == [rebuilt]
     names = azurite.names(container)
-    assert {n.split("/")[2] for n in names if "snapshot_id=" in n} == {f"snapshot_id={rebuilt}"}
+    # what is left of the pruned snapshots: the parts of the executions log the rebuild lists
+    listed = snapshot_manifest(abfs_root, rebuilt)["files"]["executions"]
+    kept = {f"snapshot_id={rebuilt}"} | {rel.split("/")[1] for rel in listed}
+    assert {n.split("/")[2] for n in names if "snapshot_id=" in n} == kept
+    others = {
+        n.removeprefix("lake/")
+        for n in names
+        if n.endswith(".parquet") and "snapshot_id=" in n and f"snapshot_id={rebuilt}" not in n
+    }
+    assert others <= set(listed) and all(o.startswith("executions/") for o in others)
     assert not [n for n in names if n.startswith(("lake/_staging/", "lake/_locks/"))]
 
     # neither the Chift secret nor the account key in any output or any blob

@@ -12,7 +12,7 @@ import pytest
 from chift_frames import SnapshotWriter, StoreError, list_snapshots, load, query
 from chift_frames.cli import main
 from chift_frames.sandbox import Sandbox
-from chift_frames.store import snapshot_states
+from chift_frames.store import snapshot_manifest, snapshot_states
 from chift_frames.world import World
 from tests.test_fetch import ACCOUNT, assert_matches_world
 
@@ -77,7 +77,15 @@ def test_the_whole_cycle_on_s3(
     assert list_snapshots(s3_root).snapshot_id.tolist() == [rebuilt]
     keys = s3_api.keys(bucket)
     partitions = {k.split("/")[2] for k in keys if "=" in k}
-    assert partitions == {f"snapshot_id={rebuilt}"}
+    # what is left of the pruned snapshots: the parts of the executions log the rebuild lists
+    listed = snapshot_manifest(s3_root, rebuilt)["files"]["executions"]
+    assert partitions == {f"snapshot_id={rebuilt}"} | {rel.split("/")[1] for rel in listed}
+    others = {
+        k.removeprefix("lake/")
+        for k in keys
+        if k.endswith(".parquet") and "=" in k and f"snapshot_id={rebuilt}" not in k
+    }
+    assert others <= set(listed) and all(o.startswith("executions/") for o in others)
     assert [k for k in keys if k.startswith("lake/_snapshots/") and not k.endswith("/")] == [
         f"lake/_snapshots/{rebuilt}.json"
     ]

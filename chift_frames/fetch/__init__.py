@@ -9,8 +9,11 @@ however many pairs there are and the writing overlaps the fetching; every respon
 kept in ``raw_responses``. A pair that fails after its retries, answers 404, a redirect, a body
 that is not JSON or one over a limit becomes a row of ``fetch_errors`` and the run goes on.
 Executions are read in a window pinned when the snapshot starts, checked by reading the first
-page again, and kept once per ``execution_id``. The snapshot is committed ``complete`` only
-when everything came back; otherwise ``partial``, and ``resume`` fetches what is missing.
+page again (when there are several), and kept once per ``execution_id``; after a first fetch,
+only those since the last fetch's window end (less an hour) and the runs it saw running are
+asked for, and only new or changed ones stored (the executions log, ``store.execlog``). The
+snapshot is committed ``complete`` only when everything came back; otherwise ``partial``, and
+``resume`` fetches what is missing.
 Ids are URL-quoted (:func:`~chift_frames.client.api_path`); error messages pass the client's
 redactor before they are stored.
 """

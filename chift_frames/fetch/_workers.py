@@ -72,6 +72,7 @@ class _Page:
     sync_id: str
     number: int
     verify: bool = False
+    listing: int = 0  # which of the sync's listings (date windows) the page belongs to
     endpoint: str = ""
     response: Response | None = None
     items: list[Any] = field(default_factory=list)
@@ -86,9 +87,22 @@ class _Connections:
 
 
 @dataclass
-class _SyncExecutions:
-    """Where the executions of one sync stand: pages expected, received, staged."""
+class _Sync:
+    """Where the executions of one sync stand across its listings."""
 
+    left: int = 1  # listings not done yet
+    failed: bool = False
+    staged: list[tuple[str, str, int]] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)  # recorded once the sync is done
+    # each staged part of the log: [sync_id, latest start, rows] (see store.execlog)
+    parts: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class _SyncExecutions:
+    """Where one listing of a sync's executions stands: pages expected, received, staged."""
+
+    sync: _Sync = field(default_factory=_Sync)
     total: int = -1  # as the first page of the pass said
     pages: int = 0
     received: int = 0
@@ -97,10 +111,20 @@ class _SyncExecutions:
     seen: dict[str, int] = field(default_factory=dict)
     # page number -> a hash of its ids, in this pass: a page that repeats another is caught
     page_ids: dict[int, int] = field(default_factory=dict)
-    duplicates: list[Duplicate] = field(default_factory=list)  # recorded once the sync is done
     group: list[_Page] = field(default_factory=list)
-    staged: list[tuple[str, str, int]] = field(default_factory=list)
-    failed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether a listing of the sync failed: its executions are left out, all of them."""
+        return self.sync.failed
+
+    @failed.setter
+    def failed(self, value: bool) -> None:
+        self.sync.failed = value
+
+    @property
+    def duplicates(self) -> list[Duplicate]:
+        return self.sync.duplicates
 
 
 _MASK = 2**64 - 1
@@ -132,8 +156,12 @@ class _Run:
         self.duplicates: list[Duplicate] = []  # copies of entries left out, as repeats
         self.executions_done: set[str] = set()
         self.window = ("", "")
+        # each sync's listings, (date_from, date_to), when they are not just ``window``
+        self.windows: dict[str, list[tuple[str, str]]] = {}
+        # each sync's executions as the log holds them: one read again unchanged is not stored
+        self.known: dict[str, dict[str, dict[str, Any]]] = {}
         self.consumers: set[str] = set()
-        self._syncs: dict[str, _SyncExecutions] = {}
+        self._syncs: dict[tuple[str, int], _SyncExecutions] = {}
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started
         self.connections_done: set[str] = set()
         self.connection_data = False
@@ -154,7 +182,7 @@ class _Run:
 
     def _get_page(self, page: _Page) -> _Page:
         """Fetch one executions page (in a worker); raise ChiftError when it is unusable."""
-        since, until = self.window
+        since, until = self.windows.get(page.sync_id, [self.window])[page.listing]
         path = api_path("syncs", page.sync_id, "executions")
         query = {"page": page.number, "size": EXECUTIONS_PAGE, "date_from": since}
         if until:
@@ -189,7 +217,7 @@ class _Run:
         if isinstance(job, _Connections):
             return (job, *self._get_connections(job))
         if isinstance(job, _Page):
-            if self._syncs[job.sync_id].failed:  # no more pages of a listing that failed
+            if self._syncs[(job.sync_id, job.listing)].failed:  # a listing of it failed
                 return (job, None, None)
             try:
                 return (job, self._get_page(job), None)
@@ -233,8 +261,11 @@ class _Run:
             outstanding += 1
 
         for sync_id in executions:
-            self._syncs[sync_id] = _SyncExecutions()
-            submit(_Page(sync_id, 1))
+            listings = self.windows.get(sync_id, [window])
+            sync = _Sync(left=len(listings))
+            for listing in range(len(listings)):
+                self._syncs[(sync_id, listing)] = _SyncExecutions(sync)
+                submit(_Page(sync_id, 1, listing=listing))
         for pair in todo:
             submit(pair)
         for consumer_id in connections:
@@ -301,7 +332,7 @@ class _Run:
         self, page: _Page, answer: _Page | None, error: ChiftError | None
     ) -> list[_Page]:
         """Take in one executions page; return the pages to ask next."""
-        state = self._syncs[page.sync_id]
+        state = self._syncs[(page.sync_id, page.listing)]
         if state.failed:
             return []
         if answer is not None and not page.verify:
@@ -329,14 +360,7 @@ class _Run:
                         page.sync_id,
                     )
                 self._stage_group(page.sync_id, state, [answer])
-                if not state.failed and len(state.seen) < state.total:
-                    message = (
-                        f"the executions listing ended short of its total: {len(state.seen):,} "
-                        f"executions read of the {state.total:,} it stated, so they are left "
-                        "out; fetch them again with --resume"
-                    )
-                    self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
-                    state.failed = True
+                self._check_total(page.sync_id, state, answer)
                 return self._sync_done(page.sync_id, state)
             # the window moved under the pages (a server that ignores date_to, or a skewed
             # clock): read them all again; each execution is still kept once
@@ -344,7 +368,7 @@ class _Run:
             state.total, state.received = -1, 0
             state.page_ids.clear()
             self._stage_group(page.sync_id, state, [answer])
-            return [_Page(page.sync_id, 1)]
+            return [_Page(page.sync_id, 1, listing=page.listing)]
         if page.number == 1:
             state.total = answer.total
             state.pages = max(1, -(-answer.total // EXECUTIONS_PAGE)) if answer.items else 1
@@ -357,7 +381,9 @@ class _Run:
                 self._execution_error(page.sync_id, answer.endpoint, ChiftError(message))
                 state.failed = True
                 return []
-            follow = [_Page(page.sync_id, n) for n in range(2, state.pages + 1)]
+            follow = [
+                _Page(page.sync_id, n, listing=page.listing) for n in range(2, state.pages + 1)
+            ]
         state.group.append(answer)
         state.received += 1
         group_bytes = sum(len(p.response.body) for p in state.group if p.response is not None)
@@ -369,9 +395,23 @@ class _Run:
             self._stage_group(page.sync_id, state, state.group)
             state.group = []
         if state.received == state.pages and not state.failed:
+            if state.pages == 1:  # a lone page cannot shift under itself
+                self._check_total(page.sync_id, state, answer)
+                return self._sync_done(page.sync_id, state)
             # read the first page again: if the total moved, the pages may have shifted
-            follow.append(_Page(page.sync_id, 1, verify=True))
+            follow.append(_Page(page.sync_id, 1, verify=True, listing=page.listing))
         return follow
+
+    def _check_total(self, sync_id: str, state: _SyncExecutions, answer: _Page) -> None:
+        """Fail the sync when its listing ended short of the total it stated."""
+        if not state.failed and len(state.seen) < state.total:
+            message = (
+                f"the executions listing ended short of its total: {len(state.seen):,} "
+                f"executions read of the {state.total:,} it stated, so they are left "
+                "out; fetch them again with --resume"
+            )
+            self._execution_error(sync_id, answer.endpoint, ChiftError(message))
+            state.failed = True
 
     def _stage_group(self, sync_id: str, state: _SyncExecutions, pages: list[_Page]) -> None:
         if state.failed:
@@ -416,7 +456,20 @@ class _Run:
             table = table.filter(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(self.consumers)))
             )
-        state.staged += self.writer.stage({"executions": table, "raw_responses": raw.to_table()})
+        known = self.known.get(sync_id)
+        if known and table.num_rows:  # read again as the log holds it: stored once already
+            table = table.filter(
+                pa.array([known.get(row["execution_id"]) != row for row in table.to_pylist()])
+            )
+        tables: dict[str, pa.Table] = {"raw_responses": raw.to_table()}
+        if table.num_rows:
+            tables["executions"] = table
+        staged = self.writer.stage(tables)
+        for name, rel, rows in staged:
+            if name == "executions":
+                last = pc.max(table["start"]).as_py()
+                state.sync.parts[rel] = [sync_id, last.isoformat(), rows]
+        state.sync.staged += staged
 
     def _repeated_page(self, state: _SyncExecutions, answer: _Page) -> int | None:
         """Return the number of an earlier page of this pass that ``answer`` repeats, or None.
@@ -434,11 +487,16 @@ class _Run:
         return None
 
     def _sync_done(self, sync_id: str, state: _SyncExecutions) -> list[_Page]:
-        if not state.failed:
-            self.duplicates += state.duplicates
+        sync = state.sync
+        sync.left -= 1
+        if not sync.failed and not sync.left:  # every listing of the sync is in
+            self.duplicates += sync.duplicates
             self.executions_done.add(sync_id)
-            self.writer.manifest["info"]["executions_done"] = sorted(self.executions_done)
-            self.writer.attach(state.staged)
+            info = self.writer.manifest["info"]
+            info["executions_done"] = sorted(self.executions_done)
+            if info.get("executions_log"):
+                info.setdefault("execution_parts", {}).update(sync.parts)
+            self.writer.attach(sync.staged)
         return []
 
     def _connections_done(self, consumer_id: str, response: Response | None, result: Any) -> None:
@@ -557,6 +615,13 @@ class _Run:
         if self.duplicates:
             log.warning("%s", describe(self.duplicates, "the answers of this fetch"))
         info["duplicates"] = duplicates
+        if info.get("executions_log"):
+            # a sync whose executions failed shows none, as it would without the log: the
+            # earlier parts of its executions are listed again by the resume that fetches it
+            parts = info.get("execution_parts") or {}
+            planned = info.get("executions_planned") or []
+            synced = self.executions_done
+            self.writer.refer([p for p in planned if (parts.get(p) or [None])[0] in synced], {})
         status: Status = "complete" if not failed and interrupted is None else "partial"
         self.writer.commit(
             status,

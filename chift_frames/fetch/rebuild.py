@@ -37,6 +37,7 @@ from ..store import (
     open_root,
     snapshot_manifest,
 )
+from ..store.manifests import is_part_of
 from ._common import (
     CONSUMERS,
     _connections_error,
@@ -191,6 +192,17 @@ def _rebuild_into(
             payload_errors.append(_write_pairs(writer, records, ok))
             records = []
     payload_errors.append(_write_pairs(writer, records, ok))
+    logged = bool(manifest["info"].get("executions_log"))
+    parts: dict[str, list[Any]] = {}
+    if logged:
+        # the executions log: the rebuild lists the earlier snapshots' parts its source
+        # listed, then its own, re-derived from the pages the source read
+        known = manifest["info"].get("execution_parts") or {}
+        theirs = [
+            rel for rel in manifest["files"].get("executions", []) if not is_part_of(rel, source_id)
+        ]
+        parts = {rel: known[rel] for rel in theirs if rel in known}
+        writer.refer(theirs, {"execution_parts": parts})
     for sync_id, items in executions.items():
         # the pages as read, in order: the first copy of each execution is the fetch's
         table = flatten_executions(sync_id, items, duplicates=repeated)
@@ -198,7 +210,11 @@ def _rebuild_into(
             table = table.filter(
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(consumers)))
             )
-        writer.write({"executions": table})
+        staged = writer.stage({"executions": table})
+        writer.attach(staged)
+        if logged and table.num_rows:
+            last = pc.max(table["start"]).as_py().isoformat()
+            parts.update({rel: [sync_id, last, rows] for _, rel, rows in staged})
     if connections:
         writer.write({"connections": pa.concat_tables(connections)})
     writer.write(lists)
@@ -211,6 +227,8 @@ def _rebuild_into(
     )
     failed = len(source.fetch_errors) + len(payload_errors_table)
     counts = _failure_counts(source.fetch_errors, payload_errors_table)
+    if logged:
+        writer.manifest["info"]["execution_parts"] = parts
     writer.commit("complete" if not failed else "partial", pairs_ok=len(ok), **counts)
     assert writer.snapshot_id is not None
     return writer.snapshot_id

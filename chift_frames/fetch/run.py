@@ -30,6 +30,8 @@ from ..flatten import (
 )
 from ..schema import to_pandas
 from ..store import SnapshotWriter
+from ..store.execlog import known_rows, plan_executions
+from ..store.manifests import current_manifests, is_part_of
 from ._common import CONSUMERS, SYNCS, _is_syncs_list, _iso, _now, _pair_columns, _Raw
 from ._names import resolve_names
 from ._workers import _Run
@@ -171,6 +173,7 @@ def fetch_snapshot(
     resume: str | None = None,
     progress: bool | None = None,
     executions_since: datetime | None = None,
+    executions_until: datetime | None = None,
     executions: bool = True,
     connections: bool = True,
     connection_data: bool = False,
@@ -202,7 +205,12 @@ def fetch_snapshot(
         Fetch the executions of every sync in scope that started since then, through the
         paged ``GET /syncs/{syncid}/executions`` (default: the last 30 days). The window
         ends when the fetch starts, so runs that begin while the pages are read cannot shift
-        them; each execution is kept once.
+        them; each execution is kept once. A fetch after an earlier one asks only for the
+        executions since that one's window end (less an hour), and again for each run it saw
+        still running; the executions it read before stay in the log, stored once
+        (``docs/tables.md``). A fetch filtered by consumer reads and keeps its whole window.
+    executions_until : datetime, optional
+        The end of the executions window (default: when the fetch starts).
     executions : bool, default True
         Whether to fetch executions at all.
     connections : bool, default True
@@ -284,11 +292,12 @@ def fetch_snapshot(
 
         info = writer.manifest["info"]
         executions = info.setdefault("executions", executions)  # a resume keeps the first choice
+        until = executions_until or _now()
         if executions and "executions_since" not in info:
-            since = executions_since or (_now() - timedelta(days=30))
+            since = executions_since or (until - timedelta(days=30))
             info["executions_since"] = _iso(since)
         if "executions_since" in info and "executions_until" not in info:
-            info["executions_until"] = _iso(_now())  # the window is pinned once, for resumes too
+            info["executions_until"] = _iso(until)  # the window is pinned once, for resumes too
         run.executions_done = set(info.get("executions_done", []))
         info.setdefault("connections", connections)  # a resume keeps the first choices
         run.connection_data = bool(info.setdefault("connection_data", connection_data))
@@ -301,6 +310,8 @@ def fetch_snapshot(
         if "executions_since" in info:
             in_scope = sorted({s for _, s in pairs})
             wanted = [s for s in in_scope if s not in run.executions_done]
+            if not filters["consumer_ids"]:  # a fetch of some consumers keeps its own copy
+                _plan_executions(writer, run, in_scope, wanted)
         run.fetch(
             todo,
             concurrency,
@@ -351,6 +362,69 @@ def fetch_snapshot(
         payload_errors=to_pandas(writer.read("payload_errors")),
         duplicates=info.get("duplicates") or {},
     )
+
+
+EXECUTIONS_OVERLAP = timedelta(hours=1)
+"""How far before the last fetch's window end a nightly fetch asks for executions again."""
+
+
+def _plan_executions(
+    writer: SnapshotWriter, run: _Run, in_scope: list[str], wanted: list[str]
+) -> None:
+    """Ask only for the executions the log lacks, and list the earlier parts that hold the rest.
+
+    The plan is made once, on the first pass, and kept in the manifest for a resume: the
+    listings each sync asks for, and the parts of earlier snapshots this one shows.
+    """
+    info = writer.manifest["info"]
+    since = datetime.fromisoformat(info["executions_since"])
+    until = datetime.fromisoformat(info["executions_until"])
+    if "executions_windows" not in info:
+        plans = plan_executions(
+            writer.root_handle,
+            [
+                m
+                for m in current_manifests(writer.root_handle)
+                if m["snapshot_id"] != writer.snapshot_id
+            ],
+            in_scope,
+            since,
+            until,
+            EXECUTIONS_OVERLAP,
+        )
+        parts = [rel for plan in plans.values() for rel in plan.parts]
+        writer.refer(
+            parts,
+            {
+                "executions_log": True,
+                "executions_windows": {
+                    s: [[_iso(lo), _iso(hi)] for lo, hi in plan.windows]
+                    for s, plan in plans.items()
+                },
+                "execution_parts": {
+                    rel: meta for plan in plans.values() for rel, meta in plan.part_info.items()
+                },
+                "executions_base": {s: p.base for s, p in plans.items() if p.base},
+                "executions_planned": parts,  # in order: a resume lists them again
+            },
+        )
+    else:  # a resume: the parts of the syncs that failed were left out at the last commit
+        writer.refer(info.get("executions_planned") or [], {})
+    windows = info["executions_windows"]
+    run.windows = {s: [(lo, hi) for lo, hi in windows[s]] for s in wanted if s in windows}
+    parts_info = info.get("execution_parts") or {}
+    listed = writer.manifest["files"].get("executions", [])
+    for sync_id in wanted:
+        theirs = [rel for rel in listed if (parts_info.get(rel) or [None])[0] == sync_id]
+        theirs = [rel for rel in theirs if not is_part_of(rel, str(writer.snapshot_id))]
+        if not theirs:
+            continue
+        spans = [
+            (datetime.fromisoformat(lo), datetime.fromisoformat(hi))
+            for lo, hi in windows.get(sync_id, [])
+        ]
+        rows = known_rows(writer.root_handle, theirs, spans)
+        run.known[sync_id] = {row["execution_id"]: row for row in rows.to_pylist()}
 
 
 def _connections_done(writer: SnapshotWriter) -> set[str]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..engine import open_source
 from ..errors import ChiftFramesError
+from ..store.execlog import is_log
 from ._query import Relation, report_sql, run_sql, success_relation, with_limit
 from .flows import cron_firings, cron_messages
 from .monitoring import READS_MONITORING_STATES, one_apis_relation
@@ -182,7 +183,12 @@ def report_tables(name: str) -> list[str]:
 
 
 def snapshot_views(
-    root: str, snapshot_id: str, tables: Iterable[str], *, dialect: str = "duckdb"
+    root: str,
+    snapshot_id: str,
+    tables: Iterable[str],
+    *,
+    dialect: str = "duckdb",
+    manifest: dict[str, Any] | None = None,
 ) -> str:
     """Return the statements that create one view per table over one snapshot of a dataset.
 
@@ -191,7 +197,10 @@ def snapshot_views(
     or URL as that engine reaches it, and each view reads the snapshot's folder; for the
     other dialects, ``root`` is the schema that holds one external table per table folder (every
     snapshot, partitioned by ``snapshot_id``, as ``docs/readers.md`` creates them), and each
-    view keeps the snapshot's rows.
+    view keeps the snapshot's rows. A snapshot that keeps its executions in the log
+    (``manifest`` says so) gets an ``executions`` view over the parts it lists (for the
+    other dialects, the rows of the folders it lists), the newest row of each execution from
+    its window on.
     """
     from ..schema import TABLES
     from ..store.manifests import check_snapshot_id, part_folder
@@ -199,7 +208,9 @@ def snapshot_views(
     check_snapshot_id(snapshot_id, legacy=True)
     out = []
     for name in tables:
-        if dialect == "duckdb":
+        if name == "executions" and manifest is not None and is_log(manifest):
+            out.append(log_view(root, manifest, dialect))
+        elif dialect == "duckdb":
             path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
             body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
@@ -219,3 +230,56 @@ def snapshot_views(
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
+    """Return the ``executions`` view of a snapshot that keeps its executions in the log.
+
+    It reads the parts the manifest lists, in order, and keeps the newest row of each
+    execution whose ``start`` is in the snapshot's window (see ``store.execlog``).
+    """
+    from ..schema import TABLES
+    from ..store.execlog import log_window
+
+    since, _ = log_window(manifest)
+    names = TABLES["executions"].columns
+    external = dialect not in ("duckdb", "spark")
+    columns = ", ".join(f"`{c}`" if dialect == "spark" else f'"{c}"' for c in names)
+    listed_parts = manifest["files"].get("executions", [])
+    selects = []
+    if external:
+        # the external table holds every stored row, under the snapshot whose folder has it:
+        # the folders the manifest lists, in order, and the syncs its parts hold
+        folders = list(dict.fromkeys(rel.split("/")[1].split("=", 1)[1] for rel in listed_parts))
+        info = manifest["info"].get("execution_parts") or {}
+        syncs = sorted({info[rel][0] for rel in listed_parts if rel in info})
+        order = " ".join(f"WHEN {_quote(f)} THEN {n}" for n, f in enumerate(folders))
+        schema = ".".join(f'"{part}"' for part in root.split("."))
+        where = "snapshot_id IN (" + ", ".join(map(_quote, folders)) + ")"
+        if syncs and all(rel in info for rel in listed_parts):
+            where += " AND sync_id IN (" + ", ".join(map(_quote, syncs)) + ")"
+        selects.append(
+            f"SELECT CASE snapshot_id {order} END AS _part, {columns}\n"
+            f"    FROM {schema}.executions WHERE {where}"
+        )
+    for number, rel in enumerate(listed_parts if not external else []):
+        path = f"{root.rstrip('/')}/{rel}"
+        source = (
+            "parquet.`" + path.replace("`", "``") + "`"
+            if dialect == "spark"
+            else f"read_parquet({_quote(path)}, hive_partitioning = false)"
+        )
+        selects.append(f"SELECT {number} AS _part, {columns} FROM {source}")
+    moment = "TIMESTAMP" if dialect == "spark" else "TIMESTAMPTZ"
+    start = "`start`" if dialect == "spark" else '"start"'
+    keep = ", ".join(f"p.{c}" for c in columns.split(", "))
+    create = "CREATE OR REPLACE TEMPORARY VIEW" if dialect == "spark" else "CREATE OR REPLACE VIEW"
+    listed = "\n    UNION ALL ".join(selects)  # a committed snapshot lists a part at least
+    return (
+        f"{create} executions AS\n"
+        f"WITH listed AS (\n    {listed}\n)\n"
+        f"SELECT {keep}\nFROM listed AS p\n"
+        f"WHERE p.{start} >= {moment} {_quote(since.isoformat())}\n"
+        "  AND NOT EXISTS (SELECT 1 FROM listed AS s WHERE s.sync_id = p.sync_id\n"
+        "                  AND s.execution_id = p.execution_id AND s._part > p._part);"
+    )

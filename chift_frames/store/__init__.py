@@ -12,9 +12,13 @@ its parts are staged outside the table folders until then, so every folder reade
 pyarrow, DuckDB, Polars, Spark) sees exactly the committed snapshots too. Readers take the
 file lists from checked manifests, never from a directory listing.
 
+``executions`` is a log: a fetch's parts hold only the executions it added or whose state
+changed, and its manifest lists the earlier snapshots' parts it still shows (``execlog``).
+
 The modules: ``filesystems`` (local and object stores), ``manifests`` (ids, layout, checks),
 ``lock`` (one writer per snapshot), ``writer`` (staging and the commit), ``read`` (load),
-``duck`` (DuckDB views), ``lifecycle`` (list, prune, clean).
+``duck`` (DuckDB views), ``execlog`` (the executions log), ``lifecycle`` (list, prune, clean,
+migrate).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
+from .execlog import LOG, is_log, view_sql
 from .filesystems import Root, open_root
 from .read import SnapshotSpec, check_parts, dataset, list_snapshots, select
 
@@ -64,6 +65,9 @@ def connect(
     con.execute("SET temp_directory = ?", [spill])
     every = snapshot == "all"
     for name in names:
+        if name == LOG and any(is_log(m) for m in chosen):
+            _log_view(con, base, chosen, every)
+            continue
         native = _native_view(base, name, chosen, every)
         if native is not None:
             try:
@@ -108,6 +112,41 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         names = ", ".join(f'"{c}"' for c in TABLES[name].columns)
         selects.append(f"SELECT {prefix}{names} FROM read_parquet([{paths}])")
     return f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects)
+
+
+def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -> None:
+    """Make the ``executions`` view of snapshots that keep their executions in the log.
+
+    Each snapshot shows the newest row of each execution in its window (see ``execlog``).
+    """
+    import duckdb
+
+    columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
+    selects = []
+    native = root.local and not _GLOB.search(root.base)
+    for m in chosen:
+        for number, rel in enumerate(m["files"].get(LOG, [])):
+            if not native:
+                break
+            selects.append(
+                f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, {number} AS _part, "
+                f"{columns} FROM read_parquet({_sql_str(root.full(rel))})"
+            )
+    if native and selects:
+        parts_sql = " UNION ALL ".join(selects)
+    else:  # through pyarrow's filesystems: no path is globbed, no extension downloaded
+        con.register(
+            "_executions_parts", dataset(root, LOG, chosen, with_snapshot_id=True, with_part=True)
+        )
+        parts_sql = f"SELECT snapshot_id, _part, {columns} FROM _executions_parts"
+    try:
+        con.execute(view_sql(LOG, parts_sql, chosen, every))
+    except duckdb.Error as exc:
+        con.close()
+        check_parts(root, [LOG], chosen)  # a damaged part is said as such
+        from ..engine import duckdb_failure
+
+        raise duckdb_failure(f"cannot read table {LOG!r} of {root.url}", exc) from None
 
 
 def query(

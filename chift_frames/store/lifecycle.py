@@ -23,6 +23,7 @@ import pandas as pd
 from .._shell import program, resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
+from .execlog import LOG, is_log, referenced_parts
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -36,6 +37,7 @@ from .manifests import (
     all_manifests,
     check_snapshot_id,
     committed_manifests,
+    current_manifests,
     dump,
     part_folder,
     replacements,
@@ -44,19 +46,50 @@ from .manifests import (
     validate_manifest,
 )
 
-__all__ = ["clean", "finish_prune", "migrate", "plan_prune", "prune", "snapshot_states"]
+__all__ = [
+    "clean",
+    "finish_prune",
+    "migrate",
+    "migrate_executions",
+    "plan_prune",
+    "prune",
+    "snapshot_states",
+]
 
 log = logging.getLogger(__name__)
 
 
 def finish_prune(root: Root, snapshot_id: str) -> None:
-    """Remove what is left of a snapshot being pruned (the caller holds its lock)."""
+    """Remove what is left of a snapshot being pruned (the caller holds its lock).
+
+    Its parts of the executions log that another snapshot lists stay: that one shows them.
+    """
     root.delete(f"{SNAPSHOTS_TABLE}/{snapshot_id}.parquet")
     root.delete(f"{MANIFESTS}/{snapshot_id}.json")
     for table in _table_folders(root):
-        root.delete_dir(f"{table}/snapshot_id={snapshot_id}")
+        folder = part_folder(table, snapshot_id)
+        if table == LOG:
+            _drop_log_parts(root, folder, snapshot_id)
+        else:
+            root.delete_dir(folder)
         root.delete_dir(f"{table}/snapshot={snapshot_id}")  # the 0.1 layout
     root.delete_dir(f"{STAGING}/{snapshot_id}")
+
+
+def _drop_log_parts(root: Root, folder: str, snapshot_id: str) -> None:
+    """Remove the parts of the executions log in ``folder`` that no other snapshot lists.
+
+    The manifest of the snapshot is gone by now, so the listings read here are the others'
+    (and those of writers at work, from their working state).
+    """
+    files = root.list_files(folder)
+    keep = referenced_parts(root, but=snapshot_id) if files else set()
+    gone = [rel for rel in files if rel not in keep]
+    if len(gone) == len(files):
+        root.delete_dir(folder)
+    else:
+        for rel in gone:
+            root.delete(rel)
 
 
 def _table_folders(root: Root) -> list[str]:
@@ -280,11 +313,17 @@ def clean(root: str | os.PathLike[str], *, dry_run: bool = False) -> list[str]:
             touched.append(m["snapshot_id"])  # a 0.1 writer that died
             if not dry_run:
                 _remove(base, m["snapshot_id"])
+    listed: set[str] | None = None  # the parts of the executions log that snapshots list
     for table in _table_folders(base):
         for entry in base.entries(table):
             sid = entry.split("=", 1)[1] if "=" in entry else ""
             if sid in committed or sid in unfinished or lock_is_live(lock_holder(base, sid)):
                 continue
+            if table == LOG:  # a pruned snapshot's parts that later snapshots still show
+                listed = referenced_parts(base) if listed is None else listed
+                files = set(base.list_files(f"{table}/{entry}"))
+                if files and files <= listed:
+                    continue
             touched.append(sid)
             if not dry_run:
                 _drop_folder(base, sid, f"{table}/{entry}", committed)
@@ -334,7 +373,10 @@ def _drop_folder(root: Root, snapshot_id: str, folder: str, committed: set[str])
         return  # a writer started meanwhile
     try:
         if snapshot_id not in {m["snapshot_id"] for m in committed_manifests(root)}:
-            root.delete_dir(folder)
+            if folder == part_folder(LOG, snapshot_id):  # parts others list stay
+                _drop_log_parts(root, folder, snapshot_id)
+            else:
+                root.delete_dir(folder)
     finally:
         lock.release()
 
@@ -382,7 +424,8 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
     Each snapshot's files are copied to ``<table>/snapshot_id=<id>/``, its ``snapshots`` row
     and its new manifest are written, then its ``snapshot=<id>`` folders are removed; readers
     see the snapshot whole throughout, from one layout or the other. Safe to run again after
-    a crash.
+    a crash. Then the executions each snapshot copied become the log
+    (:func:`migrate_executions`).
 
     Raises
     ------
@@ -430,4 +473,145 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
             lock.release()
         moved.append(sid)
         log.info("migrated snapshot %s of %s to the current layout", sid, base)
+    migrate_executions(root)
     return moved
+
+
+def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
+    """Turn the executions each snapshot copied into the log; return the ids of those changed.
+
+    Oldest first, each fetched snapshot that does not keep its executions in the log yet
+    keeps, of its executions, only those the snapshots before it do not hold as they are,
+    and lists the parts of those that hold the rest: it shows the same rows as before
+    (checked before its manifest is written; a sync whose rows the earlier parts can't give
+    keeps its own copy). Each snapshot is rewritten under its lock, new parts first, then its
+    manifest, then its old parts: safe to run again after a crash. Snapshots fetched for some
+    consumers only, and those without an executions window, are left as they are.
+    """
+    from .writer import put_snapshot_row
+
+    base = open_root(root)
+    changed = []
+    bases: dict[str, dict[str, Any]] = {}  # sync -> the latest log snapshot that holds it
+    for m in current_manifests(base):
+        info = m.get("info") or {}
+        if "format" not in m:
+            continue  # a 0.1 snapshot: migrate() moves it first
+        if is_log(m):
+            for sync_id in info.get("executions_done") or []:
+                bases[sync_id] = m
+            continue
+        filters = info.get("filters") or {}
+        if not info.get("executions_since") or not info.get("executions_until"):
+            continue
+        if filters.get("consumer_ids"):
+            continue
+        sid = m["snapshot_id"]
+        lock = SnapshotLock(base, sid, purpose="migrate")
+        lock.acquire()
+        try:
+            manifest = _log_manifest(base, m, bases)
+            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
+            put_snapshot_row(base, manifest)
+            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            listed = set(manifest["files"][LOG])
+            for rel in base.list_files(part_folder(LOG, sid)):
+                if rel not in listed:  # its old copy, or parts of an earlier run that crashed
+                    base.delete(rel)
+        finally:
+            lock.release()
+        for sync_id in manifest["info"].get("executions_done") or []:
+            bases[sync_id] = manifest
+        changed.append(sid)
+        log.info("snapshot %s of %s keeps its executions in the log now", sid, base)
+    return changed
+
+
+def _log_manifest(
+    root: Root, m: dict[str, Any], bases: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Write the log parts of snapshot ``m``; return its new manifest (not written yet)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .execlog import _parts_dataset, log_window, newest, shown_count
+    from .writer import _file_metadata, _write_parquet
+
+    sid = m["snapshot_id"]
+    since, _ = log_window({**m, "info": {**m["info"], "executions_log": True}})
+    own = m["files"].get(LOG, [])
+    schema = TABLES[LOG].schema
+    tables = [pq.read_table(root.full(rel), filesystem=root.fs, schema=schema) for rel in own]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    done = list(m["info"].get("executions_done") or sorted(set(table["sync_id"].to_pylist())))
+    syncs = list(dict.fromkeys([*table["sync_id"].to_pylist(), *done]))
+    foreign: list[str] = []
+    parts: dict[str, list[Any]] = {}
+    written: list[str] = []
+    number = 0
+    for sync_id in syncs:
+        mine = table.filter(pc.equal(table["sync_id"], sync_id))
+        theirs = _base_parts(bases.get(sync_id), sync_id, since)
+        new = mine
+        if theirs:
+            held = newest(_parts_dataset(root, theirs).to_table())
+            held = held.filter(
+                pc.greater_equal(held["start"], pa.scalar(since, held["start"].type))
+            )
+            held_rows = {r["execution_id"]: r for r in held.select(schema.names).to_pylist()}
+            mine_ids = set(mine["execution_id"].to_pylist())
+            if set(held_rows) <= mine_ids:  # the earlier parts hold nothing it does not show
+                keep = [held_rows.get(r["execution_id"]) != r for r in mine.to_pylist()]
+                new = mine.filter(pa.array(keep, pa.bool_()))
+            else:
+                theirs = []
+        foreign += theirs
+        info = bases[sync_id]["info"].get("execution_parts") or {} if theirs else {}
+        parts.update({rel: list(info[rel]) for rel in theirs})
+        if new.num_rows:
+            rel = f"{part_folder(LOG, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+            number += 1
+            _write_parquet(root, rel, new.replace_schema_metadata(_file_metadata(LOG)))
+            last = pc.max(new["start"]).as_py()
+            parts[rel] = [sync_id, last.isoformat(), new.num_rows]
+            written.append(rel)
+    files = {**m["files"], LOG: [*foreign, *written]}
+    if not files[LOG]:
+        rel = f"{part_folder(LOG, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+        _write_parquet(root, rel, schema.empty_table().replace_schema_metadata(_file_metadata(LOG)))
+        files[LOG] = [rel]
+    info = {
+        **m["info"],
+        "executions_log": True,
+        "execution_parts": parts,
+        "executions_done": done,
+        "executions_stored": sum(int(parts[rel][2]) for rel in written),
+    }
+    shown = shown_count(root, [root.full(rel) for rel in files[LOG]], since)
+    if shown != table.num_rows:  # never a snapshot that shows other rows than before
+        raise StoreError(
+            f"snapshot {sid!r} of {root.url} would show {shown:,} executions from the log, not "
+            f"the {table.num_rows:,} it holds; it is left as it was (report this)"
+        )
+    return {**m, "files": files, "info": info}
+
+
+def _base_parts(base: dict[str, Any] | None, sync_id: str, since: datetime) -> list[str]:
+    """Return the parts of log snapshot ``base`` with executions of ``sync_id`` from ``since``."""
+    if base is None:
+        return []
+    from .execlog import log_window
+
+    base_since, base_until = log_window(base)
+    if base_since > since or base_until <= since:
+        return []
+    info = base["info"].get("execution_parts") or {}
+    out = []
+    for rel in base["files"].get(LOG, []):
+        if rel not in info:
+            return []  # a part the base says nothing of
+        part_sync, last = info[rel][0], info[rel][1]
+        if part_sync == sync_id and last and datetime.fromisoformat(last) >= since:
+            out.append(rel)
+    return out

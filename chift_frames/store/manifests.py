@@ -9,7 +9,8 @@ Layout under a root::
     _locks/<snapshot_id>.json                                the lock of the snapshot's writer
 
 A manifest is data from disk like any other: its id must match its file name and the id
-rules, and every file it lists must be a part of that table and that snapshot, so a tampered
+rules, and every file it lists must be a part of that table and that snapshot (or, for the
+executions log, ``executions/snapshot_id=<another id>/part-…``), so a tampered
 manifest can't make a reader open a file elsewhere or a writer name a folder outside the root.
 A manifest that fails these checks is damaged: readers skip it with one warning, so that one
 bad file never stops the others (``chift-frames snapshots --clean`` sets it aside).
@@ -59,6 +60,10 @@ _SNAPSHOT_ID = re.compile(r"(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]
 _LEGACY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TABLE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PART = r"part-\d{5}-[0-9a-f]{8,32}\.parquet"
+LOG_TABLE = "executions"  # the table whose parts snapshots share (see execlog)
+_LOG_PART = re.compile(
+    r"executions/snapshot_id=(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}/" + _PART
+)
 _LEGACY_PART = r"part-\d{5}\.parquet"
 # facts of a fetch that readers count with: whole numbers (or absent), nothing else
 _COUNTS = ("pairs_ok", "pairs_failed", "pairs_expected")
@@ -169,10 +174,15 @@ def validate_manifest(data: object, name: str, where: str) -> dict[str, Any]:
             raise bad(f"the files of {table} must be a list")
         folder = f"snapshot={sid}" if legacy else f"snapshot_id={sid}"
         pattern = re.compile(re.escape(f"{table}/{folder}/") + (_LEGACY_PART if legacy else _PART))
+        # the executions log: a snapshot lists the parts of earlier ones that it still shows
+        shared = table == LOG_TABLE and not legacy and bool(info.get("executions_log"))
         for path in paths:
             # the whole path is pinned: no '..', no absolute path, no other table or snapshot
-            if not isinstance(path, str) or not pattern.fullmatch(path):
-                raise bad(f"file {path!r} is not a part of table {table} in this snapshot")
+            if isinstance(path, str) and (
+                pattern.fullmatch(path) or (shared and _LOG_PART.fullmatch(path))
+            ):
+                continue
+            raise bad(f"file {path!r} is not a part of table {table} in this snapshot")
         # a part listed twice is one part: counted once by every reader
         unique[table] = list(dict.fromkeys(paths))
     for key in ("started_at", "finished_at"):

@@ -23,6 +23,7 @@ from ..errors import DamagedPartError, PartialSnapshotWarning, StoreError
 from ..frames import Frames
 from ..schema import TABLES, to_pandas
 from .completeness import completeness
+from .execlog import LOG, PART, is_log, shown
 from .filesystems import Root, display_root, open_root
 from .manifests import committed_manifests, current_manifests, damaged_manifests
 
@@ -103,21 +104,33 @@ def snapshot_manifest(root: str | os.PathLike[str], snapshot: str = "latest") ->
 
 
 def dataset(
-    root: Root, name: str, manifests: Sequence[dict[str, Any]], *, with_snapshot_id: bool
+    root: Root,
+    name: str,
+    manifests: Sequence[dict[str, Any]],
+    *,
+    with_snapshot_id: bool,
+    with_part: bool = False,
 ) -> ds.Dataset:
     """Return a ``pyarrow.dataset`` over table ``name`` of the given snapshots, files as listed.
 
     With ``with_snapshot_id`` the dataset has a leading ``snapshot_id`` column, filled from
-    each file's snapshot (not from its folder name, so the 0.1 layout reads the same).
+    each file's snapshot (not from its folder name, so the 0.1 layout reads the same). With
+    ``with_part``, a last ``_part`` column holds the position of each row's file in its
+    snapshot's list (the executions log shows the row of the file listed last).
     """
     schema = TABLES[name].schema
     paths, partitions = [], []
     for m in manifests:
-        for rel in m["files"].get(name, []):
+        for number, rel in enumerate(m["files"].get(name, [])):
             paths.append(root.full(rel))
-            partitions.append(pc.field("snapshot_id") == m["snapshot_id"])
+            partition = pc.field("snapshot_id") == m["snapshot_id"]
+            if with_part:
+                partition = partition & (pc.field(PART) == number)
+            partitions.append(partition)
     if with_snapshot_id:
         schema = pa.schema([pa.field("snapshot_id", pa.string(), False), *schema])
+    if with_part:
+        schema = pa.schema([*schema, pa.field(PART, pa.int64(), False)])
     if not paths:
         return ds.dataset(schema.empty_table())
     return ds.FileSystemDataset.from_paths(
@@ -125,7 +138,7 @@ def dataset(
         schema=schema,
         format=ds.ParquetFileFormat(),
         filesystem=root.fs,
-        partitions=partitions if with_snapshot_id else None,
+        partitions=partitions if with_snapshot_id or with_part else None,
     )
 
 
@@ -282,8 +295,9 @@ def load(
             )
     out = {}
     for name in names:
-        tagged = every or "snapshot_id" in filter_columns
-        data = dataset(base, name, chosen, with_snapshot_id=tagged)
+        logged = name == LOG and any(is_log(m) for m in chosen)
+        tagged = every or "snapshot_id" in filter_columns or logged
+        data = dataset(base, name, chosen, with_snapshot_id=tagged, with_part=logged)
         _check_fragments(base, name, chosen, data)
         read = wanted
         if read is not None and every:
@@ -291,7 +305,14 @@ def load(
         elif read is None and not every:
             read = TABLES[name].columns
         try:
-            table = data.to_table(columns=read, filter=expression)
+            if logged:
+                # each snapshot's newest row of each execution in its window, then the filter
+                table = shown(data.to_table(), chosen)
+                if expression is not None:
+                    table = table.filter(expression)
+                table = table.select(read or ["snapshot_id", *TABLES[name].columns])
+            else:
+                table = data.to_table(columns=read, filter=expression)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             check_parts(base, [name], chosen)  # a damaged part is said as such
             raise StoreError(f"cannot read table {name!r} as asked: {exc}") from None

@@ -42,10 +42,12 @@ import pyarrow.parquet as pq
 from .._shell import program, shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
+from .execlog import is_log, log_window, shown_count
 from .filesystems import Root, _root_text, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
     FORMAT,
+    LOG_TABLE,
     MANIFESTS,
     READABLE,
     SNAPSHOTS_TABLE,
@@ -268,6 +270,11 @@ class SnapshotWriter:
         return Path(_root_text(self.root))
 
     @property
+    def root_handle(self) -> Root:
+        """The dataset root as the store opened it (for the store's own readers)."""
+        return self._root
+
+    @property
     def url(self) -> str:
         """The dataset root as a command line writes it (a path or a URL)."""
         return self._root.url
@@ -308,6 +315,22 @@ class SnapshotWriter:
             self.manifest["pending"].append(path)
         self._save_state()
 
+    def refer(self, parts: Iterable[str], info: Mapping[str, Any]) -> None:
+        """List parts of earlier snapshots in this one's executions, before its own.
+
+        The executions log (see ``execlog``): the snapshot shows what those parts hold of its
+        window. Parts listed this way before are replaced by ``parts``; ``info`` is recorded
+        in the manifest (``executions_log``, ``execution_parts``...). The rows they hold are
+        not counted as this snapshot's.
+        """
+        self._check_open()
+        assert self.snapshot_id is not None
+        own = f"{part_folder(LOG_TABLE, self.snapshot_id)}/"
+        listed = [p for p in self.manifest["files"].get(LOG_TABLE, []) if p.startswith(own)]
+        self.manifest["files"][LOG_TABLE] = [*dict.fromkeys(parts), *listed]
+        self.manifest["info"].update(info)
+        self._save_state()
+
     def replace(self, name: str, table: pa.Table) -> None:
         """Make ``table`` the whole content of table ``name`` in this snapshot.
 
@@ -326,14 +349,18 @@ class SnapshotWriter:
             if p in pending:
                 self._root.delete(_staged(self.snapshot_id, p))
 
-    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        """Read what this snapshot holds of table ``name`` so far."""
+    def _paths(self, name: str) -> list[str]:
+        """Full paths of the parts of table ``name`` listed so far (staged ones where they are)."""
         assert self.snapshot_id is not None
         pending = set(self.manifest["pending"])
-        paths = [
+        return [
             self._root.full(_staged(self.snapshot_id, p) if p in pending else p)
             for p in self.manifest["files"].get(name, [])
         ]
+
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Read what this snapshot holds of table ``name`` so far (the parts, as listed)."""
+        paths = self._paths(name)
         schema = _schema(name)
         if not paths:
             table = schema.empty_table()
@@ -379,6 +406,17 @@ class SnapshotWriter:
         self.attach(self.stage({name: TABLES[name].schema.empty_table() for name in missing}))
         m = self.manifest
         m["info"] = {**m.get("info", {}), **info}
+        if is_log(m):
+            # what the snapshot shows of the log, and what it added to it
+            since, _ = log_window(m)
+            m["rows"][LOG_TABLE] = shown_count(self._root, self._paths(LOG_TABLE), since)
+            parts = m["info"].get("execution_parts") or {}
+            own = f"{part_folder(LOG_TABLE, str(self.snapshot_id))}/"
+            m["info"]["executions_stored"] = sum(
+                int(parts[p][2]) if len(parts.get(p, [])) > 2 else 0
+                for p in m["files"].get(LOG_TABLE, [])
+                if p.startswith(own)
+            )
         manifest = {
             "format": FORMAT,
             "snapshot_id": self.snapshot_id,

@@ -1,0 +1,401 @@
+"""The executions log: each execution stored once across snapshots, and each snapshot's view.
+
+A fetch stores in its own ``executions/snapshot_id=<id>/`` parts only the executions it read
+that the log did not hold as they are: new ones, and those whose state changed (a run that
+was ``running`` has ended). Its manifest says ``info.executions_log`` and lists, in
+``files["executions"]``, the parts of earlier snapshots that still hold executions of its
+window, then its own, oldest first; ``info.execution_parts`` names the sync and the latest
+``start`` of each, so that the next fetch knows which to list again.
+
+What a snapshot shows (through :func:`~chift_frames.store.load`, the DuckDB views, ``query``
+and every report) is, of the rows its parts hold, the newest row of each
+``(sync_id, execution_id)`` (the one in the part listed last) whose ``start`` is not before
+its window's (``info.executions_since``): what a fetch of the whole window would have
+stored. A snapshot without ``executions_log`` (written by ``save``, an older version, or a
+fetch filtered by consumer) shows its parts as they are.
+
+This module reads manifests and parts; it never writes (the writer, the fetch, ``prune``
+and :func:`migrate_log` do, through the commit protocol and the snapshot locks).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from ..errors import StoreError
+from ..schema import TABLES
+from .filesystems import Root
+from .manifests import STAGING, all_manifests, parse_json
+
+__all__ = [
+    "LOG",
+    "Plan",
+    "is_log",
+    "log_window",
+    "newest",
+    "plan_executions",
+    "referenced_parts",
+    "shown_count",
+    "view_sql",
+]
+
+log = logging.getLogger(__name__)
+
+LOG = "executions"
+KEY = ("sync_id", "execution_id")
+PART = "_part"  # the position of a row's part in its snapshot's list: the newest wins
+
+# a run found still running is asked again on its own: its start, a second either side
+REFRESH_PAD = timedelta(seconds=1)
+# past this many runs still running in a sync, they are asked again in one listing, from the
+# earliest one on: a request each would cost more than the executions it skips
+MAX_REFRESH = 50
+
+
+def is_log(manifest: dict[str, Any]) -> bool:
+    """Whether a snapshot shows its executions through the log (see the module's docstring)."""
+    return bool((manifest.get("info") or {}).get("executions_log"))
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def log_window(manifest: dict[str, Any]) -> tuple[datetime, datetime]:
+    """Return the window a log snapshot shows: its first and last ``start``, both included.
+
+    Raises
+    ------
+    StoreError
+        When the manifest does not say its window.
+    """
+    info = manifest.get("info") or {}
+    try:
+        return _moment(info["executions_since"]), _moment(info["executions_until"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(
+            f"snapshot {manifest.get('snapshot_id')!r} keeps its executions in the log but its "
+            "manifest has no valid executions_since and executions_until"
+        ) from None
+
+
+# -- reading one snapshot's view ---------------------------------------------------------------
+
+
+def newest(table: pa.Table, by: Sequence[str] = KEY) -> pa.Table:
+    """Keep the row of each key ``by`` from the part listed last (column ``_part``), in order.
+
+    Rows keep the order they were read in; the ``_part`` column stays.
+    """
+    if table.num_rows == 0:
+        return table
+    keys = list(by)
+    table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    last = table.select([*keys, PART]).group_by(keys).aggregate([(PART, "max")])
+    joined = table.join(last, keys=keys)
+    joined = joined.filter(pc.equal(joined[PART], joined[f"{PART}_max"]))
+    return joined.sort_by("_row").drop_columns(["_row", f"{PART}_max"])
+
+
+def shown(table: pa.Table, manifests: Sequence[dict[str, Any]]) -> pa.Table:
+    """Return what ``manifests`` show of ``table``: rows with ``snapshot_id`` and ``_part``.
+
+    Per snapshot, the newest row of each execution; for a log snapshot, only those in its
+    window.
+    """
+    table = newest(table, ("snapshot_id", *KEY))
+    keep = None
+    for m in manifests:
+        mine = pc.equal(table["snapshot_id"], m["snapshot_id"])
+        if is_log(m):
+            since, _ = log_window(m)
+            start = table["start"]
+            mine = pc.and_(mine, pc.greater_equal(start, pa.scalar(since, start.type)))
+        keep = mine if keep is None else pc.or_(keep, mine)
+    return table.filter(keep) if keep is not None else table
+
+
+def _ts(moment: datetime) -> str:
+    return "TIMESTAMPTZ '" + moment.astimezone(UTC).isoformat() + "'"
+
+
+def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], every: bool) -> str:
+    """Return ``CREATE VIEW`` SQL for the executions that ``manifests`` show.
+
+    ``parts_sql`` is a query of every listed row, with ``snapshot_id`` and ``_part``. The
+    windows are typed literals (a view binds no parameter), made from checked datetimes.
+    """
+    columns = ", ".join(f'p."{c}"' for c in TABLES[LOG].columns)
+    prefix = "p.snapshot_id, " if every else ""
+    windows = []
+    for m in manifests:
+        if is_log(m):
+            since, _ = log_window(m)
+            sid = m["snapshot_id"].replace("'", "''")
+            windows.append(f"('{sid}', {_ts(since)})")
+    # an execution stored again (its state changed) is shown from the part listed last; the
+    # window's test comes first: every row of an execution has the same start
+    window_cte = (
+        "windows (snapshot_id, since) AS (VALUES " + ", ".join(windows) + "),\n"
+        if windows
+        else "windows AS (SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMPTZ AS since "
+        "WHERE false),\n"
+    )
+    return (
+        f'CREATE VIEW "{name}" AS\n'
+        f"WITH listed AS ({parts_sql}),\n"
+        f"{window_cte}"
+        "in_window AS (\n"
+        "    SELECT l.* FROM listed AS l LEFT JOIN windows AS w ON w.snapshot_id = l.snapshot_id\n"
+        '    WHERE w.snapshot_id IS NULL OR l."start" >= w.since\n'
+        "),\n"
+        "stored_again AS (\n"
+        "    SELECT snapshot_id, sync_id, execution_id, max(_part) AS last_part\n"
+        "    FROM in_window GROUP BY snapshot_id, sync_id, execution_id HAVING count(*) > 1\n"
+        ")\n"
+        f"SELECT {prefix}{columns} FROM in_window AS p\n"
+        "WHERE NOT EXISTS (\n"
+        "    SELECT 1 FROM stored_again AS s\n"
+        "    WHERE s.snapshot_id = p.snapshot_id AND s.sync_id = p.sync_id\n"
+        "      AND s.execution_id = p.execution_id AND s.last_part > p._part\n"
+        ")"
+    )
+
+
+def shown_count(root: Root, paths: Sequence[str], since: datetime) -> int:
+    """Count the executions that parts ``paths`` (full paths) show from ``since`` on.
+
+    Counted in DuckDB, which spills what does not fit in memory.
+    """
+    if not paths:
+        return 0
+    import duckdb
+
+    schema = TABLES[LOG].schema
+    schema = pa.schema([schema.field(name) for name in (*KEY, "start")])
+    data = ds.FileSystemDataset.from_paths(
+        list(paths), schema=schema, format=ds.ParquetFileFormat(), filesystem=root.fs
+    )
+    from ..engine import spill_folder
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET temp_directory = ?", [spill_folder()])
+        con.register("parts", data)
+        found = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT sync_id, execution_id FROM parts "
+            'WHERE "start" >= ?)',
+            [since],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(found[0]) if found else 0
+
+
+# -- planning a fetch ------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What a fetch reads of one sync's executions, and what it lists from earlier snapshots.
+
+    ``windows``: the ``(date_from, date_to)`` listings to ask, oldest first (the whole window
+    when no earlier snapshot holds the sync's executions). ``parts``: the parts of earlier
+    snapshots the new one lists, oldest first, and ``part_info`` what the manifest says of
+    each. ``base``: the snapshot the plan builds on, if any.
+    """
+
+    sync_id: str
+    windows: list[tuple[datetime, datetime]]
+    parts: list[str] = field(default_factory=list)
+    part_info: dict[str, list[str]] = field(default_factory=dict)
+    base: str | None = None
+
+
+def _part_info(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    found = (manifest.get("info") or {}).get("execution_parts") or {}
+    return found if isinstance(found, dict) else {}
+
+
+def plan_executions(
+    root: Root,
+    manifests: Sequence[dict[str, Any]],
+    sync_ids: Iterable[str],
+    since: datetime,
+    until: datetime,
+    overlap: timedelta,
+) -> dict[str, Plan]:
+    """Plan the executions a fetch asks for, sync by sync, from the log so far.
+
+    For each sync, the base is the latest of ``manifests`` (current snapshots, oldest first)
+    that keeps its executions in the log, fetched that sync's executions whole, and covers
+    the start of the new window. The fetch then asks only for executions since the base's
+    window end less ``overlap``, and again for each run the base saw still running (so its
+    final state is read), and lists the base's parts that hold executions of the new window.
+    Without a base, it asks for the whole window.
+    """
+    plans = {}
+    for sync_id in sync_ids:
+        plans[sync_id] = _plan_sync(root, manifests, sync_id, since, until, overlap)
+    return plans
+
+
+def _base(
+    manifests: Sequence[dict[str, Any]], sync_id: str, since: datetime
+) -> dict[str, Any] | None:
+    for m in reversed(manifests):
+        info = m.get("info") or {}
+        if not is_log(m) or sync_id not in (info.get("executions_done") or []):
+            continue
+        try:
+            base_since, _ = log_window(m)
+        except StoreError:
+            continue
+        if base_since > since:
+            return None  # it does not hold the start of the window asked for
+        return dict(m)
+    return None
+
+
+def _plan_sync(
+    root: Root,
+    manifests: Sequence[dict[str, Any]],
+    sync_id: str,
+    since: datetime,
+    until: datetime,
+    overlap: timedelta,
+) -> Plan:
+    whole = Plan(sync_id, [(since, until)])
+    base = _base(manifests, sync_id, since)
+    if base is None:
+        return whole
+    _, base_until = log_window(base)
+    if base_until <= since:
+        return whole
+    info = _part_info(base)
+    listed = base["files"].get(LOG, [])
+    if any(rel not in info for rel in listed):
+        return whole  # a part the base says nothing of: read the window again
+    parts = []
+    for rel in listed:
+        part_sync, last_start = info[rel][0], info[rel][1]
+        if part_sync == sync_id and last_start and _moment(last_start) >= since:
+            parts.append(rel)
+    main_from = max(since, base_until - overlap)
+    running = _still_running(root, parts, since, main_from)
+    if len(running) > MAX_REFRESH:
+        main_from, running = max(since, running[0] - REFRESH_PAD), []
+    windows: list[tuple[datetime, datetime]] = []
+    for start in running:
+        lo, hi = max(since, start - REFRESH_PAD), start + REFRESH_PAD
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], hi))
+        else:
+            windows.append((lo, hi))
+    if windows and main_from <= windows[-1][1]:
+        windows[-1] = (windows[-1][0], until)
+    else:
+        windows.append((main_from, until))
+    return Plan(
+        sync_id,
+        windows,
+        parts,
+        {rel: list(info[rel]) for rel in parts},
+        base["snapshot_id"],
+    )
+
+
+def _parts_dataset(
+    root: Root, parts: Sequence[str], columns: Sequence[str] | None = None
+) -> ds.Dataset:
+    schema = TABLES[LOG].schema
+    schema = pa.schema([*schema, pa.field(PART, pa.int64(), False)])
+    return ds.FileSystemDataset.from_paths(
+        [root.full(rel) for rel in parts],
+        schema=schema,
+        format=ds.ParquetFileFormat(),
+        filesystem=root.fs,
+        partitions=[pc.field(PART) == k for k in range(len(parts))],
+    )
+
+
+def _still_running(
+    root: Root, parts: Sequence[str], since: datetime, before: datetime
+) -> list[datetime]:
+    """Return the sorted starts of the runs ``parts`` show still running, before ``before``."""
+    if not parts:
+        return []
+    data = _parts_dataset(root, parts)
+    start = pc.field("start")
+    rows = data.to_table(
+        columns=[*KEY, "start", "end", PART],
+        filter=(start >= pa.scalar(since, TABLES[LOG].schema.field("start").type))
+        & (start < pa.scalar(before, TABLES[LOG].schema.field("start").type)),
+    )
+    rows = newest(rows)
+    rows = rows.filter(pc.is_null(rows["end"]))
+    return sorted(rows.column("start").to_pylist())
+
+
+def known_rows(
+    root: Root, parts: Sequence[str], windows: Sequence[tuple[datetime, datetime]]
+) -> pa.Table:
+    """Return the newest row, in ``parts``, of each execution that ``windows`` will list again.
+
+    A fetch stores an execution it reads again only if this row differs from it.
+    """
+    columns = TABLES[LOG].columns
+    if not parts or not windows:
+        return TABLES[LOG].schema.empty_table()
+    kind = TABLES[LOG].schema.field("start").type
+    start = pc.field("start")
+    test = None
+    for lo, hi in windows:
+        one = (start >= pa.scalar(lo, kind)) & (start <= pa.scalar(hi, kind))
+        test = one if test is None else test | one
+    rows = newest(_parts_dataset(root, parts).to_table(filter=test))
+    return rows.select(columns)
+
+
+# -- what prune and clean must keep ------------------------------------------------------------
+
+
+def referenced_parts(root: Root, but: str | None = None) -> set[str]:
+    """Every executions part that a snapshot (other than ``but``) lists, or a writer at work.
+
+    A part of a snapshot being pruned that another still lists stays on disk.
+    """
+    found: set[str] = set()
+    for m in all_manifests(root):
+        if m["snapshot_id"] != but:
+            found.update(m["files"].get(LOG, []))
+    for sid in root.entries(STAGING):
+        if sid == but:
+            continue
+        rel = f"{STAGING}/{sid}/state.json"
+        if not root.exists(rel):
+            continue
+        try:
+            state = parse_json(root.read(rel), rel)
+        except StoreError:
+            continue
+        files = state.get("files") if isinstance(state, dict) else None
+        if isinstance(files, dict) and isinstance(files.get(LOG), list):
+            found.update(p for p in files[LOG] if isinstance(p, str))
+    return found
+
+
+def new_part_name(snapshot_id: str, number: int) -> str:
+    """Name a new part of the log in the folder of snapshot ``snapshot_id``."""
+    return f"{LOG}/snapshot_id={snapshot_id}/part-{number:05d}-{uuid.uuid4().hex}.parquet"

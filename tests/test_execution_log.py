@@ -1,0 +1,290 @@
+"""Executions are a log: each stored once across snapshots, each snapshot shows its window.
+
+Nightly fetches of one account (the sandbox's world, its ``now`` a day later each night) go
+into one dataset; each night's fetch also goes into a fresh dataset of its own, which reads
+the whole window as every fetch did before the log. Each snapshot of the first must show
+what the second holds, through ``load``, the views and the reports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from chift_frames import load, query
+from chift_frames.cli import main
+from chift_frames.fetch import fetch_snapshot
+from chift_frames.reports import REPORTS
+from chift_frames.sandbox import Sandbox
+from chift_frames.store import list_snapshots, prune, snapshot_manifest
+from chift_frames.store.execlog import REFRESH_PAD
+from chift_frames.world import World
+from tests.test_fetch import client_for
+
+KEY = ["sync_id", "execution_id"]
+START = World().now - timedelta(days=12)
+
+
+def world_on(night: int) -> World:
+    return World(consumers=40, syncs=2, seed=4, now=START + timedelta(days=night))
+
+
+@dataclass
+class Night:
+    snapshot_id: str
+    served: int  # executions items the sandbox served to the nightly fetch
+    fresh: Path  # a dataset holding only a fetch of the whole window, the way before the log
+    world: World
+
+
+def fetch_night(root: Path, night: int, fresh: Path | None, **options: object) -> Night:
+    world = world_on(night)
+    with Sandbox(world) as sandbox:
+        result = fetch_snapshot(
+            client_for(sandbox), root, executions_until=world.now, progress=False, **options
+        )
+        served = sandbox.stats.executions_served
+        if fresh is not None:
+            fetch_snapshot(
+                client_for(sandbox), fresh, executions_until=world.now, progress=False, **options
+            )
+    assert result.complete
+    return Night(result.snapshot_id, served, fresh or root, world)
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Night]]]:
+    root = tmp_path_factory.mktemp("nightly")
+    out = []
+    for night in range(10):
+        fresh = tmp_path_factory.mktemp(f"fresh{night}") if night in (0, 4, 9) else None
+        out.append(fetch_night(root, night, fresh))
+    yield root, out
+
+
+def stored_rows(root: Path) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in root.glob("executions/*/*.parquet"))
+
+
+def by_key(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(KEY).reset_index(drop=True)
+
+
+def test_ten_nightly_fetches_store_each_execution_once_and_ask_for_about_a_day(
+    nights: tuple[Path, list[Night]],
+) -> None:
+    root, fetched = nights
+    distinct = load(root, "all", tables=["executions"]).executions
+    distinct = distinct.drop_duplicates(KEY)
+    assert len(distinct) > 500
+    assert stored_rows(root) <= 1.1 * len(distinct)
+    for before, night in itertools.pairwise(fetched):
+        world = night.world
+        runs = [item for s in world.sync_items() for item in world.executions(s["syncid"])]
+
+        def since(hours: int, runs: list[dict[str, object]] = runs, world: World = world) -> int:
+            edge = world.now - timedelta(hours=hours)
+            return sum(pd.Timestamp(str(i["start"])).to_pydatetime() >= edge for i in runs)
+
+        # the day since the last fetch, the hour of overlap, and the runs that start within
+        # a second of one that was running (asked again, with it, for its final state)
+        running = [
+            pd.Timestamp(str(i["start"]))
+            for s in before.world.sync_items()
+            for i in before.world.executions(s["syncid"])
+            if i["status"] == "running"
+        ]
+        near = sum(
+            any(abs(pd.Timestamp(str(i["start"])) - r) <= 2 * REFRESH_PAD for r in running)
+            for i in runs
+        )
+        assert since(24) <= night.served <= since(25) + near, (night.served, since(24))
+        assert night.served <= 1.25 * since(24)
+    assert fetched[0].served > 25 * fetched[1].served  # the first fetch reads the whole window
+
+
+@pytest.mark.parametrize("index", [0, 4, 9])
+def test_each_snapshot_shows_what_a_fetch_of_its_whole_window_holds(
+    nights: tuple[Path, list[Night]], index: int
+) -> None:
+    root, fetched = nights
+    night = fetched[index]
+    mine = load(root, night.snapshot_id, tables=["executions"]).executions
+    theirs = load(night.fresh, tables=["executions"]).executions
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+    assert {"success", "running"} <= set(mine.status) or index == 0
+    # the views, and the count every summary prints
+    sql = 'SELECT sync_id, execution_id, status, "end" FROM executions ORDER BY 1, 2'
+    pd.testing.assert_frame_equal(
+        query(root, sql, snapshot=night.snapshot_id), query(night.fresh, sql)
+    )
+    rows = snapshot_manifest(root, night.snapshot_id)["rows"]["executions"]
+    assert rows == len(theirs)
+    # "all": each snapshot its own window
+    every = load(root, "all", tables=["executions"]).executions
+    one = every[every.snapshot_id == night.snapshot_id].drop(columns="snapshot_id")
+    pd.testing.assert_frame_equal(by_key(one), by_key(theirs), check_exact=True)
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_the_reports_on_executions_are_the_same_as_before_the_log(
+    nights: tuple[Path, list[Night]], name: str
+) -> None:
+    root, fetched = nights
+    night = fetched[9]
+    mine = REPORTS[name](root, snapshot=night.snapshot_id)
+    theirs = REPORTS[name](night.fresh)
+    assert len(theirs) > 0 or name not in ("flow_runs", "consumer_flow_runs", "stale_flows")
+    pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_a_runs_final_state_replaces_running(nights: tuple[Path, list[Night]]) -> None:
+    root, fetched = nights
+    every = load(root, "all", tables=["executions"]).executions
+    first, last = fetched[0].snapshot_id, fetched[9].snapshot_id
+    running = every[(every.snapshot_id == first) & (every.status == "running")]
+    assert len(running) > 0
+    later = every[(every.snapshot_id == last) & every.execution_id.isin(running.execution_id)]
+    assert len(later) == len(running) and later.end.notna().all()
+    assert (later.status != "running").all()
+
+
+def test_prune_keeps_the_parts_a_kept_snapshot_shows(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    fetched = [fetch_night(root, night, None) for night in range(3)]
+    before = load(root, tables=["executions"]).executions
+    removed = prune(root, keep_last=1)
+    assert removed == [fetched[0].snapshot_id, fetched[1].snapshot_id]
+    assert list(list_snapshots(root).snapshot_id) == [fetched[2].snapshot_id]
+    after = load(root, tables=["executions"]).executions
+    pd.testing.assert_frame_equal(after, before, check_exact=True)
+    # the next night builds on what is left
+    fetch_night(root, 3, None)
+    assert stored_rows(root) < 1.1 * len(load(root, "all", tables=["executions"]).executions)
+
+
+def test_a_sync_filtered_fetch_and_a_later_full_one(tmp_path: Path) -> None:
+    root, fresh = tmp_path / "lake", tmp_path / "fresh"
+    first_sync = world_on(0).sync_items()[0]["syncid"]
+    fetch_night(root, 0, None, sync_ids=[first_sync])
+    only = load(root, tables=["executions"]).executions
+    assert set(only.sync_id) == {first_sync}
+    night = fetch_night(root, 1, fresh)
+    mine = load(root, night.snapshot_id, tables=["executions"]).executions
+    theirs = load(fresh, tables=["executions"]).executions
+    assert len(set(theirs.sync_id)) == 2
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+
+
+def old_dataset(root: Path, nights: int, scratch: Path) -> list[str]:
+    """Nightly snapshots as versions before the log wrote them: each a copy of its window."""
+    ids = []
+    for night in range(nights):
+        fresh = scratch / f"night{night}"
+        sid = fetch_night(fresh, night, None).snapshot_id
+        manifest_path = fresh / "_snapshots" / f"{sid}.json"
+        manifest = json.loads(manifest_path.read_text())
+        for key in ("executions_log", "execution_parts", "executions_windows", "executions_base"):
+            manifest["info"].pop(key, None)
+        manifest["info"].pop("executions_stored", None)
+        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        for path in fresh.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                target = root / path.relative_to(fresh)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        ids.append(sid)
+    return ids
+
+
+def test_migrate_turns_old_copies_into_the_log(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    ids = old_dataset(root, 4, tmp_path / "scratch")
+    before = {sid: load(root, sid, tables=["executions"]).executions for sid in ids}
+    reports = {name: REPORTS[name](root, snapshot=ids[-1]) for name in ("flow_runs",)}
+    copies = stored_rows(root)
+    assert copies == sum(len(df) for df in before.values())  # each snapshot a whole copy
+    assert main(["snapshots", str(root), "--migrate"]) == 0
+    distinct = pd.concat(before.values()).drop_duplicates(KEY)
+    assert stored_rows(root) <= 1.1 * len(distinct) < copies / 2
+    for sid in ids:
+        after = load(root, sid, tables=["executions"]).executions
+        pd.testing.assert_frame_equal(by_key(after), by_key(before[sid]), check_exact=True)
+        assert snapshot_manifest(root, sid)["rows"]["executions"] == len(before[sid])
+    for name, df in reports.items():
+        pd.testing.assert_frame_equal(REPORTS[name](root, snapshot=ids[-1]), df)
+    stored = stored_rows(root)
+    assert main(["snapshots", str(root), "--migrate"]) == 0  # nothing left to turn
+    assert stored_rows(root) == stored
+    # the next nightly fetch builds on the migrated log
+    assert fetch_night(root, 4, None).served < len(distinct) / 10
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "trino"])
+def test_the_printed_executions_view_shows_the_snapshots_window(
+    nights: tuple[Path, list[Night]], dialect: str
+) -> None:
+    """``report --views``: over the files (DuckDB), or over an external table (the others)."""
+    import duckdb
+
+    from chift_frames.reports._script import log_view
+
+    root, fetched = nights
+    night = fetched[9]
+    manifest = snapshot_manifest(root, night.snapshot_id)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if dialect == "duckdb":
+        con.execute(log_view(str(root), manifest, "duckdb"))
+    else:  # the external table of docs/readers.md: every stored row, with its folder
+        con.execute("CREATE SCHEMA lake")
+        path = str(root / "executions" / "*" / "*.parquet")
+        con.execute(
+            "CREATE TABLE lake.executions AS SELECT * FROM read_parquet(?, "
+            "hive_partitioning = true, hive_types = {'snapshot_id': VARCHAR})",
+            [path],
+        )
+        con.execute(log_view("lake", manifest, dialect))
+    got = con.sql("SELECT * FROM executions").df()
+    want = load(night.fresh, tables=["executions"]).executions
+    assert len(got) == len(want)
+    assert set(zip(got.execution_id, got.status, strict=True)) == set(
+        zip(want.execution_id, want.status, strict=True)
+    )
+
+
+def test_a_resumed_nightly_fetch_shows_its_whole_window(tmp_path: Path) -> None:
+    from chift_frames.errors import PartialSnapshotWarning
+    from chift_frames.sandbox import Faults
+
+    root, fresh = tmp_path / "lake", tmp_path / "fresh"
+    fetch_night(root, 0, None)
+    world = world_on(1)
+    stubborn = Faults(rate_5xx=1.0, fault_attempts=100)
+    with Sandbox(world, faults=stubborn) as sandbox:
+        sandbox.fault_for = lambda key, f=sandbox.fault_for: (  # type: ignore[method-assign]
+            f(key) if "/executions" in key else None
+        )
+        first = fetch_snapshot(
+            client_for(sandbox, max_attempts=2), root, executions_until=world.now, progress=False
+        )
+    assert first.status == "partial" and first.executions_failed == 2
+    with pytest.warns(PartialSnapshotWarning):  # the syncs that failed show no executions
+        assert load(root, first.snapshot_id, tables=["executions"]).executions.empty
+    night = fetch_night(fresh, 1, None)
+    with Sandbox(world) as sandbox:
+        again = fetch_snapshot(client_for(sandbox), root, resume=first.snapshot_id)
+    assert again.complete
+    mine = load(root, first.snapshot_id, tables=["executions"]).executions
+    theirs = load(night.fresh, tables=["executions"]).executions
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+    assert stored_rows(root) < 1.1 * len(load(root, "all", tables=["executions"]).executions)
