@@ -109,7 +109,7 @@ def test_engine_settings_come_from_arguments_then_environment(
     assert engine_settings() == {"memory_limit": "300MB", "temp_directory": "/tmp/spill-here"}
     assert engine_settings(memory_limit="2GB")["memory_limit"] == "2GB"
     monkeypatch.delenv("CHIFT_FRAMES_MEMORY_LIMIT")
-    assert engine_settings()["memory_limit"] == "256MB"
+    assert engine_settings()["memory_limit"] == "256MiB"
 
 
 def test_connections_carry_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
