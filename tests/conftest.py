@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,21 @@ PAYLOADS = Path(__file__).parent / "payloads"
 
 def read_payload(name: str) -> dict[str, Any]:
     return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def bare_program_name() -> Iterator[None]:
+    """Commands run in-process print ``chift-frames ...``, as when it is on the PATH.
+
+    Run from a shell, the command prints the path it was run by (``.venv/bin/chift-frames``);
+    under pytest that path is pytest's, and the guess would depend on the folder the tests
+    run from. The test of that guess puts it back.
+    """
+    from chift_frames import cli
+
+    with pytest.MonkeyPatch.context() as patch:  # its own: a test's monkeypatch.undo() keeps it
+        patch.setattr(cli, "_command_prefix", lambda: "")
+        yield
 
 
 @pytest.fixture

@@ -384,6 +384,9 @@ def test_resume_commands_start_with_the_program_the_user_ran(
     """Run as venv/bin/chift-frames (not on PATH): the Ctrl-C note and the exit-2 line agree."""
     import sys
 
+    from chift_frames import _cli_print, cli
+
+    monkeypatch.setattr(cli, "_command_prefix", _cli_print._command_prefix)  # the real guess
     program = tmp_path / "venv" / "bin" / "chift-frames"
     program.parent.mkdir(parents=True)
     program.touch()
