@@ -36,6 +36,7 @@ import pandas as pd
 
 from ._query import report_sql
 from ._script import report_script
+from ._spark import SparkSource
 from .consumers import (
     Summary,
     consumer_health,
@@ -62,6 +63,7 @@ __all__ = [
     "REPORTS",
     "SUCCESS_STATUSES",
     "USES_ONE_APIS",
+    "SparkSource",
     "Summary",
     "consensus_targets",
     "consumer_flow_runs",
