@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,18 +117,31 @@ def local_spark(cores: int | str = "*") -> Any:
     """
     sql = _pyspark_sql()
     _check_java()
+    # the driver's services on the loopback only: nothing of the account's data is served to
+    # the network (the user's own SPARK_LOCAL_IP wins)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    with warnings.catch_warnings():  # pyspark's note on pandas 3: the reports use arrow
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        builder = sql.SparkSession.builder
     session = (
-        sql.SparkSession.builder.master(f"local[{cores}]")
+        builder.master(f"local[{cores}]")
         .appName("chift-frames")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(_shuffle_partitions(cores)))
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _shuffle_partitions(cores: int | str) -> int:
+    # one machine: a few partitions per core, not the 200 sized for a cluster, each of which
+    # costs a task per shuffle however small the account
+    return 2 * (os.cpu_count() or 1) if cores == "*" else 2 * int(cores)
 
 
 @contextmanager
