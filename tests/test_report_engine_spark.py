@@ -148,6 +148,25 @@ def test_the_callers_own_views_and_settings_are_left_alone(demo_dir: Path, spark
     pd.testing.assert_frame_equal(got, flow_runs(demo_dir))
 
 
+def test_tables_a_snapshot_predates_read_as_empty_on_spark_as_in_duckdb(
+    demo_dir: Path, spark: Any
+) -> None:
+    from chift_frames import Frames
+    from chift_frames.reports._spark import _SparkRun
+    from chift_frames.schema import TABLES, empty_frame
+
+    # a manifest that lists no file for any table, as an old snapshot lacks the newer tables
+    run = _SparkRun(spark.newSession(), "20260105T080000000000Z", str(demo_dir), files={})
+    empty = Frames({name: empty_frame(name) for name in TABLES})
+    try:
+        for name, report in REPORTS.items():
+            want = report(empty)
+            pd.testing.assert_frame_equal(report(run), want, obj=name)
+            assert len(want) == (168 if name == "schedule_heatmap" else 0)
+    finally:
+        run.drop_views()
+
+
 def test_report_engine_spark_writes_the_files_duckdb_writes(
     world_dir: tuple[Path, str], tmp_path: Path
 ) -> None:

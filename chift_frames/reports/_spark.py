@@ -291,6 +291,8 @@ def _spark_type(type_: pa.DataType) -> str:
         return "DOUBLE"
     if pa.types.is_boolean(type_):
         return "BOOLEAN"
+    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_):
+        return "BINARY"
     if pa.types.is_timestamp(type_):
         return "TIMESTAMP"
     if pa.types.is_list(type_) or pa.types.is_large_list(type_):
