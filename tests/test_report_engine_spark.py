@@ -167,6 +167,78 @@ def test_tables_a_snapshot_predates_read_as_empty_on_spark_as_in_duckdb(
         run.drop_views()
 
 
+def test_a_dataset_folder_with_quotes_and_backticks_stays_a_path(
+    world_dir: tuple[Path, str], tmp_path: Path, spark: Any
+) -> None:
+    import shutil
+
+    root = tmp_path / "a`b'c d"
+    shutil.copytree(world_dir[0], root)
+    pd.testing.assert_frame_equal(
+        flow_runs(SparkSource(root, spark)), flow_runs(root, snapshot=world_dir[1])
+    )
+
+
+class _Builder:
+    """Stands in for ``SparkSession.builder``: records the settings, gives a recording session."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, str] = {}
+        self.sessions: list[Any] = []
+
+    def master(self, master: str) -> _Builder:
+        self.settings["master"] = master
+        return self
+
+    def appName(self, name: str) -> _Builder:  # noqa: N802  (pyspark's name)
+        return self
+
+    def config(self, key: str, value: str) -> _Builder:
+        self.settings[key] = value
+        return self
+
+    def getOrCreate(self) -> Any:  # noqa: N802
+        from types import SimpleNamespace
+
+        session = SimpleNamespace(stopped=False, sparkContext=SimpleNamespace())
+        session.sparkContext.setLogLevel = lambda level: None
+        session.stop = lambda: setattr(session, "stopped", True)
+        self.sessions.append(session)
+        return session
+
+
+def test_the_command_starts_a_local_session_on_the_loopback_and_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pyspark.sql import SparkSession
+
+    from chift_frames.reports import _spark
+    from chift_frames.reports._spark import spark_session
+
+    builder = _Builder()
+    monkeypatch.setattr(SparkSession, "builder", builder)
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.setattr(_spark, "_check_java", lambda: None)  # no JVM starts here
+    monkeypatch.setenv("SPARK_LOCAL_IP", "unset")
+    monkeypatch.delenv("SPARK_LOCAL_IP")  # undone as it was, whatever the command sets
+    with spark_session() as session:
+        assert not session.stopped
+    assert session.stopped and builder.sessions == [session]
+    assert builder.settings["master"] == "local[*]"
+    assert builder.settings["spark.ui.enabled"] == "false"
+    assert builder.settings["spark.sql.session.timeZone"] == "UTC"
+    assert builder.settings["spark.driver.bindAddress"] == "127.0.0.1"
+    assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"
+    # a session someone else started is used, and left running
+    mine = builder.getOrCreate()
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: mine))
+    with spark_session() as session:
+        assert session is mine
+    with spark_session(mine) as session:
+        assert session is mine
+    assert not mine.stopped and len(builder.sessions) == 2
+
+
 def test_report_engine_spark_writes_the_files_duckdb_writes(
     world_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
