@@ -466,6 +466,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write every report of a snapshot as files, and optionally as one HTML page."""
     one_apis = parse_one_apis(args.one_api or [])
     if args.sql:
+        if args.engine != "duckdb":
+            raise UsageError("--engine computes the reports; --sql prints one: use --dialect")
         if args.sql not in REPORTS:
             raise ChiftFramesError(f"no report {args.sql!r}; reports: {', '.join(REPORTS)}")
         print(_report_sql(args, one_apis), end="")
@@ -474,11 +476,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.snapshot == "all":
         raise ChiftFramesError("report takes one snapshot: give its id, or leave --snapshot out")
     snapshot_id = args.snapshot
-    if snapshot_id == "latest":  # resolved first, so the files and the page name the snapshot
-        ids = list_snapshots(args.dir).snapshot_id
-        snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
-    # DuckDB reads the files
-    reports = compute_reports(args.dir, snapshot=snapshot_id, one_apis=one_apis)
+    if args.engine == "spark":
+        reports, snapshot_id = _spark_reports(args, one_apis)
+    else:
+        if snapshot_id == "latest":  # resolved first, so the files and the page name it
+            ids = list_snapshots(args.dir).snapshot_id
+            snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
+        # DuckDB reads the files
+        reports = compute_reports(args.dir, snapshot=snapshot_id, one_apis=one_apis)
     out = args.out or url_under(args.dir, "reports", snapshot_id)
     with tempfile.TemporaryDirectory(prefix="chift-frames-report-") as tmp:
         # object stores get the files written locally first, then uploaded whole
@@ -503,6 +508,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                 upload_file(page, args.html)
             print(f"HTML page: {display_root(args.html) if _is_url(args.html) else page}")
     return EXIT_OK
+
+
+def _spark_reports(
+    args: argparse.Namespace, one_apis: dict[int, str]
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """Every report computed by Spark (the session running, else a local one), and the snapshot."""
+    from .reports._spark import SparkSource, compute_spark_reports, spark_session, spark_snapshot
+
+    snapshot_id = spark_snapshot(args.dir, args.snapshot)  # the latest complete one
+    with spark_session() as spark:
+        source = SparkSource(args.dir, spark, spark_root=args.views)
+        return compute_spark_reports(source, snapshot=snapshot_id, one_apis=one_apis), snapshot_id
 
 
 def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
@@ -1050,7 +1067,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROOT",
         help="with --sql: first print the views of one snapshot (the latest complete one, or "
         "--snapshot) over the dataset at ROOT as the engine reaches it; for trino, "
-        "snowflake, bigquery and postgres, ROOT is the schema of its external tables",
+        "snowflake, bigquery and postgres, ROOT is the schema of its external tables. With "
+        "--engine spark: the dataset as Spark reaches it (default: DIR)",
+    )
+    report.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="what computes the reports: DuckDB, or Spark (pip install 'chift-frames[spark]', "
+        "and Java) on the session running, else a local one, over the latest complete "
+        "snapshot or --snapshot; the same files either way",
     )
     _engine_options(report)
     report.set_defaults(func=cmd_report)

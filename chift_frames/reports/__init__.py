@@ -10,6 +10,10 @@ result becomes pandas. :data:`REPORTS` lists the reports by the file name each i
 Adding a report is a fixed recipe: its query, a function in the module of its theme, a line
 in :data:`REPORTS`, a test.
 
+Given a :class:`SparkSource` (a dataset and a SparkSession) instead, a report runs on Spark:
+the statement ``report --sql NAME --dialect spark`` prints, over views of one snapshot, with
+the same DataFrame as a result (see :mod:`._spark`).
+
 The modules, one per theme: :mod:`.onboarding`, :mod:`.consumers`, :mod:`.monitoring`,
 :mod:`.mappings`, :mod:`.flows`, :mod:`.datastores`, :mod:`.runs`.
 
@@ -36,6 +40,7 @@ import pandas as pd
 
 from ._query import report_sql
 from ._script import report_script
+from ._spark import SparkSource
 from .consumers import (
     Summary,
     consumer_health,
@@ -62,6 +67,7 @@ __all__ = [
     "REPORTS",
     "SUCCESS_STATUSES",
     "USES_ONE_APIS",
+    "SparkSource",
     "Summary",
     "consensus_targets",
     "consumer_flow_runs",

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..engine import duckdb_failure, fetch_arrow, open_source, run_with_room
+from ._spark import SparkLike, run_spark_report
 
 STRING = pd.StringDtype("pyarrow")
 INT = pd.Int64Dtype()
@@ -26,7 +27,8 @@ BOOL = pd.BooleanDtype()
 UTC = pd.DatetimeTZDtype("us", "UTC")
 IDS = "object"  # sorted Python lists of str
 
-Source = Any  # Frames, a dataset folder, or an open DuckDB connection (see ``open_source``)
+Source = Any  # Frames, a dataset folder, an open DuckDB connection (see ``open_source``), or
+# a SparkSource
 
 
 def report_sql(name: str) -> str:
@@ -190,11 +192,17 @@ def run_report(
     params: Mapping[str, Any] | None = None,
     prepare: Callable[[Any], None] | None = None,
     sql: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run report ``name`` (or ``sql``) over ``source`` and return its typed DataFrame.
 
-    ``prepare`` registers helper tables on the connection first (the cron expansions).
+    ``prepare`` registers helper tables on the connection first (the cron expansions). Over a
+    :class:`~chift_frames.reports.SparkSource`, Spark runs the report's printed Spark SQL
+    instead, its inputs bound to ``inputs`` (the report's parameters, as
+    :func:`~chift_frames.reports.report_script` takes them).
     """
+    if isinstance(source, SparkLike):
+        return run_spark_report(source, snapshot, name, columns, inputs or {})
     with open_source(source, snapshot) as con:
         if prepare is not None:
             prepare(con)

@@ -12,7 +12,7 @@ over one-snapshot views, it returns what the report returns.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..engine import open_source
 from ..errors import ChiftFramesError
 from ..store.execlog import is_log
 from ._query import Relation, report_sql, run_sql, success_relation, with_limit
-from .flows import cron_firings, cron_messages
+from .flows import CRON_STRINGS_SQL, cron_firings, cron_messages
 from .monitoring import READS_MONITORING_STATES, one_apis_relation
 from .runs import SUCCESS_STATUSES, stale_parameters
 
@@ -48,12 +48,15 @@ def report_inputs(
     success_statuses: Sequence[str] = SUCCESS_STATUSES,
     window: pd.Timedelta | str = "2D",
     now: pd.Timestamp | str | datetime | None = None,
+    read: Callable[[str], list[Any]] | None = None,
 ) -> list[Relation]:
     """Return the relations report ``name`` reads besides the dataset's tables, computed.
 
     ``source`` (a dataset folder, frames or a connection, with ``snapshot``) is read only
     for the reports of :data:`NEEDS_DATA`: the cron schedules, and the time that stands for
-    "now" in :func:`~chift_frames.reports.stale_flows` when ``now`` is not given.
+    "now" in :func:`~chift_frames.reports.stale_flows` when ``now`` is not given. ``read``,
+    when given, reads them instead: it runs a DuckDB query over the snapshot's views (in the
+    engine of its choice) and returns the query's first column.
 
     Raises
     ------
@@ -66,18 +69,36 @@ def report_inputs(
         return [success_relation(success_statuses)]
     if name not in NEEDS_DATA:
         return []
+    if read is not None:
+        return _data_inputs(name, read, success_statuses, window, now)
     if source is None:
         raise ChiftFramesError(
             f"report {name}'s SQL binds what it reads from the dataset: give the dataset"
         )
     with open_source(source, snapshot) as con:
-        if name == "schedule_heatmap":
-            return [cron_firings(con)]
-        if name == "cron_problems":
-            return [cron_messages(con)]
-        if now is None:
-            now = run_sql(con, name, sql=_NOW_SQL).column(0).to_pylist()[0]
-        return [success_relation(success_statuses), stale_parameters(window, now)]
+        return _data_inputs(
+            name,
+            lambda sql: run_sql(con, name, sql=sql).column(0).to_pylist(),
+            success_statuses,
+            window,
+            now,
+        )
+
+
+def _data_inputs(
+    name: str,
+    read: Callable[[str], list[Any]],
+    success_statuses: Sequence[str],
+    window: pd.Timedelta | str,
+    now: pd.Timestamp | str | datetime | None,
+) -> list[Relation]:
+    if name == "schedule_heatmap":
+        return [cron_firings(None, read(CRON_STRINGS_SQL))]
+    if name == "cron_problems":
+        return [cron_messages(None, read(CRON_STRINGS_SQL))]
+    if now is None:
+        now = read(_NOW_SQL)[0]
+    return [success_relation(success_statuses), stale_parameters(window, now)]
 
 
 def report_script(
@@ -90,6 +111,7 @@ def report_script(
     success_statuses: Sequence[str] = SUCCESS_STATUSES,
     window: pd.Timedelta | str = "2D",
     now: pd.Timestamp | str | datetime | None = None,
+    read: Callable[[str], list[Any]] | None = None,
 ) -> str:
     """Return report ``name``'s SQL as one DuckDB statement that runs as it is.
 
@@ -109,6 +131,8 @@ def report_script(
         The snapshot of ``source`` those read.
     one_apis, top, success_statuses, window, now
         As the report takes them.
+    read : callable, optional
+        Reads the dataset instead of ``source``, as for :func:`report_inputs`.
 
     Raises
     ------
@@ -133,6 +157,7 @@ def report_script(
         success_statuses=success_statuses,
         window=window,
         now=now,
+        read=read,
     )
     ctes = [_cte(r.name, r.query(), r.about) for r in inputs]
     if name in READS_MONITORING_STATES:

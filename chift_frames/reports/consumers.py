@@ -113,6 +113,7 @@ def consumer_health(
         "consumer_health",
         _HEALTH_COLUMNS,
         prepare=lambda con: register_monitoring_states(con, one_apis),
+        inputs={"one_apis": one_apis},
     )
 
 
@@ -128,7 +129,9 @@ def unmapped_by_consumer(
     if not has_table(frames, snapshot, "consumers"):
         del columns["consumer_name"]
     sql = with_limit(report_sql("unmapped_by_consumer"), top)
-    return run_report(frames, snapshot, "unmapped_by_consumer", columns, sql=sql)
+    return run_report(
+        frames, snapshot, "unmapped_by_consumer", columns, sql=sql, inputs={"top": top}
+    )
 
 
 def unmapped_by_mapping(
@@ -140,7 +143,9 @@ def unmapped_by_mapping(
     one unmapped value, and unmapped values in all.
     """
     sql = with_limit(report_sql("unmapped_by_mapping"), top)
-    return run_report(frames, snapshot, "unmapped_by_mapping", _BY_MAPPING_COLUMNS, sql=sql)
+    return run_report(
+        frames, snapshot, "unmapped_by_mapping", _BY_MAPPING_COLUMNS, sql=sql, inputs={"top": top}
+    )
 
 
 @dataclass(frozen=True)

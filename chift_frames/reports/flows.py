@@ -74,12 +74,13 @@ _NO_CRON = "timer trigger without a cron schedule"
 
 _Firings = tuple[tuple[int, int, int], ...]
 
-_CRON_STRINGS_SQL = """
+CRON_STRINGS_SQL = """
 -- The distinct cron strings of the timer flows (null for a timer without one).
 SELECT DISTINCT CAST(cronschedule AS VARCHAR) AS cronschedule
 FROM flows
 WHERE trigger_type = 'timer'
 """
+"""The query of the distinct cron strings of the timer flows, which the cron relations expand."""
 
 
 @lru_cache(maxsize=4096)
@@ -102,19 +103,22 @@ def _cron_firings(expr: str) -> tuple[_Firings, str | None]:
 
 
 def _cron_strings(con: Any) -> list[str | None]:
-    strings: list[str | None] = run_sql(con, "cron", sql=_CRON_STRINGS_SQL).column(0).to_pylist()
+    strings: list[str | None] = run_sql(con, "cron", sql=CRON_STRINGS_SQL).column(0).to_pylist()
     return strings
 
 
-def cron_firings(con: Any) -> Relation:
+def cron_firings(con: Any, strings: list[str | None] | None = None) -> Relation:
     """Return ``cron_firings``: each distinct timer cron string expanded over the week.
 
-    ``(cronschedule, day_of_week, hour, firings)``, from the timer flows ``con`` shows; a
-    string that does not parse has no rows.
+    ``(cronschedule, day_of_week, hour, firings)``, from the timer flows ``con`` shows (or
+    from ``strings``, the rows of :data:`CRON_STRINGS_SQL` another engine read); a string
+    that does not parse has no rows.
     """
+    if strings is None:
+        strings = _cron_strings(con)
     rows = tuple(
         (expr, day, hour, n)
-        for expr in sorted(s for s in _cron_strings(con) if s is not None)
+        for expr in sorted(s for s in strings if s is not None)
         for day, hour, n in _cron_firings(expr)[0]
     )
     return Relation(
@@ -130,13 +134,15 @@ def cron_firings(con: Any) -> Relation:
     )
 
 
-def cron_messages(con: Any) -> Relation:
+def cron_messages(con: Any, strings: list[str | None] | None = None) -> Relation:
     """Return ``cron_messages (cronschedule, message)``: the timer schedules that fail.
 
-    One row per distinct cron string of the timer flows ``con`` shows that does not parse
-    (null for a timer without one), with the parser's message.
+    One row per distinct cron string of the timer flows ``con`` shows (or of ``strings``, as
+    for :func:`cron_firings`) that does not parse (null for a timer without one), with the
+    parser's message.
     """
-    strings = _cron_strings(con)
+    if strings is None:
+        strings = _cron_strings(con)
     ordered = sorted(s for s in strings if s is not None) + [None] * (None in strings)
     bad = tuple(
         (expr, message)

@@ -216,6 +216,7 @@ def monitoring_states(
         _STATE_COLUMNS,
         prepare=lambda con: register_monitoring_states(con, one_apis),
         sql=_STATES_IN_ORDER,
+        inputs={"one_apis": one_apis},
     )
 
 

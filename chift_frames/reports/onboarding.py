@@ -143,4 +143,5 @@ def onboarding_funnel(
         "onboarding_funnel",
         _FUNNEL_COLUMNS,
         prepare=lambda con: register_monitoring_states(con, one_apis),
+        inputs={"one_apis": one_apis},
     )

@@ -66,6 +66,7 @@ def flow_runs(
         "flow_runs",
         _FLOW_RUN_COLUMNS,
         prepare=lambda con: register(con, relations),
+        inputs={"success_statuses": success_statuses},
     )
 
 
@@ -86,6 +87,7 @@ def consumer_flow_runs(
         "consumer_flow_runs",
         _CONSUMER_RUN_COLUMNS,
         prepare=lambda con: register(con, relations),
+        inputs={"success_statuses": success_statuses},
     )
 
 
@@ -113,6 +115,7 @@ def stale_flows(
         "stale_flows",
         _STALE_COLUMNS,
         prepare=lambda con: register(con, relations),
+        inputs={"window": window, "now": now, "success_statuses": success_statuses},
     )
 
 
