@@ -423,8 +423,9 @@ class _Columns:
         is_mapped = pc.fill_null(pc.not_equal(target, ""), False)
         mapped = is_mapped.to_numpy(zero_copy_only=False)
         is_hidden = np.zeros(len(v_map), dtype=bool)
-        for first, positions in self.v_hidden:
-            is_hidden[np.asarray(positions, dtype=np.int64) + first] = True
+        # one numpy assignment for every hidden value, rather than one per mapping
+        hidden_at = [first + j for first, positions in self.v_hidden for j in positions]
+        is_hidden[np.asarray(hidden_at, dtype=np.int64)] = True
         v_start = np.concatenate(([0], np.cumsum(m_nval)[:-1])) if n_map else m_nval
         m_unmapped = m_nval - np.bincount(v_map, weights=mapped, minlength=n_map).astype(np.int64)
 
