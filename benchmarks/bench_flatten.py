@@ -4,19 +4,21 @@ The payloads are realistic ones (chift_frames.world), written as the sandbox wri
 answers (``json.dumps(..., ensure_ascii=False)``, UTF-8), as the fetch receives them. Side by
 side in one run, for each count of payloads, interleaved run by run:
 
-- ``json.loads`` of every body (the yardstick; the dicts are kept, so freeing them is not
-  counted);
+- ``json.loads`` of every body (the yardstick; freeing the dicts is not counted);
 - bytes to typed arrow tables, the pinned schemas (``flatten_to_arrow``, as the fetch does);
 - bytes to pandas frames (``flatten``);
-- before issue 24: ``json.loads``, then ``flatten_to_arrow`` of the dicts.
+- the dict path (the fetch before issue 24): ``json.loads``, then ``flatten_to_arrow`` of
+  the dicts.
 
 Each is timed by the wall clock and by the CPU time of this process (``time.process_time``),
-which other work on a shared machine disturbs less; the best of ``--repeat`` runs is shown.
+which other work on a shared machine disturbs less; the best of ``--repeat`` runs is shown,
+and the median (and range) over the runs of each step's CPU time over that of the
+``json.loads`` just before it, a paired figure that a busy machine moves least.
 Targets: bytes to tables at most 1.0x the ``json.loads`` time (issue 24). The tables from
 bytes and from dicts are checked equal. Against pandas.json_normalize (issue 2, at least 10x
 slower), at the first count only.
 
-Run: python benchmarks/bench_flatten.py [--payloads 1500 15000] [--repeat 7]
+Run: python benchmarks/bench_flatten.py [--payloads 1500 15000] [--repeat 9]
      [--no-normalize]
 """
 
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -245,20 +248,23 @@ def measure(count: int, repeat: int, normalize: bool) -> None:
         "json.loads": loads,
         "bytes -> arrow tables": lambda: flatten_to_arrow(bodies),
         "bytes -> pandas frames": lambda: flatten(bodies),
-        "json.loads, then dicts -> tables": lambda: flatten_to_arrow(loads()),
+        "dict path: loads, dicts -> tables": lambda: flatten_to_arrow(loads()),
     }
     best: dict[str, tuple[float, float]] = {}
+    ratios: dict[str, list[float]] = {name: [] for name in steps}  # CPU / json.loads CPU
     results: dict[str, Any] = {}
     for _ in range(repeat):  # interleaved: a busy moment of the machine hits every step
+        cpu_of: dict[str, float] = {}
         for name, fn in steps.items():
-            results.pop(name, None)  # the last result is freed outside the timing
-            wall, cpu, results[name] = timed(fn)
-            old = best.get(name, (wall, cpu))
-            best[name] = (min(old[0], wall), min(old[1], cpu))
-    tables, from_dicts = (
-        results["bytes -> arrow tables"],
-        results["json.loads, then dicts -> tables"],
-    )
+            results.clear()  # earlier results are freed outside the timing, and not kept
+            wall, cpu_of[name], results[name] = timed(fn)
+            old = best.get(name, (wall, cpu_of[name]))
+            best[name] = (min(old[0], wall), min(old[1], cpu_of[name]))
+        for name in steps:
+            ratios[name].append(cpu_of[name] / cpu_of["json.loads"])
+    results.clear()
+    tables = flatten_to_arrow(bodies)
+    from_dicts = flatten_to_arrow(loads())
     for name in PAIR_TABLES:
         assert tables[name].equals(from_dicts[name]), f"{name}: bytes and dicts differ"
     rows = sum(tables[n].num_rows for n in PAIR_TABLES)
@@ -266,16 +272,21 @@ def measure(count: int, repeat: int, normalize: bool) -> None:
         f"\n{count:,} payloads, {size / 1e6:.1f} MB of JSON, {rows:,} rows in 7 tables; "
         f"best of {repeat}, interleaved"
     )
-    print(f"  {'':34} {'wall':>9} {'x loads':>8} {'cpu':>9} {'x loads':>8}")
+    print(
+        f"  {'':34} {'wall':>9} {'x loads':>8} {'cpu':>9} {'x loads':>8} "
+        f"{'cpu x loads, run by run (median, range)':>40}"
+    )
     base_wall, base_cpu = best["json.loads"]
     for name, (wall, cpu) in best.items():
+        paired = ratios[name]
         print(
             f"  {name:34} {wall * 1e3:7.1f}ms {wall / base_wall:7.2f}x "
-            f"{cpu * 1e3:7.1f}ms {cpu / base_cpu:7.2f}x"
+            f"{cpu * 1e3:7.1f}ms {cpu / base_cpu:7.2f}x "
+            f"{statistics.median(paired):20.2f}x ({min(paired):.2f}-{max(paired):.2f})"
         )
     print("  target: bytes -> arrow tables <= 1.0x json.loads")
     if normalize:
-        records = results["json.loads"] if "json.loads" in results else loads()
+        records = loads()
         t_flatten, frames = best_of(max(1, repeat // 2), lambda: flatten(records))
         t_normalize, baseline = best_of(max(1, repeat // 3), lambda: json_normalize_tables(records))
         for name, df in baseline.items():
@@ -300,7 +311,7 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--payloads", type=int, nargs="+", default=[1500, 15000])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--no-normalize", action="store_true", help="skip json_normalize")
     args = parser.parse_args()
     print(

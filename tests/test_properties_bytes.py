@@ -11,6 +11,7 @@ path and message) and every warning are those of the dict.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import warnings
 from typing import Any
@@ -218,3 +219,17 @@ def test_msgspec_writes_every_character_as_the_canonical_writer() -> None:
         text = "".join(chr(c) for c in range(start, start + step) if not 0xD800 <= c <= 0xDFFF)
         value = {"k": text, text[:3]: [text[-3:]]}
         assert _canonical(value) == to_canonical_json(value), hex(start)
+
+
+def test_the_garbage_collector_is_on_again_after_a_flatten_that_raises() -> None:
+    body = json.dumps(example()).replace('"V6", "target_id"', 'NaN, "target_id"').encode()
+    assert gc.isenabled()
+    with pytest.raises(PayloadError):
+        flatten([("c1", body)])
+    assert gc.isenabled()
+    gc.disable()  # and a collector the caller turned off stays off
+    try:
+        flatten([("c1", json.dumps(example()).encode())])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
