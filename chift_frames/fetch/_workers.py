@@ -33,6 +33,7 @@ from ..flatten import (
     flatten_executions,
     flatten_to_arrow,
 )
+from ..flatten._typed import decode as decode_pair
 from ..flatten._unique import count, describe, fingerprint
 from ..schema import TABLES, to_pandas
 from ..store import SnapshotWriter, Status
@@ -172,7 +173,10 @@ class _Run:
     def _get(self, consumer_id: str, sync_id: str) -> tuple[Response | None, Any]:
         try:
             response = self.client.get(api_path("consumers", consumer_id, "syncs", sync_id))
-            return response, response.json()
+            # the (redacted) body straight to typed values; one they refuse is decoded as a
+            # dict, for the flattening to name what is wrong (or an ApiError: not JSON)
+            typed = decode_pair(response.body)
+            return response, typed if typed is not None else response.json()
         except (AuthError, UnreachableError):  # the run stops: no pair can be fetched
             raise
         except ChiftError as error:

@@ -7,6 +7,12 @@ values, datastore columns) are gathered with list comprehensions and typed by py
 Child rows remember their parent's row number, and every parent key, count and flag is then
 derived with vectorised ``take``/``bincount`` instead of per-row Python work.
 
+A response's bytes are decoded by msgspec straight into typed values that mirror the spec's
+``SyncConsumerItem`` (:mod:`chift_frames.flatten._typed`), and their rows are gathered column by
+column; a body those types refuse (an unknown field, a missing ``hidden_source_ids``, NaN, a
+lone surrogate...) is decoded by ``json.loads`` and walked as a dict, which warns or names the
+path. Both give the same rows.
+
 Isolation: whatever one response holds, it becomes rows or exactly one ``PayloadError`` naming
 the consumer, the sync, the exact JSON path and the reason (``enabled_flows[0].trigger.type:
 expected one of timer, event, got 42``); with ``on_error="collect"`` it becomes a row of

@@ -27,6 +27,7 @@ from ._checks import (
     _show,
     _str,
 )
+from ._typed import SyncConsumerItem, _Checked, check_typed, flush_typed
 
 # The fields the spec names at each level; anything else is reported, not stored.
 _PAYLOAD_KEYS = frozenset({
@@ -140,8 +141,21 @@ class _Columns:
         # required fields read as empty (older API versions): path -> how many times
         self.missing: dict[str, int] = {}
         self.pending_missing: dict[str, int] = {}
+        # typed records (see _typed), checked; their rows join the lists at the next flush
+        self.typed: list[_Checked] = []
+
+    def add_typed(self, consumer_id: str, item: SyncConsumerItem, fetched: datetime | None) -> None:
+        """Add a typed record; raises, having changed nothing, when the dict path must say why."""
+        self.typed.append(check_typed(consumer_id, item, fetched))
+
+    def flush(self) -> None:
+        """Append the rows of the typed records added since the last flush, in their order."""
+        if self.typed:
+            run, self.typed = self.typed, []
+            flush_typed(self, run)
 
     def lengths(self) -> list[int]:
+        self.flush()
         return list(map(len, self._lists))
 
     def truncate(self, lengths: list[int]) -> None:
@@ -156,6 +170,7 @@ class _Columns:
 
     # -- the walk ------------------------------------------------------------------------------
     def add(self, consumer_id: str, p: Any, fetched_at: datetime | None) -> None:
+        self.flush()
         self.pending_unknown.clear()
         self.pending_missing.clear()
         if type(p) is not dict:
@@ -390,6 +405,7 @@ class _Columns:
     # -- typing ------------------------------------------------------------------------------
     def to_tables(self) -> dict[str, pa.Table]:
         """Build every table; raises pyarrow's ArrowInvalid/ArrowTypeError on a bad leaf value."""
+        self.flush()
         s = TABLES
         n_rec, n_map, n_ds = len(self.cs_consumer), len(self.m_rec), len(self.d_flow)
         consumer = pa.array(self.cs_consumer, pa.string())
@@ -407,8 +423,9 @@ class _Columns:
         is_mapped = pc.fill_null(pc.not_equal(target, ""), False)
         mapped = is_mapped.to_numpy(zero_copy_only=False)
         is_hidden = np.zeros(len(v_map), dtype=bool)
-        for first, positions in self.v_hidden:
-            is_hidden[np.asarray(positions, dtype=np.int64) + first] = True
+        # one numpy assignment for every hidden value, rather than one per mapping
+        hidden_at = [first + j for first, positions in self.v_hidden for j in positions]
+        is_hidden[np.asarray(hidden_at, dtype=np.int64)] = True
         v_start = np.concatenate(([0], np.cumsum(m_nval)[:-1])) if n_map else m_nval
         m_unmapped = m_nval - np.bincount(v_map, weights=mapped, minlength=n_map).astype(np.int64)
 
