@@ -156,7 +156,9 @@ def test_tables_a_snapshot_predates_read_as_empty_on_spark_as_in_duckdb(
     from chift_frames.schema import TABLES, empty_frame
 
     # a manifest that lists no file for any table, as an old snapshot lacks the newer tables
-    run = _SparkRun(spark.newSession(), "20260105T080000000000Z", str(demo_dir), files={})
+    run = _SparkRun(
+        spark.newSession(), "20260105T080000000000Z", str(demo_dir), manifest={"files": {}}
+    )
     empty = Frames({name: empty_frame(name) for name in TABLES})
     try:
         for name, report in REPORTS.items():

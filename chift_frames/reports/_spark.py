@@ -200,11 +200,12 @@ def spark_snapshot(root: str | os.PathLike[str], snapshot: str = "latest") -> st
 class _SparkRun:
     """Views over one snapshot on a session of their own, and the reports run over them."""
 
-    def __init__(self, session: Any, snapshot_id: str, root: str, files: Mapping[str, Any]):
+    def __init__(self, session: Any, snapshot_id: str, root: str, manifest: dict[str, Any]):
         self.session = session
         self.snapshot_id = snapshot_id
         self.root = root
-        self._files = files
+        self._manifest = manifest  # a log snapshot's executions view reads the parts it lists
+        self._files: Mapping[str, Any] = manifest["files"]
         self._views: set[str] = set()
 
     def views(self, tables: list[str]) -> None:
@@ -214,7 +215,9 @@ class _SparkRun:
 
         todo = [t for t in tables if t not in self._views]
         with_files = [t for t in todo if self._files.get(t)]
-        statements = snapshot_views(self.root, self.snapshot_id, with_files, dialect="spark")
+        statements = snapshot_views(
+            self.root, self.snapshot_id, with_files, dialect="spark", manifest=self._manifest
+        )
         for statement in statements.split(";\n"):
             if statement.strip():
                 self._sql("views", statement)
@@ -329,12 +332,12 @@ def open_spark(source: SparkLike, snapshot: str = "latest") -> Iterator[_SparkRu
     from ..store import snapshot_manifest
 
     snapshot_id = spark_snapshot(source.root, snapshot)
-    files = snapshot_manifest(source.root, snapshot_id)["files"]
+    manifest = snapshot_manifest(source.root, snapshot_id)
     session = source.spark if source.spark is not None else _default_session()
     work = _own_session(session)
     previous = work.conf.get("spark.sql.session.timeZone")
     work.conf.set("spark.sql.session.timeZone", "UTC")
-    run = _SparkRun(work, snapshot_id, source.spark_path(), files)
+    run = _SparkRun(work, snapshot_id, source.spark_path(), manifest)
     try:
         yield run
     finally:
