@@ -123,33 +123,43 @@ common_pairs AS (
 _VALUE_KEY = "consumer_id, sync_id, mapping_name, sub_mapping_name, source_id"
 
 
-_CHANGED_PAIRS = """
-pair_prints AS (
-    -- a fingerprint of each pair's values on each side: their count and the sum of their
-    -- rows' hashes, positions included; one pass, a group per pair
+def _changed(name: str, table: str, keys: str, hashed: str, among: str, where: str = "") -> str:
+    """Return the CTE ``name``: the ``keys`` of ``among`` whose rows of ``table`` may differ.
+
+    A fingerprint of each key's rows on each side, their count and the sum of their hashes
+    (of ``hashed``, positions included), in one pass and a group per key: equal prints mean
+    the same rows in the same places, so only the other keys need comparing row by row.
+    """
+    return f"""{name}_prints AS (
     SELECT
-        consumer_id, sync_id,
+        {keys},
         count(*) FILTER (WHERE snapshot_id = $before) AS before_count,
         sum(row_hash) FILTER (WHERE snapshot_id = $before) AS before_print,
         count(*) FILTER (WHERE snapshot_id = $after) AS after_count,
         sum(row_hash) FILTER (WHERE snapshot_id = $after) AS after_print
     FROM (
-        SELECT
-            consumer_id, sync_id, snapshot_id,
-            hash(
-                mapping_name, sub_mapping_name, source_id, target_id, mapping_index, value_index
-            ) AS row_hash
-        FROM mapping_values
-        WHERE snapshot_id IN ($before, $after) AND source_id IS NOT NULL
+        SELECT {keys}, snapshot_id, hash({hashed}) AS row_hash
+        FROM {table}
+        WHERE snapshot_id IN ($before, $after){where}
     )
-    GROUP BY consumer_id, sync_id
+    GROUP BY {keys}
 ),
-changed_pairs AS (
-    -- the pairs in both snapshots whose values may differ: only their rows are compared
-    SELECT consumer_id, sync_id
-    FROM pair_prints JOIN common_pairs USING (consumer_id, sync_id)
+{name} AS (
+    SELECT {keys}
+    FROM {name}_prints JOIN {among} USING ({keys})
     WHERE before_count <> after_count OR before_print IS DISTINCT FROM after_print
 )"""
+
+
+# the pairs in both snapshots whose values may differ: only their rows are compared
+_CHANGED_PAIRS = _changed(
+    "changed_pairs",
+    "mapping_values",
+    "consumer_id, sync_id",
+    "mapping_name, sub_mapping_name, source_id, target_id, mapping_index, value_index",
+    "common_pairs",
+    " AND source_id IS NOT NULL",
+)
 
 
 def _first_values(side: str) -> str:
@@ -383,29 +393,15 @@ common_flows AS (
     FROM flows JOIN common_pairs USING (consumer_id, sync_id)
     WHERE snapshot_id = $after
 ),
-flow_prints AS (
-    -- a fingerprint of each flow's columns on each side, positions included (as for values)
-    SELECT
-        consumer_id, sync_id, flow_id,
-        count(*) FILTER (WHERE snapshot_id = $before) AS before_count,
-        sum(row_hash) FILTER (WHERE snapshot_id = $before) AS before_print,
-        count(*) FILTER (WHERE snapshot_id = $after) AS after_count,
-        sum(row_hash) FILTER (WHERE snapshot_id = $after) AS after_print
-    FROM (
-        SELECT
-            consumer_id, sync_id, flow_id, snapshot_id,
-            hash(datastore_name, name, type, datastore_index, column_index) AS row_hash
-        FROM datastore_columns
-        WHERE snapshot_id IN ($before, $after)
-    )
-    GROUP BY consumer_id, sync_id, flow_id
-),
-changed_flows AS (
-    -- flows in both whose columns may differ: only their columns are compared
-    SELECT consumer_id, sync_id, flow_id
-    FROM flow_prints JOIN common_flows USING (consumer_id, sync_id, flow_id)
-    WHERE before_count <> after_count OR before_print IS DISTINCT FROM after_print
-),
+{
+        _changed(
+            "changed_flows",
+            "datastore_columns",
+            "consumer_id, sync_id, flow_id",
+            "datastore_name, name, type, datastore_index, column_index",
+            "common_flows",
+        )
+    },
 compared AS (
     SELECT
         c.consumer_id, c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
