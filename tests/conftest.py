@@ -79,3 +79,27 @@ def s3_root(s3_api, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequ
     s3_api.faults.fail_put = None
     bucket = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-")
     return s3_api.create_bucket(bucket) + "/lake"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A local Spark session (one core, loopback, UTC, no UI) for a module; skips without Java."""
+    from tests.components import require
+
+    require("java")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("chift-frames-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -23,7 +23,6 @@ from chift_frames.sandbox import Sandbox
 from chift_frames.schema import arrow_to_pandas_dtype
 from chift_frames.store import snapshot_manifest, snapshot_states
 from chift_frames.world import World
-from tests.components import require
 from tests.test_fetch import client_for
 
 PARTITIONING = ds.partitioning(pa.schema([("snapshot_id", pa.string())]), flavor="hive")
@@ -165,26 +164,6 @@ def test_polars_reads_every_folder(lake: Path) -> None:
         )
         assert got.schema == truth.schema, name
         assert rows(got.to_arrow()) == rows(truth.to_arrow()), name
-
-
-@pytest.fixture(scope="module")
-def spark() -> Any:
-    require("java")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("chift-frames-readers")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 SPARK_TYPES = {

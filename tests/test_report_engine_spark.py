@@ -63,27 +63,6 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return root, second.snapshot_id
 
 
-@pytest.fixture(scope="module")
-def spark() -> Any:
-    require("java")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("chift-frames-report-engine")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 def assert_same_reports(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> None:
     assert list(got) == list(want) == list(REPORTS)
     for name in REPORTS:

@@ -14,7 +14,6 @@ import pytest
 from chift_frames import list_snapshots
 from chift_frames.cli import main
 from chift_frames.reports import REPORTS, USES_ONE_APIS
-from tests.components import require
 
 
 @pytest.fixture(scope="module")
@@ -22,26 +21,6 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     assert main(["demo", "--out", str(out), "--consumers", "30"]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def spark() -> Any:
-    require("java")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("chift-frames-report-sql")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def plain(value: Any) -> Any:
