@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.arrays import ArrowExtensionArray
 
-__all__ = ["TABLES", "Table", "arrow_to_pandas_dtype", "empty_frame", "table_names", "to_pandas"]
+__all__ = [
+    "TABLES",
+    "ListDtype",
+    "Table",
+    "arrow_to_pandas_dtype",
+    "empty_frame",
+    "table_names",
+    "to_pandas",
+]
 
 STRING = pa.string()
 INT = pa.int64()
@@ -509,17 +520,56 @@ _PANDAS_DTYPES: dict[pa.DataType, object] = {
 }
 
 
+class _ListArray(ArrowExtensionArray):
+    """An arrow list column that prints its cells as lists: ``['CAT-01', 'CAT-02']``.
+
+    pandas prints the cells of an arrow list column through numpy, as ``['CAT-01' 'CAT-02']``
+    (no commas, numpy's style), in ``repr`` and in Jupyter's HTML alike. Only the display
+    changes: the data, the dtype's name and every operation are those of ``pd.ArrowDtype``.
+    """
+
+    def _formatter(self, boxed: bool = False) -> Any:
+        show = super()._formatter(boxed)  # type: ignore[misc]
+
+        def show_cell(value: object) -> str | None:
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            return show(value)  # type: ignore[no-any-return]
+
+        return show_cell
+
+
+class ListDtype(pd.ArrowDtype):
+    """``pd.ArrowDtype`` of an arrow list type, whose columns show their cells as lists.
+
+    It equals ``pd.ArrowDtype`` of the same arrow type both ways round, so a comparison of
+    dtypes, ``assert_frame_equal`` or ``pd.concat`` with a plain arrow list column holds.
+    """
+
+    def construct_array_type(self) -> type[ArrowExtensionArray]:
+        """Return the array class, one that shows its cells as lists."""
+        return _ListArray
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, pd.ArrowDtype):
+            return bool(self.pyarrow_dtype == other.pyarrow_dtype)
+        return bool(super().__eq__(other))
+
+    __hash__ = pd.ArrowDtype.__hash__
+
+
 def arrow_to_pandas_dtype(type_: pa.DataType) -> object | None:
     """Return the pandas dtype a column of arrow type ``type_`` gets in a DataFrame.
 
     Strings become ``string[pyarrow]``, integers ``Int64``, floats ``Float64`` and booleans
-    ``boolean`` (all nullable); lists stay arrow lists (``pd.ArrowDtype``); timestamps become
+    ``boolean`` (all nullable); lists stay arrow lists (``ListDtype``, a ``pd.ArrowDtype`` whose
+    cells print as lists); timestamps become
     ``datetime64[us, UTC]``.
     """
     if type_ in _PANDAS_DTYPES:
         return _PANDAS_DTYPES[type_]
     if pa.types.is_list(type_):
-        return pd.ArrowDtype(type_)
+        return ListDtype(type_)
     return None
 
 
