@@ -1,8 +1,10 @@
 r"""``ChiftClient``: the only module that imports requests. Auth, retries, timeouts, errors.
 
-- One pooled ``requests.Session``; a timeout on every read, and a total deadline on every
-  request (connect, headers and the whole body), enforced by one watchdog thread that shuts the
-  socket of a request past its deadline.
+- One pooled ``requests.Session``; a GET goes straight to urllib3's pool for the API's host
+  when no proxy applies and the session is the client's own (a user's session, a proxy and
+  ``POST /token`` go through requests' adapter). A timeout on every read, and a total deadline
+  on every request (connect, headers and the whole body), enforced by one watchdog thread that
+  shuts the socket of a request past its deadline.
 - Bodies are read as a stream and decompressed here, stopped at a maximum size, so neither a
   huge answer nor a gzip bomb can take the memory.
 - The base URL is checked with urllib3's parser, the one that connects: plain
@@ -43,11 +45,12 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError
@@ -74,6 +77,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ERROR_BODY_LIMIT = 64 * 2**10  # bytes of an error body kept for its message
 CHUNK = 64 * 2**10
 # what a request that got no (complete) answer raises, from requests, urllib3 or the socket
+# what requests' adapter gives urllib3 for max_retries=0: the caller retries, not urllib3
+_NO_RETRY = urllib3.Retry(0, read=False)
 _NO_ANSWER = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -399,6 +404,13 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _status(response: Any) -> int | None:
+    """Return the status of an answer from either path (urllib3's or requests'), or None."""
+    if response is None:
+        return None
+    return int(getattr(response, "status", None) or response.status_code)
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n:,} bytes"
 
@@ -563,6 +575,23 @@ class ChiftClient:
         self._proxies: MutableMapping[str, str] = settings["proxies"]
         self._verify: bool | str = True if settings["verify"] is None else settings["verify"]
         self._cert = settings["cert"]
+        # With the client's own adapter and no proxy for the API, a request without a body
+        # goes straight to urllib3's pool for the API's host, as the adapter itself would send
+        # it (same pool, TLS settings, timeouts, no retries): the adapter's request preparing,
+        # proxy lookup and response building cost as much CPU as the whole HTTP exchange.
+        self._pool: Any = None
+        self._base_path = parse_url(self.base_url).path or ""
+        if isinstance(self._adapter, _DeadlineAdapter) and not select_proxy(
+            self.base_url, self._proxies
+        ):
+            probe = requests.PreparedRequest()
+            probe.prepare(method="GET", url=self.base_url + "/")
+            self._pool = self._adapter.get_connection_with_tls_context(
+                probe, self._verify, self._proxies, self._cert
+            )
+            self._adapter.cert_verify(  # type: ignore[no-untyped-call]
+                self._pool, self.base_url, self._verify, self._cert
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> ChiftClient:
@@ -766,34 +795,49 @@ class ChiftClient:
         """
         deadline = time.monotonic() + self.deadline
         entry = _WATCHDOG.arm(deadline)
-        response = None
+        response: Any = None
         try:
-            request = requests.PreparedRequest()
-            request.prepare(method=method, url=url, headers=headers, params=params, json=json_body)
             wait = min(self.timeout, self.deadline)
-            response = self._adapter.send(
-                request,
-                stream=True,
-                timeout=(wait, wait),
-                proxies=self._proxies,
-                verify=self._verify,
-                cert=self._cert,
-            )
+            if self._pool is not None and json_body is None:
+                query = urlencode([(k, v) for k, v in (params or {}).items() if v is not None])
+                target = self._base_path + url[len(self.base_url) :]
+                response = self._pool.urlopen(
+                    method,
+                    f"{target}?{query}" if query else target,
+                    headers=headers,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=False,
+                    retries=_NO_RETRY,
+                    timeout=urllib3.Timeout(connect=wait, read=wait),
+                )
+                raw = response
+            else:
+                request = requests.PreparedRequest()
+                request.prepare(
+                    method=method, url=url, headers=headers, params=params, json=json_body
+                )
+                response = self._adapter.send(
+                    request,
+                    stream=True,
+                    timeout=(wait, wait),
+                    proxies=self._proxies,
+                    verify=self._verify,
+                    cert=self._cert,
+                )
+                raw = response.raw
             if self._silent_since is not None:  # read without the lock: the usual case is fast
                 self._answered()
-            status = response.status_code
+            status = raw.status
             ok = 200 <= status < 300
             limit = self.max_body if ok else min(self.max_body, ERROR_BODY_LIMIT)
             body = _read_body(
-                response.raw,
-                response.headers.get("Content-Encoding", ""),
-                limit,
-                deadline,
-                truncate=not ok,
+                raw, raw.headers.get("Content-Encoding", ""), limit, deadline, truncate=not ok
             )
             if entry[2]:  # the watchdog shut the socket: what was read is cut short
                 raise _DeadlineError
-            return status, str(response.reason or ""), response.headers, body
+            return status, str(raw.reason or ""), raw.headers, body
         except Exception as exc:
             if entry[2] or time.monotonic() >= deadline or isinstance(exc, _DeadlineError):
                 # whatever the shut socket made the read raise, it is the deadline
@@ -803,7 +847,7 @@ class ChiftClient:
                     endpoint=endpoint,
                     attempts=attempt,
                 ) from None
-            answered = response.status_code if response is not None else None
+            answered = _status(response)
             if isinstance(exc, _TooLargeError):
                 raise ApiError(
                     f"the answer is larger than {_size(self.max_body)} after decompression "
@@ -825,7 +869,12 @@ class ChiftClient:
             raise
         finally:
             _WATCHDOG.disarm(entry)
-            if response is not None:
+            if isinstance(response, urllib3.BaseHTTPResponse):
+                # a body read to its end left its connection in the pool; any other is shut
+                if not response.closed:
+                    response.close()
+                response.release_conn()
+            elif response is not None:
                 response.close()
 
     def _answered(self) -> None:

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
+import requests.adapters
 
 from chift_frames import ApiError, TransportError
 from chift_frames.client import ChiftClient, api_path
@@ -176,6 +178,53 @@ def test_path_segments_are_quoted(serve: Callable[[dict[str, Handler]], Scripted
     assert api_path("consumers", ".", "syncs", "..") == "/consumers/%2E/syncs/%2E%2E"
     with pytest.raises(ValueError, match="empty id"):
         api_path("consumers", "")
+
+
+def test_a_base_path_and_the_query_reach_the_server_as_requests_would_send_them(
+    serve: Callable[[dict[str, Handler]], Scripted],
+) -> None:
+    server = serve({"/api/x": lambda h: send(h, 200, b"[]"), "/api/token": token})
+    client = ChiftClient("id", "secret", ACCOUNT, base_url=server.url + "/api/")
+    params = {"page": 2, "date_from": "2026-01-01T00:00:00+00:00", "q": "a b&c", "gone": None}
+    assert client.get_json("/x", params) == []
+    expected = requests.Request("GET", server.url + "/api/x", params=params).prepare().path_url
+    assert (
+        server.paths[-1]
+        == expected
+        == "/api/x?page=2&date_from=2026-01-01T00%3A00%3A00%2B00%3A00&q=a+b%26c"
+    )
+
+
+def test_a_proxy_from_the_environment_carries_every_request(
+    serve: Callable[[dict[str, Handler]], Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct path to urllib3's pool is taken only when no proxy applies to the API."""
+    api = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
+    proxy = serve({f"{api}/token": token, f"{api}/x": lambda h: send(h, 200, b'{"via": 1}')})
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = ChiftClient("id", "secret", ACCOUNT, base_url=api, max_attempts=1)
+    assert client.get_json("/x") == {"via": 1}
+    assert proxy.paths == [f"{api}/token", f"{api}/x"]
+
+
+def test_a_session_of_ones_own_sends_every_request(
+    serve: Callable[[dict[str, Handler]], Scripted],
+) -> None:
+    server = serve({"/x": lambda h: send(h, 200, b"[]")})
+    sent: list[str] = []
+
+    class Counting(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(request.path_url)
+            return super().send(request, *args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", Counting())
+    client = client_for(server, session=session)
+    assert client.get_json("/x", {"page": 1}) == []
+    assert sent == ["/token", "/x?page=1"]
 
 
 # -- statuses and bodies ------------------------------------------------------------------------
