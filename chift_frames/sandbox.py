@@ -236,6 +236,10 @@ class Sandbox:
         self._tokens: dict[str, list[float]] = {}  # token -> [expires_at, uses]
         self._tokens_lock = threading.Lock()
         self._executions: dict[str, list[dict[str, Any]]] = {}
+        # each listing asked for (sync, flow, from, to, order, runs so far): a sync's pages are
+        # slices of one list, not a filter of every run per page (hours on a heavy account)
+        self._listings: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._executions_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.sandbox = self
         self._thread: threading.Thread | None = None
@@ -280,7 +284,9 @@ class Sandbox:
     def evolve(self) -> int:
         """Advance the served world one generation (see :meth:`World.evolve`); return it."""
         self.world.evolve()
-        self._executions.clear()  # cached answers belong to the world as it was
+        with self._executions_lock:  # cached answers belong to the world as it was
+            self._executions.clear()
+            self._listings.clear()
         return self.world.generation
 
     def revoke_tokens(self) -> None:
@@ -442,21 +448,9 @@ class Sandbox:
             )
         if sync_id not in {s["syncid"] for s in self.world.sync_items()}:
             return 404, _error("The sync does not exist")
-        if sync_id not in self._executions:
-            self._executions[sync_id] = self.world.executions(sync_id)
-        items = self._executions[sync_id]
-        if self.newest_first:
-            items = items[::-1]
         flow_id, date_from, date_to = one("flowid"), one("date_from"), one("date_to")
-        if flow_id:
-            items = [i for i in items if i["flow_id"] == flow_id]
         try:
-            if date_from:
-                start = datetime.fromisoformat(date_from)
-                items = [i for i in items if datetime.fromisoformat(i["start"]) >= start]
-            if date_to:
-                end = datetime.fromisoformat(date_to)
-                items = [i for i in items if datetime.fromisoformat(i["start"]) <= end]
+            items = self._listing(sync_id, flow_id, date_from, date_to)
         except (TypeError, ValueError):
             return _invalid(
                 (["query", "date_from"], "Input should be a valid datetime", "datetime_parsing")
@@ -469,15 +463,52 @@ class Sandbox:
             self.stats.executions_served += len(chunk)
         return 200, {"items": chunk, "total": total, "page": page, "size": size}
 
+    def _listing(
+        self, sync_id: str, flow_id: str | None, date_from: str | None, date_to: str | None
+    ) -> list[dict[str, Any]]:
+        """Return the runs of a sync a listing selects, built once per listing (and growth).
+
+        Raises
+        ------
+        ValueError
+            A date that is not an ISO 8601 datetime.
+        """
+        start = datetime.fromisoformat(date_from) if date_from else None
+        end = datetime.fromisoformat(date_to) if date_to else None
+        with self._executions_lock:  # the first pages of a sync come at once: built once
+            if sync_id not in self._executions:
+                self._executions[sync_id] = self.world.executions(sync_id)
+            runs = self._executions[sync_id]
+            key = (sync_id, flow_id, date_from, date_to, self.newest_first, len(runs))
+            items = self._listings.get(key)
+            if items is None:
+                items = runs[::-1] if self.newest_first else list(runs)
+                if flow_id:
+                    items = [i for i in items if i["flow_id"] == flow_id]
+                if start is not None or end is not None:
+                    items = [i for i in items if _within(i["start"], start, end)]
+                stale = [k for k in self._listings if k[0] == sync_id and k[5] != len(runs)]
+                for k in stale:  # listings of the sync before it grew
+                    del self._listings[k]
+                self._listings[key] = items
+        return items
+
     def _grow_executions(self, sync_id: str) -> None:
         """Add ``executions_growth`` runs that start now (a test hook)."""
-        runs = self._executions.get(sync_id)
-        if not self.executions_growth or not runs:
-            return
-        now = datetime.now(UTC).isoformat()
-        for _ in range(self.executions_growth):
-            new = {**runs[-1], "id": str(uuid.uuid4()), "start": now, "end": None}
-            runs.append({**new, "parentexecutionid": None, "status": "running"})
+        with self._executions_lock:
+            runs = self._executions.get(sync_id)
+            if not self.executions_growth or not runs:
+                return
+            now = datetime.now(UTC).isoformat()
+            for _ in range(self.executions_growth):
+                new = {**runs[-1], "id": str(uuid.uuid4()), "start": now, "end": None}
+                runs.append({**new, "parentexecutionid": None, "status": "running"})
+
+
+def _within(started: str, start: datetime | None, end: datetime | None) -> bool:
+    """Whether a run that started at ``started`` (ISO 8601) falls within [start, end]."""
+    at = datetime.fromisoformat(started)
+    return (start is None or at >= start) and (end is None or at <= end)
 
 
 def _with_duplicates(parts: list[str], body: Any) -> Any:

@@ -7,6 +7,7 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -166,6 +167,52 @@ def test_executions_are_paged_and_follow_the_spec(api) -> None:
     too_big = get(api, f"/syncs/{sync_id}/executions", size=501)
     assert too_big.status_code == 422
     validate(too_big.json(), ref("HTTPValidationError"))
+
+
+def test_a_listing_of_executions_is_built_once_not_once_a_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A heavy account's pages are slices of one listing: every run is read once per listing
+    however many pages there are, and pages asked at once build it once."""
+    import chift_frames.sandbox as sandbox_module
+
+    world = World(consumers=40, syncs=1, seed=3, shape="hourly")
+    built: list[str] = []
+    reads = [0]
+    executions, within = world.executions, sandbox_module._within
+
+    def counted_executions(sync_id: str, days: int = 30) -> list[dict[str, Any]]:
+        built.append(sync_id)
+        return executions(sync_id, days)
+
+    def counted_within(*args: Any) -> bool:
+        reads[0] += 1
+        return within(*args)
+
+    monkeypatch.setattr(world, "executions", counted_executions)
+    monkeypatch.setattr(sandbox_module, "_within", counted_within)
+    with Sandbox(world) as sandbox:
+        token = requests.post(
+            sandbox.url + "/token",
+            json={"clientId": "id", "clientSecret": "secret", "accountId": ACCOUNT},
+            timeout=5,
+        ).json()["access_token"]
+        api = (sandbox.url, {"Authorization": f"Bearer {token}"})
+        sync_id = world.sync_items()[0]["syncid"]
+        path = f"/syncs/{sync_id}/executions"
+        window = {"size": 500, "date_from": "2000-01-01T00:00:00+00:00"}
+        with ThreadPoolExecutor(4) as pool:  # the first pages, at once
+            firsts = list(pool.map(lambda p: get(api, path, page=p, **window).json(), [1, 2, 3]))
+        total = firsts[0]["total"]
+        assert total > 3 * 500
+        pages = [get(api, path, page=p, **window).json() for p in range(4, -(-total // 500) + 1)]
+        items = [i for page in firsts + pages for i in page["items"]]
+        assert len(items) == total == len({i["id"] for i in items})
+        assert built == [sync_id]
+        assert reads[0] == total  # each run's start read once, not once a page
+        # another window is another listing, read once more
+        later = get(api, path, page=1, size=500, date_from=items[-1]["start"]).json()
+        assert later["total"] >= 1 and reads[0] == 2 * total
 
 
 def test_errors_follow_the_spec(api) -> None:
