@@ -26,6 +26,8 @@ Run: python benchmarks/bench_fetch.py            (about 3 minutes on 2 cores)
      python benchmarks/bench_fetch.py --quick    (smaller counts, to try it out)
      python benchmarks/bench_fetch.py --command [--concurrency 16] [--repeat 5]
                                      [--no-connections]   (the whole command only)
+     python benchmarks/bench_fetch.py --memory heavy [--sizes 2000 20000]
+                                     (the whole command's peak memory on that shape)
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_sandbox(consumers: int, latency: float) -> tuple[subprocess.Popen[bytes], str]:
+def start_sandbox(
+    consumers: int, latency: float, syncs: int = 3, shape: str = "light"
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -68,9 +72,11 @@ def start_sandbox(consumers: int, latency: float) -> tuple[subprocess.Popen[byte
             "--consumers",
             str(consumers),
             "--syncs",
-            "3",
+            str(syncs),
             "--latency",
             str(latency),
+            "--shape",
+            shape,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -334,11 +340,64 @@ def measure_command(
     )
 
 
+def measure_memory(shape: str, sizes: list[int], concurrency: int) -> None:
+    """Run the whole ``chift-frames fetch`` on an account of ``shape`` at each size.
+
+    Each run is its own process under ``/usr/bin/time -v`` against a sandbox of two syncs
+    without latency: pairs, executions and connections, with the command's defaults. Prints
+    the wall time, the peak memory (maximum resident set) and the rows fetched.
+    """
+    from chift_frames import load
+
+    print(
+        f"\nThe whole fetch on the {shape} shape (2 syncs, no latency, --concurrency {concurrency})"
+    )
+    print(f"{'pairs':>8} {'executions':>11} {'values':>11} {'status':>9} {'wall':>8} {'peak':>9}")
+    peaks = []
+    for pairs in sizes:
+        proc, url = start_sandbox(round(pairs / (2 * 0.8)), 0.0, syncs=2, shape=shape)
+        env = {
+            **os.environ,
+            "CHIFT_BASE_URL": url,
+            "CHIFT_CLIENT_ID": "bench",
+            "CHIFT_CLIENT_SECRET": "bench-secret-value",
+            "CHIFT_ACCOUNT_ID": ACCOUNT,
+        }
+        try:
+            with tempfile.TemporaryDirectory() as root:
+                argv = [str(Path(sys.executable).with_name("chift-frames")), "fetch", "--out"]
+                argv += [root, "--concurrency", str(concurrency), "--quiet"]
+                timed = subprocess.run(
+                    ["/usr/bin/time", "-v", *argv], env=env, capture_output=True, text=True
+                )
+                fields = dict(
+                    line.strip().split(": ", 1)
+                    for line in timed.stderr.splitlines()
+                    if ": " in line and line.startswith("\t")
+                )
+                peak = int(fields["Maximum resident set size (kbytes)"]) / 1024
+                wall = fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"]
+                frames = load(root, tables=["consumer_syncs", "executions", "mapping_values"])
+                status = "complete" if timed.returncode == 0 else f"exit {timed.returncode}"
+                print(
+                    f"{len(frames['consumer_syncs']):>8,} {len(frames['executions']):>11,} "
+                    f"{len(frames['mapping_values']):>11,} {status:>9} {wall:>8} "
+                    f"{peak:>6.0f} MiB",
+                    flush=True,
+                )
+                peaks.append(peak)
+        finally:
+            proc.terminate()
+            proc.wait()
+    if len(peaks) > 1:
+        print(f"peak memory, largest / smallest: {peaks[-1] / peaks[0]:.2f}x (target <= 1.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--child", metavar="URL")
     parser.add_argument(
-        "--concurrency", type=int, default=None, help="8 for the pairs, 16 for --command"
+        "--concurrency", type=int, default=None, help="8 for the pairs, 16 for --command, --memory"
     )
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -348,13 +407,21 @@ def main() -> None:
     parser.add_argument("--floor-child", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the whole command")
     parser.add_argument(
+        "--memory",
+        metavar="SHAPE",
+        help="the whole fetch's peak memory on an account of this shape (heavy, skewed...)",
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[2000, 20000], help="pairs, with --memory"
+    )
+    parser.add_argument(
         "--no-connections",
         action="store_true",
         help="the command without the connections (one request per consumer), as in issue 8",
     )
     args = parser.parse_args()
     if args.concurrency is None:
-        args.concurrency = 16 if args.command else 8
+        args.concurrency = 16 if args.command or args.memory else 8
     if args.child:
         child(args.child, args.concurrency, args.pairs)
         return
@@ -363,6 +430,9 @@ def main() -> None:
         return
     if args.command_child:
         command_child(args.command_child, args.concurrency, not args.no_connections)
+        return
+    if args.memory:
+        measure_memory(args.memory, args.sizes, args.concurrency)
         return
     if args.command:
         measure_command(args.concurrency, args.latency, args.repeat, not args.no_connections)
