@@ -56,14 +56,19 @@ from ._common import (
     _to_table,
     _without_data,
 )
+from ._seen import SeenIds
 
 log = logging.getLogger(__name__)
 
 
-BATCH_BYTES = 64 * 2**20  # bodies flattened and written together, at most (besides the count)
+# bodies flattened and written together, at most (besides the count): held decoded, a batch
+# takes about four times this, so it is what bounds the fetch's memory on a heavy account
+BATCH_BYTES = 16 * 2**20
 
 
-HANDOVER_BYTES = 256 * 2**20  # bodies waiting for this thread, at most (one may always pass)
+HANDOVER_BYTES = 32 * 2**20  # answers waiting for this thread, at most (one may always pass)
+# an answer is held decoded beside its body: its values take about three times the body
+DECODED = 4
 
 
 @dataclass
@@ -109,7 +114,7 @@ class _SyncExecutions:
     received: int = 0
     passes: int = 1
     # execution id -> where it was first listed and a fingerprint of it (see _mark)
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: SeenIds = field(default_factory=SeenIds)
     # page number -> a hash of its ids, in this pass: a page that repeats another is caught
     page_ids: dict[int, int] = field(default_factory=dict)
     group: list[_Page] = field(default_factory=list)
@@ -422,6 +427,14 @@ class _Run:
             return
         raw = _Raw()
         items = []
+        ids = [
+            key
+            for page in pages
+            for item in page.items
+            if isinstance(item, dict) and isinstance(key := item.get("id"), str)
+        ]
+        earlier = iter(state.seen.lookup(ids))  # the marks of ids earlier groups listed
+        fresh: dict[str, int] = {}  # ids this group lists first
         for page in pages:
             assert page.response is not None
             raw.add(page.endpoint, None, sync_id, page.response.status, _now(), page.response.body)
@@ -429,9 +442,11 @@ class _Run:
                 key = item.get("id") if isinstance(item, dict) else None
                 if isinstance(key, str):
                     mark = _mark(state.passes, page.number, i, item)
-                    first = state.seen.get(key)
+                    first = next(earlier)
                     if first is None:
-                        state.seen[key] = mark
+                        first = fresh.get(key)
+                    if first is None:
+                        fresh[key] = mark
                         items.append(item)
                     elif first >> 104 == state.passes and not page.verify:
                         # listed twice in one reading of the pages (a page read again to
@@ -448,6 +463,7 @@ class _Run:
                         )
                     continue
                 items.append(item)
+        state.seen.add(fresh)
         try:
             table = flatten_executions(sync_id, items)
         except PayloadError as exc:
@@ -663,7 +679,7 @@ class _ByteBudget:
 
 
 def _body_size(answer: Any) -> int:
-    """Bytes of the body a worker holds: a pair's Response, or an executions page."""
+    """Bytes a worker's answer holds: a pair's or an executions page's body, and decoded."""
     if isinstance(answer, _Page):
         answer = answer.response
-    return len(answer.body) if isinstance(answer, Response) else 0
+    return len(answer.body) * DECODED if isinstance(answer, Response) else 0

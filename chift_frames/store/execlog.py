@@ -173,31 +173,46 @@ def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], eve
     )
 
 
+COUNT_MEMORY = "64MiB"
+"""DuckDB's memory limit for counting a snapshot's executions when it is committed: the
+distinct ids of a large account's executions are partitioned and spilled rather than held,
+so the count adds little to the fetch's peak (a query that still runs out of it gets
+:func:`~chift_frames.engine.memory_room`)."""
+
+
 def shown_count(root: Root, paths: Sequence[str], since: datetime) -> int:
     """Count the executions that parts ``paths`` (full paths) show from ``since`` on.
 
-    Counted in DuckDB, which spills what does not fit in memory.
+    Counted in DuckDB at :data:`COUNT_MEMORY`, spilling what does not fit in it; local
+    parts are read by DuckDB's own Parquet reader, which reads only the columns it needs.
     """
     if not paths:
         return 0
     import duckdb
 
-    schema = TABLES[LOG].schema
-    schema = pa.schema([schema.field(name) for name in (*KEY, "start")])
-    data = ds.FileSystemDataset.from_paths(
-        list(paths), schema=schema, format=ds.ParquetFileFormat(), filesystem=root.fs
-    )
-    from ..engine import spill_folder
+    from ..engine import configure, memory_room
 
-    con = duckdb.connect()
+    con = configure(duckdb.connect(), memory_limit=COUNT_MEMORY)
     try:
-        con.execute("SET temp_directory = ?", [spill_folder()])
-        con.register("parts", data)
-        found = con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT sync_id, execution_id FROM parts "
-            'WHERE "start" >= ?)',
-            [since],
-        ).fetchone()
+        if root.local:
+            source, params = "read_parquet(?)", [list(paths), since]
+        else:
+            schema = TABLES[LOG].schema
+            schema = pa.schema([schema.field(name) for name in (*KEY, "start")])
+            data = ds.FileSystemDataset.from_paths(
+                list(paths), schema=schema, format=ds.ParquetFileFormat(), filesystem=root.fs
+            )
+            con.register("parts", data)
+            source, params = "parts", [since]
+        sql = (
+            f"SELECT count(*) FROM (SELECT DISTINCT sync_id, execution_id FROM {source} "
+            'WHERE "start" >= ?)'
+        )
+        try:
+            found = con.execute(sql, params).fetchone()
+        except duckdb.OutOfMemoryException:
+            con.execute("SET memory_limit = ?", [memory_room() or "1GiB"])
+            found = con.execute(sql, params).fetchone()
     finally:
         con.close()
     return int(found[0]) if found else 0
