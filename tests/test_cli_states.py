@@ -6,7 +6,9 @@ from __future__ import annotations
 import html
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,22 +38,27 @@ def sandbox_env(monkeypatch: pytest.MonkeyPatch):
         yield sandbox
 
 
+def _ctrl_c_at_pair(at: int) -> Callable[..., Any]:
+    """Return a ``_Run._get`` that raises KeyboardInterrupt at pair ``at``, as Ctrl-C does."""
+    calls = {"n": 0}
+    original_get = _Run._get
+
+    def interrupted_get(self: _Run, consumer_id: str, sync_id: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt  # in the middle of the pairs
+        return original_get(self, consumer_id, sync_id)
+
+    return interrupted_get
+
+
 def test_ctrl_c_prints_the_resume_command_and_summary_load_say_interrupted(
     tmp_path: Path,
     sandbox_env: Sandbox,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls = {"n": 0}
-    original_get = _Run._get
-
-    def interrupted_get(self, consumer_id, sync_id):
-        calls["n"] += 1
-        if calls["n"] == 30:
-            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of the pairs
-        return original_get(self, consumer_id, sync_id)
-
-    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    monkeypatch.setattr(_Run, "_get", _ctrl_c_at_pair(30))
     out = str(tmp_path)
     assert main(["fetch", "--out", out, "--quiet", "--concurrency", "1"]) == 130
     monkeypatch.undo()
@@ -176,17 +183,8 @@ def test_the_demo_next_lines_work_as_printed(
 
 def _interrupted_fetch(out: str, monkeypatch: pytest.MonkeyPatch, at: int = 30) -> str:
     """Fetch until Ctrl-C at pair ``at``: a partial snapshot; return its id."""
-    calls = {"n": 0}
-    original_get = _Run._get
-
-    def interrupted_get(self, consumer_id, sync_id):
-        calls["n"] += 1
-        if calls["n"] == at:
-            raise KeyboardInterrupt
-        return original_get(self, consumer_id, sync_id)
-
     with monkeypatch.context() as patched:  # the environment of sandbox_env stays
-        patched.setattr(_Run, "_get", interrupted_get)
+        patched.setattr(_Run, "_get", _ctrl_c_at_pair(at))
         assert main(["fetch", "--out", out, "--quiet", "--concurrency", "1"]) == 130
     return str(list_snapshots(out).snapshot_id.iloc[-1])
 
@@ -289,16 +287,8 @@ def test_ctrl_c_summary_snapshots_and_the_page_print_commands_that_paste_back(
     from chift_frames.export import render_html
     from chift_frames.store import snapshot_states
 
-    calls = {"n": 0}
     original_get = _Run._get
-
-    def interrupted_get(self, consumer_id, sync_id):
-        calls["n"] += 1
-        if calls["n"] == 30:
-            raise KeyboardInterrupt
-        return original_get(self, consumer_id, sync_id)
-
-    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    monkeypatch.setattr(_Run, "_get", _ctrl_c_at_pair(30))
     root = str(tmp_path / ODD_ROOT)
     assert main(["fetch", "--out", root, "--quiet", "--concurrency", "1"]) == 130
     monkeypatch.setattr(_Run, "_get", original_get)
@@ -392,16 +382,8 @@ def test_resume_commands_start_with_the_program_the_user_ran(
     program.touch()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["venv/bin/chift-frames"])
-    calls = {"n": 0}
     original_get = _Run._get
-
-    def interrupted_get(self, consumer_id, sync_id):
-        calls["n"] += 1
-        if calls["n"] == 30:
-            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of the pairs
-        return original_get(self, consumer_id, sync_id)
-
-    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    monkeypatch.setattr(_Run, "_get", _ctrl_c_at_pair(30))
     assert main(["fetch", "--out", "data", "--quiet", "--concurrency", "1"]) == 130
     monkeypatch.setattr(_Run, "_get", original_get)
     err = capsys.readouterr().err
@@ -417,16 +399,7 @@ def test_resume_commands_start_with_the_program_the_user_ran(
 def test_ctrl_c_during_the_demo_says_to_run_the_demo_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = {"n": 0}
-    original_get = _Run._get
-
-    def interrupted_get(self, consumer_id, sync_id):
-        calls["n"] += 1
-        if calls["n"] == 10:
-            raise KeyboardInterrupt
-        return original_get(self, consumer_id, sync_id)
-
-    monkeypatch.setattr(_Run, "_get", interrupted_get)
+    monkeypatch.setattr(_Run, "_get", _ctrl_c_at_pair(10))
     out = str(tmp_path / "demo")
     args = ["demo", "--out", out, "--consumers", "20", "--quiet", "--concurrency", "1"]
     assert main(args) == 130
