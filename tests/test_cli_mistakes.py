@@ -16,6 +16,7 @@ import pytest
 
 from chift_frames.cli import EXIT_USAGE, build_parser, main
 from chift_frames.errors import StoreError
+from tests.sandbox_env import point_at
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -282,13 +283,7 @@ def test_no_value_of_any_option_gives_a_traceback(
         "snapshots": [data],
     }[command]
     with Sandbox(World(consumers=3, syncs=1, seed=2)) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": "a8bf0000-0000-4000-8000-000000000001",
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         for value in values:
             if command == "rebuild" and value in ("0", "1"):
                 continue  # a rebuild of a snapshot named 0 or 1 is as good as any

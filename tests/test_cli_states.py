@@ -4,7 +4,6 @@ what it prints for people to read."""
 from __future__ import annotations
 
 import html
-import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from chift_frames.cli import main
 from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
+from tests.sandbox_env import point_at
 
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
 WORLD = World(consumers=40, syncs=2, seed=13)
@@ -25,16 +25,7 @@ WORLD = World(consumers=40, syncs=2, seed=13)
 @pytest.fixture
 def sandbox_env(monkeypatch: pytest.MonkeyPatch):
     with Sandbox(WORLD) as sandbox:
-        for key in list(os.environ):
-            if key.startswith("CHIFT_"):
-                monkeypatch.delenv(key)
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox, clean=True)
         yield sandbox
 
 
@@ -92,13 +83,7 @@ def test_a_partial_fetch_prints_its_errors_once(
     answer = world.consumer_sync
     world.consumer_sync = lambda c, s: None if (c, s) in victims else answer(c, s)  # type: ignore[method-assign]
     with Sandbox(world) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         assert main(["fetch", "--out", str(tmp_path), "--quiet"]) == 2
     out = capsys.readouterr().out
     for consumer_id, _ in victims:
@@ -318,13 +303,7 @@ def test_a_partial_fetch_prints_a_command_that_pastes_back(
     world.consumer_sync = lambda c, s: None if (c, s) == victim else answer(c, s)  # type: ignore[method-assign]
     root = str(tmp_path / ODD_ROOT)
     with Sandbox(world) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         assert main(["fetch", "--out", root, "--quiet"]) == 2
     (snapshot_id,) = list_snapshots(root).snapshot_id
     (line,) = [

@@ -27,6 +27,7 @@ from chift_frames.sandbox import Faults, Sandbox
 from chift_frames.schema import to_pandas
 from chift_frames.store import snapshot_states
 from chift_frames.world import World
+from tests.sandbox_env import point_at
 
 # these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
 # (tests/test_cli.py checks that it is given)
@@ -224,13 +225,7 @@ def test_cli_fetch_bad_credentials_exit_1_without_the_secret(
 ) -> None:
     secret = "wrong-secret-4c2d"
     with Sandbox(WORLD, client_id="good", client_secret="right") as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "good",
-            "CHIFT_CLIENT_SECRET": secret,
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox, client_id="good", client_secret=secret)
         status = main(["fetch", "--out", str(tmp_path), "--quiet"])
     captured = capsys.readouterr()
     assert status == 1
@@ -263,13 +258,7 @@ def test_cli_fetch_partial_exits_2_and_lists_failures(
     answer = world.consumer_sync
     world.consumer_sync = lambda c, s: None if (c, s) == victim else answer(c, s)  # type: ignore[method-assign]
     with Sandbox(world) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         status = main(["fetch", "--out", str(tmp_path), "--quiet", "--concurrency", "4"])
     out = capsys.readouterr().out
     assert status == 2

@@ -19,6 +19,7 @@ from chift_frames.fetch import fetch_snapshot, list_pairs, rebuild_snapshot
 from chift_frames.fetch._workers import _Run
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
+from tests.sandbox_env import point_at
 from tests.test_fetch import expected_executions
 from tests.test_transport import Scripted, send, trickle
 
@@ -210,13 +211,7 @@ def test_an_interrupted_fetch_says_which_snapshot_to_resume(
 
     monkeypatch.setattr(_Run, "_get", flaky)
     with Sandbox(world) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         status = main(["fetch", "--out", str(tmp_path), "--quiet", "--concurrency", "2"])
     assert status == 130
     (manifest,) = (tmp_path / "_snapshots").glob("*.json")

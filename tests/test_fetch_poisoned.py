@@ -21,6 +21,7 @@ from chift_frames.fetch import fetch_snapshot, rebuild_snapshot
 from chift_frames.flatten import PAIR_TABLES
 from chift_frames.sandbox import Sandbox
 from chift_frames.world import World
+from tests.sandbox_env import point_at
 
 # these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
 # (tests/test_cli.py checks that it is given)
@@ -163,13 +164,7 @@ def test_the_cli_exits_2_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Sandbox(WORLD, raw_bodies=BODIES) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         status = main(["fetch", "--out", str(tmp_path), "--quiet", "--no-executions"])
     captured = capsys.readouterr()
     assert status == 2

@@ -19,6 +19,7 @@ from chift_frames.sandbox import Sandbox
 from chift_frames.schema import TABLES
 from chift_frames.store import snapshot_manifest
 from chift_frames.world import World
+from tests.sandbox_env import point_at
 
 # these tests read partial snapshots on purpose: load's PartialSnapshotWarning is expected
 pytestmark = pytest.mark.filterwarnings("ignore::chift_frames.errors.PartialSnapshotWarning")
@@ -206,13 +207,7 @@ def test_failed_connections_are_not_counted_as_failed_pairs(
     consumers = sorted({c for c, _ in world.pairs()})[:3]
     broken = {f"/consumers/{c}/connections": b'[{"connectionid": 7}]' for c in consumers}
     with Sandbox(world, raw_bodies=broken) as sandbox:
-        for key, value in {
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": ACCOUNT,
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox)
         assert main(["fetch", "--out", str(tmp_path), "--quiet", "--no-executions"]) == 2
     out = capsys.readouterr().out
     manifest = snapshot_manifest(tmp_path, "latest")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chift_frames.cli import main
+from tests.sandbox_env import point_at
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -86,7 +87,6 @@ def readme_commands() -> list[list[str]]:
 def test_every_readme_command_runs_as_printed(
     demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import os
     import shutil
 
     from chift_frames.sandbox import Sandbox
@@ -97,15 +97,7 @@ def test_every_readme_command_runs_as_printed(
     shutil.copytree(demo, tmp_path / "data" / "demo")
     monkeypatch.chdir(tmp_path)  # where the user is after the Quick start
     with Sandbox(World(consumers=6, syncs=2, seed=3)) as sandbox:
-        for key in [k for k in os.environ if k.startswith("CHIFT_")]:
-            monkeypatch.delenv(key)
-        for key, value in {  # the export line of "Fetching your own account"
-            "CHIFT_CLIENT_ID": "id",
-            "CHIFT_CLIENT_SECRET": "secret",
-            "CHIFT_ACCOUNT_ID": "a8bf0000-0000-4000-8000-000000000001",
-            "CHIFT_BASE_URL": sandbox.url,
-        }.items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, sandbox, clean=True)  # the export line of "Fetching your own account"
         for words in commands:
             status = main(words[1:])
             err = capsys.readouterr().err
