@@ -175,23 +175,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "demo-client", "demo-secret", DEMO_ACCOUNT, base_url=sandbox.url
         ) as client:
             progress = None if not args.quiet else False
-            try:
-                first = fetch_snapshot(
+
+            def fetch_demo() -> FetchResult:
+                return fetch_snapshot(
                     client,
                     args.out,
                     concurrency=args.concurrency,
                     progress=progress,
                     on_start=started.append,
                 )
+
+            try:
+                first = fetch_demo()
                 print(f"Fetched snapshot {first.snapshot_id}; the consumers change their setups...")
                 sandbox.evolve()
-                result = fetch_snapshot(
-                    client,
-                    args.out,
-                    concurrency=args.concurrency,
-                    progress=progress,
-                    on_start=started.append,
-                )
+                result = fetch_demo()
             except BaseException as exc:  # Ctrl-C, an error: no --resume, which cannot work
                 if started and getattr(exc, "__notes__", None):
                     exc.__notes__ = [
