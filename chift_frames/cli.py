@@ -510,6 +510,7 @@ def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
     """Return the SQL of ``report --sql``: the views first with ``--views``, in ``--dialect``."""
     from .reports._dialects import to_dialect
     from .reports._script import report_tables, snapshot_views
+    from .store.read import tables_lacking_added
 
     snapshot = args.snapshot
     head = ""
@@ -522,12 +523,15 @@ def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
             snapshot = str(complete.iloc[-1])
         else:
             snapshot = str(_resolve(args.dir, snapshot)["snapshot_id"])
+        manifest = _resolve(args.dir, snapshot)
+        tables = report_tables(args.sql)
         views = snapshot_views(
             args.views,
             snapshot,
-            report_tables(args.sql),
+            tables,
             dialect=args.dialect,
-            manifest=_resolve(args.dir, snapshot),
+            manifest=manifest,
+            lacking=tables_lacking_added(args.dir, manifest, tables),
         )
         files = args.dialect in ("duckdb", "spark")
         where = display_root(args.views) if files else args.views

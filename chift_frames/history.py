@@ -168,31 +168,27 @@ def _first_values(side: str) -> str:
     They end in ``<side>_values``, and read only the pairs of ``changed_pairs``: most pairs
     of an account are the same from one fetch to the next, and a pair whose values hash to
     the same sum, count and positions included, has no value change to find (20,000 heavy
-    pairs: 48 s to 6 s). Nearly every key occurs once in a snapshot: rows whose key's hash
-    occurs once pass as they are, and only the rest (repeated keys, and the rare keys that
-    share a hash with another) are ranked by position, by their whole key. Ranking every row
-    by five strings cost three times as much (1.7 s against 0.5 s at 20,000 pairs).
-    ``<side>_rows`` is read three times, so DuckDB keeps it (and spills it); inlined, the
-    query ran out of memory at 200,000 pairs under the default memory limit.
+    pairs: 48 s to 6 s). Nearly every key occurs once in a snapshot: rows whose pair gives
+    the source one value (``source_repeats`` false) pass as they are, and only the rest
+    (repeated keys, and every key of a snapshot saved before that column) are ranked by
+    position, by their whole key. Ranking every row by five strings cost three times as much
+    (1.7 s against 0.5 s at 20,000 pairs).
     """
     return f"""{side}_rows AS (
     SELECT
         v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id,
-        v.mapping_index, v.value_index,
-        hash(v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id)
-            AS key_hash
+        v.mapping_index, v.value_index, v.source_repeats
     FROM mapping_values AS v JOIN changed_pairs USING (consumer_id, sync_id)
     WHERE v.snapshot_id = ${side} AND v.source_id IS NOT NULL
 ),
-{side}_shared_hashes AS (
-    SELECT key_hash FROM {side}_rows GROUP BY key_hash HAVING count(*) > 1
-),
 {side}_values AS (
     SELECT {_VALUE_KEY}, target_id
-    FROM {side}_rows ANTI JOIN {side}_shared_hashes USING (key_hash)
+    FROM {side}_rows
+    WHERE source_repeats IS FALSE
     UNION ALL
     SELECT {_VALUE_KEY}, target_id
-    FROM {side}_rows SEMI JOIN {side}_shared_hashes USING (key_hash)
+    FROM {side}_rows
+    WHERE source_repeats IS NOT FALSE
     QUALIFY row_number() OVER (
         PARTITION BY {_VALUE_KEY}
         ORDER BY mapping_index, value_index

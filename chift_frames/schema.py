@@ -16,6 +16,7 @@ import pyarrow as pa
 from pandas.arrays import ArrowExtensionArray
 
 __all__ = [
+    "ADDED_COLUMNS",
     "TABLES",
     "ListDtype",
     "Table",
@@ -193,6 +194,14 @@ _TABLES = [
             BOOL,
             "True when `source_id` is listed in the mapping's `hidden_source_ids`.",
             nullable=False,
+        ),
+        _col(
+            "source_repeats",
+            BOOL,
+            "True when the pair gives this `source_id` more than one value in mappings of the "
+            "same `mapping_name` and `sub_mapping_name`; false when it gives one, or when "
+            "`source_id` is null. Null in snapshots saved before the column existed (read as "
+            "unknown: the reports then find the repeats themselves, more slowly).",
         ),
     ),
     _table(
@@ -505,6 +514,9 @@ _TABLES = [
 
 TABLES: Mapping[str, Table] = {table.name: table for table in _TABLES}
 """The registry: every table of the contract, by name, in their canonical order."""
+
+ADDED_COLUMNS: Mapping[str, tuple[str, ...]] = {"mapping_values": ("source_repeats",)}
+"""Nullable columns that parts saved by an earlier version lack: readers show them as null."""
 
 
 def table_names() -> Iterator[str]:

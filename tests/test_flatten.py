@@ -132,6 +132,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": "451000",
             "is_mapped": True,
             "is_hidden": False,
+            "source_repeats": False,
         },
         {
             **tax,
@@ -140,6 +141,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": "451006",
             "is_mapped": True,
             "is_hidden": False,
+            "source_repeats": False,
         },
         {
             **tax,
@@ -148,6 +150,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": "",
             "is_mapped": False,
             "is_hidden": True,
+            "source_repeats": False,
         },
         {
             **pay,
@@ -156,6 +159,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": "JRN-CASH",
             "is_mapped": True,
             "is_hidden": False,
+            "source_repeats": False,
         },
         {
             **pay,
@@ -164,6 +168,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": None,
             "is_mapped": False,
             "is_hidden": False,
+            "source_repeats": False,
         },
         {
             **pay,
@@ -172,6 +177,7 @@ def test_mapping_values_rows(frames) -> None:
             "target_id": "JRN-MISC",
             "is_mapped": True,
             "is_hidden": False,
+            "source_repeats": False,
         },
     ]
     assert list(frames.mapping_values.columns) == TABLES["mapping_values"].columns
@@ -333,6 +339,7 @@ def test_empty_input_gives_every_table_with_columns_and_dtypes() -> None:
         "target_id": "string",
         "is_mapped": "boolean",
         "is_hidden": "boolean",
+        "source_repeats": "boolean",
     }
     assert str(frames.consumer_syncs.link_createdon.dtype) == "datetime64[us, UTC]"
     assert str(frames.mappings.hidden_source_ids.dtype) == "list<item: string>[pyarrow]"

@@ -427,6 +427,8 @@ class _Columns:
         hidden_at = [first + j for first, positions in self.v_hidden for j in positions]
         is_hidden[np.asarray(hidden_at, dtype=np.int64)] = True
         v_start = np.concatenate(([0], np.cumsum(m_nval)[:-1])) if n_map else m_nval
+        source = pa.array(self.v_src, pa.string())
+        repeats = _source_repeats(m_rec, m_name, m_sub, v_map, source)
         m_unmapped = m_nval - np.bincount(v_map, weights=mapped, minlength=n_map).astype(np.int64)
 
         # flows, datastores, columns
@@ -507,10 +509,11 @@ class _Columns:
                     np.arange(len(v_map), dtype=np.int64) - v_start[v_map],
                     m_name.take(v_map),
                     m_sub.take(v_map),
-                    self.v_src,
+                    source,
                     target,
                     is_mapped,
                     is_hidden,
+                    repeats,
                 ],
             ),
             "skipped_mappings": table(
@@ -583,3 +586,43 @@ def _unique(seen: dict[str, int], key: Any, i: int, where: str, field: str) -> N
             f"{where}[{i}].{field}",
             f"{_show(key)} repeats {where}[{first}].{field}, and rows are keyed by it",
         )
+
+
+def _codes(values: pa.Array) -> np.ndarray:
+    """Return dense int64 codes of ``values``: equal values, equal codes; null has its own."""
+    encoded = values.dictionary_encode(null_encoding="encode")
+    codes: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes
+
+
+def _dense(a: np.ndarray, b: np.ndarray, b_size: int) -> tuple[np.ndarray, int]:
+    """Return dense codes of the pairs ``(a, b)``, ``b`` below ``b_size``; and how many.
+
+    The pairs are numbered as ``a * b_size + b``, which stays within int64 for any batch that
+    fits in memory (``a`` and ``b_size`` are at most the batch's rows), then renumbered densely
+    so that the next step multiplies small numbers again.
+    """
+    if not len(a):
+        return a, 0
+    unique, inverse = np.unique(a * max(b_size, 1) + b, return_inverse=True)
+    return inverse.astype(np.int64).reshape(-1), len(unique)
+
+
+def _source_repeats(
+    m_rec: np.ndarray, m_name: pa.Array, m_sub: pa.Array, v_map: np.ndarray, source: pa.Array
+) -> np.ndarray:
+    """Return whether each value's pair gives its source another value in a same-named mapping.
+
+    A pair's mappings with the same ``name`` and ``sub_mapping_name`` are one mapping to the
+    reports; a value repeats when another value of those lists the same (non-null) source.
+    Vectorised over the whole batch: a few sorts of integer codes, no Python loop per value.
+    """
+    if not len(source):
+        return np.zeros(0, dtype=bool)
+    name, _ = _dense(m_rec, _codes(m_name), len(m_name))
+    group, _ = _dense(name, _codes(m_sub), len(m_sub))
+    key, _ = _dense(group[v_map], _codes(source), len(source) + 1)
+    counts = np.bincount(key)
+    known: np.ndarray = source.is_valid().to_numpy(zero_copy_only=False)
+    repeats: np.ndarray = (counts[key] > 1) & known
+    return repeats

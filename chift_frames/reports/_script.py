@@ -12,7 +12,7 @@ over one-snapshot views, it returns what the report returns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -214,6 +214,7 @@ def snapshot_views(
     *,
     dialect: str = "duckdb",
     manifest: dict[str, Any] | None = None,
+    lacking: Collection[str] = (),
 ) -> str:
     """Return the statements that create one view per table over one snapshot of a dataset.
 
@@ -226,6 +227,9 @@ def snapshot_views(
     (``manifest`` says so) gets an ``executions`` view over the parts it lists (for the
     other dialects, the rows of the folders it lists), the newest row of each execution from
     its window on.
+    The tables of ``lacking`` have parts saved before some of their columns
+    existed (:func:`chift_frames.store.read.lacks_added_columns` tells): their views show
+    those columns as null.
     """
     from ..schema import TABLES
     from ..store.manifests import check_snapshot_id, part_folder
@@ -237,11 +241,16 @@ def snapshot_views(
             out.append(log_view(root, manifest, dialect))
         elif dialect == "duckdb":
             path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
-            body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
+            if name in lacking:  # parts of an earlier version, maybe beside newer ones
+                body = f"SELECT {_with_added(name, dialect)} FROM read_parquet({path}, "
+                body += "hive_partitioning = false, union_by_name = true)"
+            else:
+                body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
         elif dialect == "spark":
             path = f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}".replace("`", "``")
-            body = f"SELECT * FROM parquet.`{path}`"
+            columns = _with_added(name, dialect) if name in lacking else "*"
+            body = f"SELECT {columns} FROM parquet.`{path}`"
             out.append(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{body};")
         else:
             columns = ", ".join(f'"{c}"' for c in TABLES[name].schema.names)
@@ -251,6 +260,18 @@ def snapshot_views(
             )
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
     return "\n".join(out) + "\n"
+
+
+def _with_added(name: str, dialect: str) -> str:
+    """Return the columns of table ``name``, added ones null (a snapshot saved before them)."""
+    from ..schema import ADDED_COLUMNS, TABLES
+
+    added = ADDED_COLUMNS.get(name, ())
+    quote = "`{}`" if dialect == "spark" else '"{}"'
+    return ", ".join(
+        f"CAST(NULL AS BOOLEAN) AS {quote.format(c)}" if c in added else quote.format(c)
+        for c in TABLES[name].columns
+    )
 
 
 def _quote(text: str) -> str:

@@ -207,6 +207,7 @@ class _SparkRun:
         self._manifest = manifest  # a log snapshot's executions view reads the parts it lists
         self._files: Mapping[str, Any] = manifest["files"]
         self._views: set[str] = set()
+        self.lacking: set[str] = set()  # tables with parts saved before an added column
 
     def views(self, tables: list[str]) -> None:
         """Create the temporary views of ``tables`` not made yet, as ``--views`` prints them."""
@@ -216,7 +217,12 @@ class _SparkRun:
         todo = [t for t in tables if t not in self._views]
         with_files = [t for t in todo if self._files.get(t)]
         statements = snapshot_views(
-            self.root, self.snapshot_id, with_files, dialect="spark", manifest=self._manifest
+            self.root,
+            self.snapshot_id,
+            with_files,
+            dialect="spark",
+            manifest=self._manifest,
+            lacking=self.lacking,
         )
         for statement in statements.split(";\n"):
             if statement.strip():
@@ -330,6 +336,7 @@ def open_spark(source: SparkLike, snapshot: str = "latest") -> Iterator[_SparkRu
         yield source
         return
     from ..store import snapshot_manifest
+    from ..store.read import tables_lacking_added
 
     snapshot_id = spark_snapshot(source.root, snapshot)
     manifest = snapshot_manifest(source.root, snapshot_id)
@@ -338,6 +345,7 @@ def open_spark(source: SparkLike, snapshot: str = "latest") -> Iterator[_SparkRu
     previous = work.conf.get("spark.sql.session.timeZone")
     work.conf.set("spark.sql.session.timeZone", "UTC")
     run = _SparkRun(work, snapshot_id, source.spark_path(), manifest)
+    run.lacking = tables_lacking_added(source.root, manifest)
     try:
         yield run
     finally:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DamagedPartError, PartialSnapshotWarning, StoreError
 from ..frames import Frames
-from ..schema import TABLES, to_pandas
+from ..schema import ADDED_COLUMNS, TABLES, to_pandas
 from .completeness import completeness
 from .execlog import LOG, PART, is_log, shown
 from .filesystems import Root, display_root, open_root
@@ -159,14 +159,51 @@ def _part_problem(root: Root, rel: str, name: str) -> str | None:
 def _drift(found: pa.Schema, name: str) -> str | None:
     """How a part's schema ``found`` differs from table ``name``'s pinned one, if it does."""
     pinned = TABLES[name].schema
-    lost = [f.name for f in pinned if f.name not in found.names]
+    added = ADDED_COLUMNS.get(name, ())
+    lost = [f.name for f in pinned if f.name not in found.names and f.name not in added]
     if lost:
         return f"lacks the column{'s' if len(lost) > 1 else ''} {', '.join(lost)}"
     for field in pinned:
+        if field.name not in found.names:
+            continue  # an added column, which readers show as null
         other = found.field(field.name).type
         if not other.equals(field.type):
             return f"holds column {field.name} as {other}, not {field.type}"
     return None
+
+
+def lacks_added_columns(root: Root, name: str, rels: Sequence[str]) -> bool:
+    """Whether a part of table ``name`` among ``rels`` was saved before one of its columns.
+
+    Such parts lack a column of :data:`~chift_frames.schema.ADDED_COLUMNS`; readers that name
+    columns (DuckDB, Spark) then show it as null for the whole snapshot. Reads the footers,
+    and only for tables that have added columns. An unreadable part says nothing here: the
+    reader that opens it says what is wrong.
+    """
+    added = ADDED_COLUMNS.get(name, ())
+    if not added:
+        return False
+    for rel in rels:
+        try:
+            found = pq.read_schema(root.full(rel), filesystem=root.fs)
+        except (OSError, pa.ArrowException):
+            continue
+        if any(column not in found.names for column in added):
+            return True
+    return False
+
+
+def tables_lacking_added(
+    root: str | os.PathLike[str] | Root,
+    manifest: dict[str, Any],
+    tables: Iterable[str] | None = None,
+) -> set[str]:
+    """Return the tables (of ``tables``, else all) with a part saved before an added column."""
+    base = root if isinstance(root, Root) else open_root(root)
+    names = ADDED_COLUMNS if tables is None else [t for t in tables if t in ADDED_COLUMNS]
+    return {
+        name for name in names if lacks_added_columns(base, name, manifest["files"].get(name, []))
+    }
 
 
 def damaged_part(root: Root, name: str, m: dict[str, Any], rel: str, why: str) -> DamagedPartError:

@@ -25,27 +25,26 @@ mapped AS NOT MATERIALIZED (
     -- read again by each step below: faster than keeping it (at 200,000 pairs too)
     SELECT
         sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
-        hash(sync_id, mapping_name, sub_mapping_name, source_id, consumer_id) AS choice_hash
+        source_repeats
     FROM mapping_values
     WHERE is_mapped AND source_id IS NOT NULL AND target_id IS NOT NULL
 ),
-shared_hashes AS (
-    -- consumers who map a source more than once (and the rare others their hash collides
-    -- with): nearly every consumer maps a source once, and that one value is its choice
-    SELECT choice_hash FROM mapped GROUP BY choice_hash HAVING count(*) > 1
-),
 repeated_uses AS (
-    -- how often each of those consumers uses each target
+    -- how often the consumers who give a source several values (source_repeats, or null in
+    -- snapshots saved before that column) use each target
     SELECT
         sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id,
         count(*) AS value_count
-    FROM mapped SEMI JOIN shared_hashes USING (choice_hash)
+    FROM mapped
+    WHERE source_repeats IS NOT FALSE
     GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
 ),
 consumer_choices AS NOT MATERIALIZED (
-    -- the one target that stands for each consumer: its most frequent (first A-Z on a tie)
+    -- the one target that stands for each consumer: nearly every consumer gives a source
+    -- one value, and that value is its choice; else its most frequent (first A-Z on a tie)
     SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
-    FROM mapped ANTI JOIN shared_hashes USING (choice_hash)
+    FROM mapped
+    WHERE source_repeats IS FALSE
     UNION ALL
     SELECT sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, target_id
     FROM repeated_uses

@@ -25,26 +25,25 @@ sourced AS NOT MATERIALIZED (
     -- read again by each step below: faster than keeping it (at 200,000 pairs too)
     SELECT
         sync_id, mapping_name, sub_mapping_name, source_id, consumer_id, is_mapped,
-        hash(sync_id, mapping_name, sub_mapping_name, source_id, consumer_id) AS choice_hash
+        source_repeats
     FROM mapping_values
     WHERE source_id IS NOT NULL
 ),
-shared_hashes AS (
-    -- consumers with several values for a source (and the rare others their hash collides
-    -- with): nearly every consumer has one value per source, which says it all
-    SELECT choice_hash FROM sourced GROUP BY choice_hash HAVING count(*) > 1
-),
 per_consumer AS (
-    -- whether each consumer left the source unmapped in any of its values
+    -- whether each consumer left the source unmapped in any of its values: nearly every
+    -- consumer gives a source one value, which says it all; only those who give it several
+    -- (source_repeats, or null in snapshots saved before that column) are grouped
     SELECT
         sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
         NOT is_mapped AS is_unmapped
-    FROM sourced ANTI JOIN shared_hashes USING (choice_hash)
+    FROM sourced
+    WHERE source_repeats IS FALSE
     UNION ALL
     SELECT
         sync_id, mapping_name, sub_mapping_name, source_id, consumer_id,
         bool_or(NOT is_mapped) AS is_unmapped
-    FROM sourced SEMI JOIN shared_hashes USING (choice_hash)
+    FROM sourced
+    WHERE source_repeats IS NOT FALSE
     GROUP BY sync_id, mapping_name, sub_mapping_name, source_id, consumer_id
 ),
 per_source AS (
