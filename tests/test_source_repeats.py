@@ -238,3 +238,21 @@ def test_added_columns_are_nullable_booleans() -> None:
         for column in columns:
             field = TABLES[name].schema.field(column)
             assert field.nullable and str(field.type) == "bool"
+
+
+def test_a_rebuild_fills_the_column_in(tmp_path: Path) -> None:
+    from chift_frames.client import ChiftClient
+    from chift_frames.fetch import fetch_snapshot, rebuild_snapshot
+    from chift_frames.sandbox import Sandbox
+
+    from .sandbox_env import ACCOUNT
+
+    world = World(consumers=6, syncs=2, seed=9)
+    with Sandbox(world) as sandbox:
+        client = ChiftClient("id", "secret", ACCOUNT, base_url=sandbox.url)
+        fetched = fetch_snapshot(client, tmp_path, executions=False)
+    strip_source_repeats(tmp_path, fetched.snapshot_id)
+    assert load(tmp_path).mapping_values["source_repeats"].isna().all()
+    rebuild_snapshot(tmp_path, "latest")
+    values = load(tmp_path).mapping_values
+    assert len(values) and values["source_repeats"].notna().all()
