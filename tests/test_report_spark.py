@@ -59,3 +59,16 @@ def test_the_spark_dialect_gives_every_report_in_pyspark(
     assert [[plain(v) for v in row] for row in got.collect()] == [
         [plain(v) for v in row] for row in want.astype(object).values.tolist()
     ]
+
+
+def test_spark_lists_the_first_100_outliers_as_duckdb_does(tmp_path: Path, spark: Any) -> None:
+    from chift_frames import save
+    from chift_frames.reports import SparkSource, consensus_targets
+
+    from .test_reports import many_outliers
+
+    save(many_outliers(), tmp_path)
+    want = consensus_targets(tmp_path)
+    got = consensus_targets(SparkSource(str(tmp_path), spark))
+    assert max(len(ids) for ids in got.outlier_consumer_ids) == 100
+    pd.testing.assert_frame_equal(got, want)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from chift_frames import Frames, flatten, reports
+from chift_frames import Frames, flatten, reports, save
 from chift_frames.reports import (
     REPORTS,
     consensus_targets,
@@ -591,6 +591,33 @@ def test_a_consumer_that_gives_a_source_several_values_counts_once() -> None:
     )
     got = unmapped_sources(several)[["source_id", "unmapped_consumer_count", "consumer_count"]]
     assert rows(got) == table("source_id unmapped_consumer_count consumer_count", ("CASH", 1, 2))
+
+
+def many_outliers() -> Frames:
+    """150 consumers map CARD to JRN-A, 120 to JRN-B; CASH has one outlier."""
+    records = []
+    for n in range(270):
+        card = "JRN-A" if n % 9 < 5 else "JRN-B"
+        cash = "JRN-C" if n == 7 else "JRN-A"
+        values = [("CARD", card), ("CASH", cash)]
+        records.append((f"c{n:03d}", payload(S1, POS, mappings=[mapping(PAY, JOURNALS, values)])))
+    return flatten(records)
+
+
+def test_consensus_targets_lists_the_first_100_outliers_and_counts_them_all(
+    tmp_path: Path,
+) -> None:
+    frames = many_outliers()
+    outliers = sorted(f"c{n:03d}" for n in range(270) if n % 9 >= 5)
+    assert len(outliers) == 120
+    save(frames, tmp_path)
+    for source in (frames, tmp_path):
+        got = consensus_targets(source).set_index("source_id")
+        assert got.loc["CARD", "consensus_target_id"] == "JRN-A"
+        assert got.loc["CARD", "outlier_count"] == 120
+        assert list(got.loc["CARD", "outlier_consumer_ids"]) == outliers[:100]
+        assert got.loc["CASH", "outlier_count"] == 1
+        assert list(got.loc["CASH", "outlier_consumer_ids"]) == ["c007"]
 
 
 def test_flow_adoption_rows(frames: Frames) -> None:

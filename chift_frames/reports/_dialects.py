@@ -8,6 +8,8 @@ rest. Where it would lose meaning, these rules step in first:
 - ``[NOT] MATERIALIZED`` on a CTE is DuckDB's and PostgreSQL's hint: dropped elsewhere;
 - ``epoch_us(ts)``, microseconds since the epoch, which sqlglot leaves as it is: each
   engine's own function;
+- ``min(x, n)``, the ``n`` smallest values as a list (a bounded state, where a whole list
+  of the account would not fit in memory): each engine's own way to keep the first ``n``;
 - ``quantile_cont(x, [p, ...])``, several percentiles in one call: Spark's
   ``percentile(x, array(p, ...))`` (its list is then indexed by a literal, which sqlglot
   shifts to each engine's base; an index it cannot see would be left as it is, so the
@@ -31,6 +33,14 @@ _EPOCH_US = {
     "trino": "CAST(TO_UNIXTIME({}) * 1000000 AS BIGINT)",
     "snowflake": "DATE_PART(EPOCH_MICROSECOND, {})",
     "postgres": "CAST(EXTRACT(EPOCH FROM {}) * 1000000 AS BIGINT)",
+}
+
+_FIRST_N = {
+    "spark": "SLICE(SORT_ARRAY(COLLECT_LIST(__arg__)), 1, __n__)",
+    "trino": "MIN(__arg__, __n__)",
+    "snowflake": "ARRAY_SLICE(ARRAY_SORT(ARRAY_AGG(__arg__)), 0, __n__)",
+    "bigquery": "ARRAY_AGG(__arg__ ORDER BY __arg__ LIMIT __n__)",
+    "postgres": "(ARRAY_AGG(__arg__ ORDER BY __arg__))[1:__n__]",
 }
 
 _KEEPS_MATERIALIZED = frozenset({"duckdb", "postgres"})
@@ -66,12 +76,11 @@ def _rules(tree: Any, dialect: str) -> Any:
         if isinstance(node, exp.CTE) and dialect not in _KEEPS_MATERIALIZED:
             node.set("materialized", None)
         if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
-            template = _EPOCH_US[dialect].format("__arg__")
-            replacement: Any = exp.maybe_parse(template, dialect=dialect)
-            arg = node.expressions[0]
-            return replacement.transform(
-                lambda n: arg.copy() if isinstance(n, exp.Column) and n.name == "__arg__" else n
-            )
+            return _fill(_EPOCH_US[dialect].format("__arg__"), __arg__=node.expressions[0])
+        if isinstance(node, exp.ArraySort) and _first_n(node.this):
+            node = node.this  # sorted already, as each engine's first n are
+        if _first_n(node):
+            return _fill(_FIRST_N[dialect], __arg__=node.this, __n__=node.args["count"])
         if (
             dialect == "spark"
             and isinstance(node, exp.PercentileCont)
@@ -81,5 +90,15 @@ def _rules(tree: Any, dialect: str) -> Any:
                 this="PERCENTILE", expressions=[node.this.copy(), node.expression.copy()]
             )
         return node
+
+    def _first_n(node: Any) -> bool:
+        return isinstance(node, exp.Min) and node.args.get("count") is not None
+
+    def _fill(template: str, **args: Any) -> Any:
+        """Parse ``template`` in the dialect; put a copy of ``args[name]`` for each ``name``."""
+        replacement: Any = exp.maybe_parse(template, dialect=dialect)
+        return replacement.transform(
+            lambda n: args[n.name].copy() if isinstance(n, exp.Column) and n.name in args else n
+        )
 
     return tree.transform(rule)

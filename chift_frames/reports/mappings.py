@@ -141,6 +141,9 @@ def consensus_targets(frames: Source, *, snapshot: str = "latest") -> pd.DataFra
         - ``consensus_count``, ``consensus_share``: consumers who chose it, and their share of
           ``consumer_count``
         - ``target_count``: distinct targets chosen
-        - ``outlier_count``, ``outlier_consumer_ids``: the consumers who chose another target
+        - ``outlier_count``: consumers who chose another target
+        - ``outlier_consumer_ids``: the first 100 of them A-Z (every one when there are no
+          more; a list as long as a large account would fill the memory and no one would read
+          it: ``mapping_values`` holds the rest)
     """
     return run_report(frames, snapshot, "consensus_targets", _CONSENSUS_COLUMNS)

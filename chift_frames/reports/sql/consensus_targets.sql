@@ -80,10 +80,11 @@ per_source AS (
     GROUP BY sync_id, mapping_name, sub_mapping_name, source_id
 ),
 outliers AS (
-    -- the consumers whose choice is not the consensus: listed, only they are grouped
+    -- the consumers whose choice is not the consensus, the first 100 A-Z of each source:
+    -- a list as long as the account would not fit in memory, nor serve in a report
     SELECT
         ch.sync_id, ch.mapping_name, ch.sub_mapping_name, ch.source_id,
-        list_sort(list(ch.consumer_id)) AS outlier_consumer_ids
+        list_sort(min(ch.consumer_id, 100)) AS outlier_consumer_ids
     FROM consumer_choices AS ch
     JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
     WHERE ch.target_id <> co.consensus_target_id
@@ -102,7 +103,7 @@ SELECT
     CAST(co.consensus_count AS BIGINT) AS consensus_count,
     CAST(co.consensus_count AS DOUBLE) / nullif(p.consumer_count, 0) AS consensus_share,
     CAST(p.target_count AS BIGINT) AS target_count,
-    CAST(array_length(coalesce(o.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
+    CAST(p.consumer_count - co.consensus_count AS BIGINT) AS outlier_count,
     CAST(coalesce(o.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
 FROM per_source AS p
 JOIN consensus AS co USING (sync_id, mapping_name, sub_mapping_name, source_id)
