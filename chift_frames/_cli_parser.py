@@ -589,7 +589,8 @@ def build_parser(
         "--migrate",
         action="store_true",
         help="move snapshots written by version 0.1 (snapshot=<id> folders) to the current "
-        "layout, and turn the executions each snapshot copied into the log",
+        "layout, turn the executions each snapshot copied into the log, and fill in the "
+        "columns added since a snapshot was saved (mapping_values.source_repeats)",
     )
     snaps.set_defaults(func=commands["snapshots"])
     return parser

@@ -256,3 +256,52 @@ def test_a_rebuild_fills_the_column_in(tmp_path: Path) -> None:
     rebuild_snapshot(tmp_path, "latest")
     values = load(tmp_path).mapping_values
     assert len(values) and values["source_repeats"].notna().all()
+
+
+def test_snapshots_migrate_fills_the_column_in_and_keeps_every_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chift_frames.cli import main
+
+    world = World(consumers=10, syncs=2, seed=6)
+    save(flatten(with_repeats(world, 6)), tmp_path, snapshot_id="one")
+    world.evolve()
+    save(flatten(with_repeats(world, 7)), tmp_path, snapshot_id="two")
+    expected = {sid: load(tmp_path, sid).mapping_values for sid in ("one", "two")}
+    reports = compute_reports(tmp_path)
+    changes = diff(tmp_path).value_changes
+    for sid in ("one", "two"):
+        strip_source_repeats(tmp_path, sid)
+    old_parts = set(snapshot_manifest(tmp_path, "one")["files"]["mapping_values"])
+    assert main(["snapshots", str(tmp_path), "--migrate"]) == 0
+    capsys.readouterr()
+    for sid in ("one", "two"):
+        pd.testing.assert_frame_equal(load(tmp_path, sid).mapping_values, expected[sid])
+    new_parts = set(snapshot_manifest(tmp_path, "one")["files"]["mapping_values"])
+    assert not new_parts & old_parts
+    assert not any((tmp_path / rel).exists() for rel in old_parts)
+    got = compute_reports(tmp_path)
+    for name in REPORTS:
+        pd.testing.assert_frame_equal(got[name], reports[name], obj=name)
+    pd.testing.assert_frame_equal(diff(tmp_path).value_changes, changes)
+    # a second run finds nothing to do
+    from chift_frames.store.lifecycle import migrate_added_columns
+
+    assert migrate_added_columns(tmp_path) == []
+
+
+def test_a_snapshot_whose_pair_spans_parts_is_left_null(tmp_path: Path) -> None:
+    from chift_frames.store import SnapshotWriter
+    from chift_frames.store.lifecycle import migrate_added_columns
+
+    world = World(consumers=3, syncs=1, seed=2)
+    values = flatten(with_repeats(world, 2)).mapping_values
+    first = values.consumer_id.iloc[0]
+    mine = values[values.consumer_id == first]
+    writer = SnapshotWriter(tmp_path)
+    writer.write({"mapping_values": mine.iloc[: len(mine) // 2]})
+    writer.write({"mapping_values": mine.iloc[len(mine) // 2 :]})
+    writer.commit("complete", pairs_ok=1, pairs_failed=0)
+    strip_source_repeats(tmp_path, snapshot_manifest(tmp_path)["snapshot_id"])
+    assert migrate_added_columns(tmp_path) == []
+    assert load(tmp_path).mapping_values["source_repeats"].isna().all()

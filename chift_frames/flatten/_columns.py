@@ -626,3 +626,19 @@ def _source_repeats(
     known: np.ndarray = source.is_valid().to_numpy(zero_copy_only=False)
     repeats: np.ndarray = (counts[key] > 1) & known
     return repeats
+
+
+def source_repeats_of(values: pa.Table) -> np.ndarray:
+    """Return ``source_repeats`` for rows of ``mapping_values`` that lack it.
+
+    The same rule as when flattening, from the stored columns: a value repeats when another
+    row with the same consumer, sync, mapping name, sub-mapping name and (non-null) source
+    exists in ``values``, which must hold every value of its pairs.
+    """
+    key = np.zeros(values.num_rows, dtype=np.int64)
+    for column in ("consumer_id", "sync_id", "mapping_name", "sub_mapping_name", "source_id"):
+        key, _ = _dense(key, _codes(values[column].combine_chunks()), values.num_rows + 1)
+    counts = np.bincount(key, minlength=1)
+    known: np.ndarray = values["source_id"].is_valid().to_numpy(zero_copy_only=False)
+    repeats: np.ndarray = (counts[key] > 1) & known
+    return repeats

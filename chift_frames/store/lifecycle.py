@@ -50,6 +50,7 @@ __all__ = [
     "clean",
     "finish_prune",
     "migrate",
+    "migrate_added_columns",
     "migrate_executions",
     "plan_prune",
     "prune",
@@ -425,7 +426,8 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
     and its new manifest are written, then its ``snapshot=<id>`` folders are removed; readers
     see the snapshot whole throughout, from one layout or the other. Safe to run again after
     a crash. Then the executions each snapshot copied become the log
-    (:func:`migrate_executions`).
+    (:func:`migrate_executions`), and the columns added since each snapshot was saved are
+    filled in (:func:`migrate_added_columns`).
 
     Raises
     ------
@@ -474,7 +476,84 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
         moved.append(sid)
         log.info("migrated snapshot %s of %s to the current layout", sid, base)
     migrate_executions(root)
+    migrate_added_columns(root)
     return moved
+
+
+def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
+    """Fill in the columns added since each snapshot was saved; return the ids of those changed.
+
+    So far ``mapping_values.source_repeats``: each part that lacks it is written again with
+    it, computed as the flattening does, then the snapshot's manifest lists the new parts,
+    then the old ones are removed (under the snapshot's lock; safe to run again after a
+    crash). A snapshot where one pair's values lie in more than one part (not one that
+    chift_frames wrote) is left as it is: readers show the column null, with the same
+    results.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ..flatten._columns import source_repeats_of
+    from ..schema import ADDED_COLUMNS
+    from .read import lacks_added_columns
+    from .writer import _file_metadata, _write_parquet, put_snapshot_row
+
+    name = "mapping_values"
+    (column,) = ADDED_COLUMNS[name]
+    schema = TABLES[name].schema
+    base = open_root(root)
+    changed = []
+    for m in current_manifests(base):
+        rels = m["files"].get(name, [])
+        if "format" not in m or not lacks_added_columns(base, name, rels):
+            continue
+        sid = m["snapshot_id"]
+        lock = SnapshotLock(base, sid, purpose="migrate")
+        lock.acquire()
+        try:
+            if not _pairs_in_one_part(base, rels):
+                log.info("snapshot %s of %s: a pair's values lie in several parts", sid, base)
+                continue
+            files = []
+            for number, rel in enumerate(rels):  # one part in memory at a time
+                part = pq.read_table(base.full(rel), filesystem=base.fs)
+                if column in part.column_names:
+                    files.append(rel)
+                    continue
+                part = part.append_column(column, pc.cast(source_repeats_of(part), "bool"))
+                part = part.select(schema.names).cast(schema)
+                new = f"{part_folder(name, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                _write_parquet(base, new, part.replace_schema_metadata(_file_metadata(name)))
+                files.append(new)
+            manifest = {**m, "files": {**m["files"], name: files}}
+            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
+            put_snapshot_row(base, manifest)
+            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            for rel in base.list_files(part_folder(name, sid)):
+                if rel not in files:  # the old parts, or new ones of a run that crashed
+                    base.delete(rel)
+        finally:
+            lock.release()
+        changed.append(sid)
+        log.info("snapshot %s of %s has %s.%s now", sid, base, name, column)
+    return changed
+
+
+def _pairs_in_one_part(root: Root, rels: list[str]) -> bool:
+    """Whether each (consumer, sync) pair's rows lie in one of the parts ``rels``."""
+    import pyarrow.parquet as pq
+
+    seen: set[tuple[str, str]] = set()
+    for rel in rels:
+        ids = pq.read_table(root.full(rel), filesystem=root.fs, columns=["consumer_id", "sync_id"])
+        distinct = ids.group_by(["consumer_id", "sync_id"]).aggregate([])
+        pairs = set(
+            zip(distinct["consumer_id"].to_pylist(), distinct["sync_id"].to_pylist(), strict=True)
+        )
+        if seen & pairs:
+            return False
+        seen |= pairs
+    return True
 
 
 def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
