@@ -143,3 +143,13 @@ def test_an_unknown_dialect_is_refused(demo_dir: Path, capsys: pytest.CaptureFix
         to_dialect("SELECT 1", "oracle")
     with pytest.raises(SystemExit):
         main(["report", str(demo_dir), "--sql", "flow_runs", "--dialect", "oracle"])
+
+
+def test_the_first_n_rule_keeps_a_descending_sort_and_leaves_plain_min_alone() -> None:
+    from chift_frames.reports._dialects import to_dialect
+
+    sql = "SELECT list_sort(min(x, 3), 'DESC') AS a, list_sort(min(x, 3)) AS b, min(x) AS c FROM t"
+    out = to_dialect(sql, "spark", pretty=False)
+    assert "SORT_ARRAY(SLICE(SORT_ARRAY(COLLECT_LIST(x)), 1, 3), FALSE) AS a" in out
+    assert ", SLICE(SORT_ARRAY(COLLECT_LIST(x)), 1, 3) AS b" in out
+    assert "MIN(x) AS c" in out

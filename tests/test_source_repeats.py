@@ -305,3 +305,48 @@ def test_a_snapshot_whose_pair_spans_parts_is_left_null(tmp_path: Path) -> None:
     strip_source_repeats(tmp_path, snapshot_manifest(tmp_path)["snapshot_id"])
     assert migrate_added_columns(tmp_path) == []
     assert load(tmp_path).mapping_values["source_repeats"].isna().all()
+
+
+def test_a_pair_listed_twice_in_one_batch_repeats_its_sources() -> None:
+    from chift_frames.reports import unmapped_sources
+
+    p = payload(
+        "s1",
+        [
+            {
+                "name": "Tax",
+                "sub_mapping_name": "VAT",
+                "hidden_source_ids": [],
+                "values": [{"source_id": "V21", "target_id": None}],
+            }
+        ],
+    )
+    frames = flatten([("c1", p), ("c1", p), ("c2", p)])
+    mv = frames.mapping_values
+    assert mv["source_repeats"].astype(bool).tolist() == expected_repeats(mv).tolist()
+    assert mv["source_repeats"].astype(bool).tolist() == [True, True, False]
+    got = unmapped_sources(frames)
+    assert got[["unmapped_consumer_count", "consumer_count"]].values.tolist() == [[2, 2]]
+
+
+def test_a_migration_run_again_removes_what_a_crashed_one_left(tmp_path: Path) -> None:
+    import shutil
+
+    from chift_frames.store.lifecycle import migrate_added_columns
+
+    world = World(consumers=6, syncs=2, seed=5)
+    save(flatten(with_repeats(world, 5)), tmp_path, snapshot_id="one")
+    strip_source_repeats(tmp_path, "one")
+    stripped = snapshot_manifest(tmp_path, "one")["files"]["mapping_values"]
+    kept = tmp_path / "kept.parquet"
+    shutil.copy(tmp_path / stripped[0], kept)
+    assert migrate_added_columns(tmp_path) == ["one"]
+    manifest = snapshot_manifest(tmp_path, "one")
+    # as if the run had crashed after the manifest, before removing the old part
+    shutil.copy(kept, tmp_path / stripped[0])
+    assert migrate_added_columns(tmp_path) == []
+    assert not (tmp_path / stripped[0]).exists()
+    assert snapshot_manifest(tmp_path, "one") == manifest
+    folder = tmp_path / "mapping_values" / "snapshot_id=one"
+    listed = {Path(rel).name for rel in manifest["files"]["mapping_values"]}
+    assert {f.name for f in folder.iterdir()} == listed

@@ -428,7 +428,9 @@ class _Columns:
         is_hidden[np.asarray(hidden_at, dtype=np.int64)] = True
         v_start = np.concatenate(([0], np.cumsum(m_nval)[:-1])) if n_map else m_nval
         source = pa.array(self.v_src, pa.string())
-        repeats = _source_repeats(m_rec, m_name, m_sub, v_map, source)
+        # a pair's code from its ids, not its record: a batch may list a pair twice
+        pair, _ = _dense(_codes(consumer), _codes(sync), n_rec + 1)
+        repeats = _source_repeats(pair[m_rec], m_name, m_sub, v_map, source)
         m_unmapped = m_nval - np.bincount(v_map, weights=mapped, minlength=n_map).astype(np.int64)
 
         # flows, datastores, columns
@@ -588,8 +590,10 @@ def _unique(seen: dict[str, int], key: Any, i: int, where: str, field: str) -> N
         )
 
 
-def _codes(values: pa.Array) -> np.ndarray:
+def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Return dense int64 codes of ``values``: equal values, equal codes; null has its own."""
+    if isinstance(values, pa.ChunkedArray):  # past 2 GiB of text: one chunk, 64-bit offsets
+        values = values.cast(pa.large_string()).combine_chunks()
     encoded = values.dictionary_encode(null_encoding="encode")
     codes: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes
@@ -609,17 +613,18 @@ def _dense(a: np.ndarray, b: np.ndarray, b_size: int) -> tuple[np.ndarray, int]:
 
 
 def _source_repeats(
-    m_rec: np.ndarray, m_name: pa.Array, m_sub: pa.Array, v_map: np.ndarray, source: pa.Array
+    m_pair: np.ndarray, m_name: pa.Array, m_sub: pa.Array, v_map: np.ndarray, source: pa.Array
 ) -> np.ndarray:
     """Return whether each value's pair gives its source another value in a same-named mapping.
 
-    A pair's mappings with the same ``name`` and ``sub_mapping_name`` are one mapping to the
-    reports; a value repeats when another value of those lists the same (non-null) source.
-    Vectorised over the whole batch: a few sorts of integer codes, no Python loop per value.
+    ``m_pair`` codes each mapping's (consumer, sync) pair. A pair's mappings with the same
+    ``name`` and ``sub_mapping_name`` are one mapping to the reports; a value repeats when
+    another value of those lists the same (non-null) source. Vectorised over the whole batch:
+    a few sorts of integer codes, no Python loop per value.
     """
     if not len(source):
         return np.zeros(0, dtype=bool)
-    name, _ = _dense(m_rec, _codes(m_name), len(m_name))
+    name, _ = _dense(m_pair, _codes(m_name), len(m_name))
     group, _ = _dense(name, _codes(m_sub), len(m_sub))
     key, _ = _dense(group[v_map], _codes(source), len(source) + 1)
     counts = np.bincount(key)

@@ -77,7 +77,7 @@ def _rules(tree: Any, dialect: str) -> Any:
             node.set("materialized", None)
         if isinstance(node, exp.Anonymous) and str(node.name).lower() == "epoch_us":
             return _fill(_EPOCH_US[dialect].format("__arg__"), __arg__=node.expressions[0])
-        if isinstance(node, exp.ArraySort) and _first_n(node.this):
+        if isinstance(node, exp.ArraySort) and _first_n(node.this) and _ascending(node):
             node = node.this  # sorted already, as each engine's first n are
         if _first_n(node):
             return _fill(_FIRST_N[dialect], __arg__=node.this, __n__=node.args["count"])
@@ -90,6 +90,10 @@ def _rules(tree: Any, dialect: str) -> Any:
                 this="PERCENTILE", expressions=[node.this.copy(), node.expression.copy()]
             )
         return node
+
+    def _ascending(node: Any) -> bool:
+        order = node.args.get("asc")  # None unless the sort says DESC (False)
+        return order is None or bool(order.this)
 
     def _first_n(node: Any) -> bool:
         return isinstance(node, exp.Min) and node.args.get("count") is not None

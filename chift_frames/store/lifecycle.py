@@ -40,6 +40,7 @@ from .manifests import (
     current_manifests,
     dump,
     part_folder,
+    read_manifest,
     replacements,
     scan_manifests,
     superseded_ids,
@@ -486,9 +487,11 @@ def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
     So far ``mapping_values.source_repeats``: each part that lacks it is written again with
     it, computed as the flattening does, then the snapshot's manifest lists the new parts,
     then the old ones are removed (under the snapshot's lock; safe to run again after a
-    crash). A snapshot where one pair's values lie in more than one part (not one that
-    chift_frames wrote) is left as it is: readers show the column null, with the same
-    results.
+    crash: a run finds the parts an earlier one left and removes them). A snapshot where one
+    pair's values lie in more than one part (not one that chift_frames wrote) is left as it
+    is: readers show the column null, with the same results. Readers that glob the folders
+    rather than read the manifest (``report --sql --views``) may see a part twice while a
+    snapshot is migrated: run it when nothing reads the dataset.
     """
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -503,39 +506,46 @@ def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
     schema = TABLES[name].schema
     base = open_root(root)
     changed = []
-    for m in current_manifests(base):
-        rels = m["files"].get(name, [])
-        if "format" not in m or not lacks_added_columns(base, name, rels):
+    for listed in current_manifests(base):
+        if "format" not in listed:
+            continue  # a 0.1 snapshot: migrate() moves it first
+        sid = listed["snapshot_id"]
+        folder = part_folder(name, sid)
+        known = set(listed["files"].get(name, []))
+        leftovers = any(rel not in known for rel in base.list_files(folder))
+        if not leftovers and not lacks_added_columns(base, name, sorted(known)):
             continue
-        sid = m["snapshot_id"]
         lock = SnapshotLock(base, sid, purpose="migrate")
         lock.acquire()
         try:
-            if not _pairs_in_one_part(base, rels):
-                log.info("snapshot %s of %s: a pair's values lie in several parts", sid, base)
-                continue
-            files = []
-            for number, rel in enumerate(rels):  # one part in memory at a time
-                part = pq.read_table(base.full(rel), filesystem=base.fs)
-                if column in part.column_names:
-                    files.append(rel)
+            m = read_manifest(base, sid)  # as it is now that no one else writes it
+            files = rels = m["files"].get(name, [])
+            if lacks_added_columns(base, name, rels):
+                if not _pairs_in_one_part(base, rels):
+                    log.info("snapshot %s of %s: a pair's values lie in several parts", sid, base)
                     continue
-                part = part.append_column(column, pc.cast(source_repeats_of(part), "bool"))
-                part = part.select(schema.names).cast(schema)
-                new = f"{part_folder(name, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
-                _write_parquet(base, new, part.replace_schema_metadata(_file_metadata(name)))
-                files.append(new)
-            manifest = {**m, "files": {**m["files"], name: files}}
-            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
-            put_snapshot_row(base, manifest)
-            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
-            for rel in base.list_files(part_folder(name, sid)):
-                if rel not in files:  # the old parts, or new ones of a run that crashed
+                files = []
+                for number, rel in enumerate(rels):  # one part in memory at a time
+                    part = pq.read_table(base.full(rel), filesystem=base.fs)
+                    if column in part.column_names:
+                        files.append(rel)
+                        continue
+                    flag = pc.cast(source_repeats_of(part), "bool")
+                    part = part.append_column(column, flag).select(schema.names).cast(schema)
+                    new = f"{folder}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                    _write_parquet(base, new, part.replace_schema_metadata(_file_metadata(name)))
+                    files.append(new)
+                manifest = {**m, "files": {**m["files"], name: files}}
+                validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
+                put_snapshot_row(base, manifest)
+                base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+                changed.append(sid)
+                log.info("snapshot %s of %s has %s.%s now", sid, base, name, column)
+            for rel in base.list_files(folder):
+                if rel not in files:  # the old parts, here or left by a run that crashed
                     base.delete(rel)
         finally:
             lock.release()
-        changed.append(sid)
-        log.info("snapshot %s of %s has %s.%s now", sid, base, name, column)
     return changed
 
 
