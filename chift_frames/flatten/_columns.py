@@ -627,7 +627,12 @@ def _source_repeats(
     name, _ = _dense(m_pair, _codes(m_name), len(m_name))
     group, _ = _dense(name, _codes(m_sub), len(m_sub))
     key, _ = _dense(group[v_map], _codes(source), len(source) + 1)
-    counts = np.bincount(key)
+    return _repeated(key, source)
+
+
+def _repeated(key: np.ndarray, source: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Return whether each row's ``key`` occurs more than once, for rows with a source."""
+    counts = np.bincount(key, minlength=1)
     known: np.ndarray = source.is_valid().to_numpy(zero_copy_only=False)
     repeats: np.ndarray = (counts[key] > 1) & known
     return repeats
@@ -642,8 +647,5 @@ def source_repeats_of(values: pa.Table) -> np.ndarray:
     """
     key = np.zeros(values.num_rows, dtype=np.int64)
     for column in ("consumer_id", "sync_id", "mapping_name", "sub_mapping_name", "source_id"):
-        key, _ = _dense(key, _codes(values[column].combine_chunks()), values.num_rows + 1)
-    counts = np.bincount(key, minlength=1)
-    known: np.ndarray = values["source_id"].is_valid().to_numpy(zero_copy_only=False)
-    repeats: np.ndarray = (counts[key] > 1) & known
-    return repeats
+        key, _ = _dense(key, _codes(values[column]), values.num_rows + 1)
+    return _repeated(key, values["source_id"])
