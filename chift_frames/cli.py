@@ -521,9 +521,8 @@ def _report_sql(args: argparse.Namespace, one_apis: dict[int, str]) -> str:
             if not len(complete):
                 raise ChiftFramesError(f"{display_root(args.dir)} holds no complete snapshot")
             snapshot = str(complete.iloc[-1])
-        else:
-            snapshot = str(_resolve(args.dir, snapshot)["snapshot_id"])
         manifest = _resolve(args.dir, snapshot)
+        snapshot = str(manifest["snapshot_id"])
         tables = report_tables(args.sql)
         views = snapshot_views(
             args.views,

@@ -233,6 +233,7 @@ def snapshot_views(
     """
     from ..schema import TABLES
     from ..store.manifests import check_snapshot_id, part_folder
+    from ..store.read import columns_with_added_null
 
     check_snapshot_id(snapshot_id, legacy=True)
     out = []
@@ -242,14 +243,14 @@ def snapshot_views(
         elif dialect == "duckdb":
             path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
             if name in lacking:  # parts of an earlier version, maybe beside newer ones
-                body = f"SELECT {_with_added(name, dialect)} FROM read_parquet({path}, "
+                body = f"SELECT {columns_with_added_null(name)} FROM read_parquet({path}, "
                 body += "hive_partitioning = false, union_by_name = true)"
             else:
                 body = f"SELECT * FROM read_parquet({path}, hive_partitioning = false)"
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
         elif dialect == "spark":
             path = f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}".replace("`", "``")
-            columns = _with_added(name, dialect) if name in lacking else "*"
+            columns = columns_with_added_null(name, "`{}`") if name in lacking else "*"
             body = f"SELECT {columns} FROM parquet.`{path}`"
             out.append(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{body};")
         else:
@@ -260,18 +261,6 @@ def snapshot_views(
             )
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
     return "\n".join(out) + "\n"
-
-
-def _with_added(name: str, dialect: str) -> str:
-    """Return the columns of table ``name``, added ones null (a snapshot saved before them)."""
-    from ..schema import ADDED_COLUMNS, TABLES
-
-    added = ADDED_COLUMNS.get(name, ())
-    quote = "`{}`" if dialect == "spark" else '"{}"'
-    return ", ".join(
-        f"CAST(NULL AS BOOLEAN) AS {quote.format(c)}" if c in added else quote.format(c)
-        for c in TABLES[name].columns
-    )
 
 
 def _quote(text: str) -> str:

@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -200,14 +200,21 @@ def spark_snapshot(root: str | os.PathLike[str], snapshot: str = "latest") -> st
 class _SparkRun:
     """Views over one snapshot on a session of their own, and the reports run over them."""
 
-    def __init__(self, session: Any, snapshot_id: str, root: str, manifest: dict[str, Any]):
+    def __init__(
+        self,
+        session: Any,
+        snapshot_id: str,
+        root: str,
+        manifest: dict[str, Any],
+        lacking: Collection[str] = (),
+    ):
         self.session = session
         self.snapshot_id = snapshot_id
         self.root = root
         self._manifest = manifest  # a log snapshot's executions view reads the parts it lists
         self._files: Mapping[str, Any] = manifest["files"]
         self._views: set[str] = set()
-        self.lacking: set[str] = set()  # tables with parts saved before an added column
+        self._lacking = lacking  # tables with parts saved before an added column
 
     def views(self, tables: list[str]) -> None:
         """Create the temporary views of ``tables`` not made yet, as ``--views`` prints them."""
@@ -222,7 +229,7 @@ class _SparkRun:
             with_files,
             dialect="spark",
             manifest=self._manifest,
-            lacking=self.lacking,
+            lacking=self._lacking,
         )
         for statement in statements.split(";\n"):
             if statement.strip():
@@ -344,8 +351,8 @@ def open_spark(source: SparkLike, snapshot: str = "latest") -> Iterator[_SparkRu
     work = _own_session(session)
     previous = work.conf.get("spark.sql.session.timeZone")
     work.conf.set("spark.sql.session.timeZone", "UTC")
-    run = _SparkRun(work, snapshot_id, source.spark_path(), manifest)
-    run.lacking = tables_lacking_added(source.root, manifest)
+    lacking = tables_lacking_added(source.root, manifest)
+    run = _SparkRun(work, snapshot_id, source.spark_path(), manifest, lacking)
     try:
         yield run
     finally:

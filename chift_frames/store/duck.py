@@ -19,12 +19,13 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import StoreError
-from ..schema import ADDED_COLUMNS, TABLES, arrow_to_pandas_dtype
+from ..schema import TABLES, arrow_to_pandas_dtype
 from .execlog import LOG, is_log, view_sql
 from .filesystems import Root, open_root
 from .read import (
     SnapshotSpec,
     check_parts,
+    columns_with_added_null,
     dataset,
     lacks_added_columns,
     list_snapshots,
@@ -116,23 +117,12 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         prefix = f"{_sql_str(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
-        lacking = lacks_added_columns(root, name, files)
-        added = ADDED_COLUMNS.get(name, ()) if lacking else ()
-        names = ", ".join(
-            f'CAST(NULL AS {_duck_type(TABLES[name].schema.field(c).type)}) AS "{c}"'
-            if c in added
-            else f'"{c}"'
-            for c in TABLES[name].columns
-        )
+        if lacks_added_columns(root, name, files):
+            names = columns_with_added_null(name)
+        else:
+            names = ", ".join(f'"{c}"' for c in TABLES[name].columns)
         selects.append(f"SELECT {prefix}{names} FROM read_parquet([{paths}])")
     return f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects)
-
-
-def _duck_type(type_: pa.DataType) -> str:
-    """DuckDB's name for an added column's Arrow type (they are all booleans so far)."""
-    if pa.types.is_boolean(type_):
-        return "BOOLEAN"
-    raise TypeError(f"no DuckDB type for added columns of type {type_}")  # pragma: no cover
 
 
 def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -> None:

@@ -193,6 +193,25 @@ def lacks_added_columns(root: Root, name: str, rels: Sequence[str]) -> bool:
     return False
 
 
+def columns_with_added_null(name: str, quote: str = '"{}"') -> str:
+    """Return a SELECT list of table ``name``'s columns, its added ones as typed nulls.
+
+    For the views of a snapshot whose parts were saved before those columns; the SQL reads
+    the same in DuckDB and Spark (``quote`` puts each name in the engine's quotes).
+    """
+    added = ADDED_COLUMNS.get(name, ())
+    columns = []
+    for field in TABLES[name].schema:
+        column = quote.format(field.name)
+        if field.name not in added:
+            columns.append(column)
+        elif pa.types.is_boolean(field.type):
+            columns.append(f"CAST(NULL AS BOOLEAN) AS {column}")
+        else:  # pragma: no cover - every added column is a boolean so far
+            raise TypeError(f"no SQL type for added column {name}.{field.name} ({field.type})")
+    return ", ".join(columns)
+
+
 def tables_lacking_added(
     root: str | os.PathLike[str] | Root,
     manifest: dict[str, Any],
