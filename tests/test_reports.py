@@ -925,6 +925,75 @@ def test_datastore_inventory_flags_disagreements(
     )
 
 
+# What datastore_inventory answers, written the plain way: a distinct count per column and per
+# type, the outliers grouped from every column row. The report reaches the same rows by fewer
+# passes over the columns.
+_INVENTORY_AS_DEFINED = """
+WITH type_votes AS (
+    SELECT sync_id, flow_id, datastore_name, name AS column_name, type,
+        count(DISTINCT consumer_id) AS n
+    FROM datastore_columns GROUP BY ALL
+),
+common AS (
+    SELECT sync_id, flow_id, datastore_name, column_name, type AS common_type FROM type_votes
+    QUALIFY row_number() OVER (
+        PARTITION BY sync_id, flow_id, datastore_name, column_name ORDER BY n DESC, type) = 1
+),
+seen AS (
+    SELECT sync_id, flow_id, datastore_name, name AS column_name,
+        count(DISTINCT consumer_id) AS consumer_count, list_sort(list(DISTINCT type)) AS types
+    FROM datastore_columns GROUP BY ALL
+),
+outliers AS (
+    SELECT c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
+        list_sort(list(DISTINCT c.consumer_id)) AS ids
+    FROM datastore_columns AS c JOIN common AS t
+        ON (t.sync_id, t.flow_id, t.datastore_name, t.column_name)
+        = (c.sync_id, c.flow_id, c.datastore_name, c.name)
+    WHERE c.type <> t.common_type GROUP BY ALL
+)
+SELECT s.sync_id, s.flow_id, s.datastore_name, s.column_name, s.consumer_count,
+    t.common_type, coalesce(o.ids, []) AS outlier_consumer_ids
+FROM seen AS s
+JOIN common AS t USING (sync_id, flow_id, datastore_name, column_name)
+LEFT JOIN outliers AS o USING (sync_id, flow_id, datastore_name, column_name)
+"""
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_datastore_inventory_counts_as_defined(world_frames: Frames, seed: int) -> None:
+    """Columns given twice by a consumer, null types and shared names count as defined."""
+    import random
+
+    from chift_frames.engine import open_source
+
+    rng = random.Random(seed)
+    columns = world_frames["datastore_columns"]
+    types = ["string", "text", "number", None]
+    shuffled = columns.sample(frac=rng.uniform(0.05, 1.0), random_state=seed)
+    again = shuffled.sample(frac=rng.choice([0.0, 0.3]), random_state=seed + 1)
+    changed = pd.concat([shuffled, again], ignore_index=True)
+    changed["type"] = [rng.choice(types) if rng.random() < 0.4 else t for t in changed["type"]]
+    changed["name"] = [rng.choice(["a", n]) if rng.random() < 0.2 else n for n in changed["name"]]
+    frames = Frames({**world_frames, "datastore_columns": changed.astype(columns.dtypes)})
+
+    out = datastore_inventory(frames)
+    with open_source(frames) as con:
+        expected = con.sql(_INVENTORY_AS_DEFINED).to_arrow_table().to_pylist()
+    got = rows(out[list(expected[0])]) if expected else []
+
+    def key(row: dict[str, Any]) -> tuple[str, ...]:
+        return (row["sync_id"], row["flow_id"], row["datastore_name"], row["column_name"])
+
+    assert sorted(got, key=key) == sorted(expected, key=key)
+    assert (out.types.map(len) == out.type_count).all()
+    assert out.consumer_count.sum() == len(
+        changed.dropna(subset=["datastore_name", "name"]).drop_duplicates(
+            ["consumer_id", "sync_id", "flow_id", "datastore_name", "name"]
+        )
+    )
+
+
 # -- the registry --------------------------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ def datastore_inventory(frames: Source, *, snapshot: str = "latest") -> pd.DataF
     -------
     pandas.DataFrame
         One row per (sync, flow, datastore name, column name), ordered by sync name, sync id,
-        flow name, flow id, datastore name and the column's first position:
+        flow name, flow id, datastore name, the column's first position and its name:
 
         - ``sync_id``, ``sync_name``, ``flow_id``, ``flow_name``, ``datastore_name``,
           ``column_name``

@@ -23,13 +23,14 @@ flow_names AS (
 type_votes AS (
     SELECT
         sync_id, flow_id, datastore_name, name AS column_name, type,
-        count(DISTINCT consumer_id) AS consumer_count
+        count(DISTINCT consumer_id) AS consumer_count, min(column_index) AS position
     FROM datastore_columns
     GROUP BY sync_id, flow_id, datastore_name, name, type
 ),
 common_types AS (
     -- the type most consumers use (the first A-Z on a tie)
-    SELECT sync_id, flow_id, datastore_name, column_name, type AS common_type
+    SELECT sync_id, flow_id, datastore_name, column_name, type AS common_type,
+        consumer_count AS common_count
     FROM type_votes
     QUALIFY row_number() OVER (
         PARTITION BY sync_id, flow_id, datastore_name, column_name
@@ -40,55 +41,69 @@ column_types AS (
     -- the types each column has, from the votes: a few rows per column
     SELECT
         sync_id, flow_id, datastore_name, column_name,
-        list_sort(list(type)) AS types, count(*) AS type_count
+        list_sort(list(type)) AS types, count(*) AS type_count, min(position) AS position
     FROM type_votes
     GROUP BY sync_id, flow_id, datastore_name, column_name
 ),
-columns_seen AS (
+others AS (
+    -- the consumers who give a column a type other than the common one (a null type too):
+    -- only they are grouped; an outlier gives it another type that is not null
     SELECT
-        sync_id, flow_id, datastore_name, name AS column_name,
-        count(DISTINCT consumer_id) AS consumer_count, min(column_index) AS position
-    FROM datastore_columns
-    GROUP BY sync_id, flow_id, datastore_name, name
-),
-outliers AS (
-    -- the consumers who give a column another type than most: only they are grouped
-    SELECT
-        c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name,
-        list_sort(list(DISTINCT c.consumer_id)) AS outlier_consumer_ids
+        c.sync_id, c.flow_id, c.datastore_name, c.name AS column_name, c.consumer_id,
+        any_value(t.common_type) AS common_type,
+        coalesce(bool_or(c.type <> t.common_type), false) AS is_outlier
     FROM datastore_columns AS c
     JOIN common_types AS t
         ON t.sync_id = c.sync_id AND t.flow_id = c.flow_id
         AND t.datastore_name = c.datastore_name AND t.column_name = c.name
-    WHERE c.type <> t.common_type
-    GROUP BY c.sync_id, c.flow_id, c.datastore_name, c.name
+    WHERE c.type IS DISTINCT FROM t.common_type
+    GROUP BY c.sync_id, c.flow_id, c.datastore_name, c.name, c.consumer_id
+),
+others_giving_common AS (
+    -- which of them give the common type as well (they count once among its votes)
+    SELECT DISTINCT o.sync_id, o.flow_id, o.datastore_name, o.column_name, o.consumer_id
+    FROM others AS o
+    JOIN datastore_columns AS c
+        ON c.sync_id = o.sync_id AND c.flow_id = o.flow_id
+        AND c.datastore_name = o.datastore_name AND c.name = o.column_name
+        AND c.consumer_id = o.consumer_id AND c.type IS NOT DISTINCT FROM o.common_type
+),
+outliers AS (
+    SELECT
+        o.sync_id, o.flow_id, o.datastore_name, o.column_name,
+        list_sort(list(o.consumer_id) FILTER (WHERE o.is_outlier)) AS outlier_consumer_ids,
+        count(*) FILTER (WHERE g.consumer_id IS NULL) AS only_other
+    FROM others AS o
+    LEFT JOIN others_giving_common AS g
+        ON g.sync_id = o.sync_id AND g.flow_id = o.flow_id
+        AND g.datastore_name = o.datastore_name AND g.column_name = o.column_name
+        AND g.consumer_id = o.consumer_id
+    GROUP BY o.sync_id, o.flow_id, o.datastore_name, o.column_name
 )
 SELECT
-    CAST(s.sync_id AS VARCHAR) AS sync_id,
+    CAST(ty.sync_id AS VARCHAR) AS sync_id,
     CAST(sn.sync_name AS VARCHAR) AS sync_name,
-    CAST(s.flow_id AS VARCHAR) AS flow_id,
+    CAST(ty.flow_id AS VARCHAR) AS flow_id,
     CAST(fn.flow_name AS VARCHAR) AS flow_name,
-    CAST(s.datastore_name AS VARCHAR) AS datastore_name,
-    CAST(s.column_name AS VARCHAR) AS column_name,
-    CAST(s.consumer_count AS BIGINT) AS consumer_count,
+    CAST(ty.datastore_name AS VARCHAR) AS datastore_name,
+    CAST(ty.column_name AS VARCHAR) AS column_name,
+    -- those who give the common type, and those who give only others
+    CAST(t.common_count + coalesce(o.only_other, 0) AS BIGINT) AS consumer_count,
     CAST(ty.types AS VARCHAR[]) AS types,
     CAST(ty.type_count AS BIGINT) AS type_count,
     CAST(t.common_type AS VARCHAR) AS common_type,
     CAST(ty.type_count > 1 AS BOOLEAN) AS type_disagrees,
     CAST(array_length(coalesce(o.outlier_consumer_ids, [])) AS BIGINT) AS outlier_count,
     CAST(coalesce(o.outlier_consumer_ids, []) AS VARCHAR[]) AS outlier_consumer_ids
-FROM columns_seen AS s
+FROM column_types AS ty
 JOIN common_types AS t
-    ON t.sync_id = s.sync_id AND t.flow_id = s.flow_id
-    AND t.datastore_name = s.datastore_name AND t.column_name = s.column_name
-JOIN column_types AS ty
-    ON ty.sync_id = s.sync_id AND ty.flow_id = s.flow_id
-    AND ty.datastore_name = s.datastore_name AND ty.column_name = s.column_name
+    ON t.sync_id = ty.sync_id AND t.flow_id = ty.flow_id
+    AND t.datastore_name = ty.datastore_name AND t.column_name = ty.column_name
 LEFT JOIN outliers AS o
-    ON o.sync_id = s.sync_id AND o.flow_id = s.flow_id
-    AND o.datastore_name = s.datastore_name AND o.column_name = s.column_name
-LEFT JOIN flow_names AS fn ON fn.sync_id = s.sync_id AND fn.flow_id = s.flow_id
-LEFT JOIN sync_names AS sn ON sn.sync_id = s.sync_id
+    ON o.sync_id = ty.sync_id AND o.flow_id = ty.flow_id
+    AND o.datastore_name = ty.datastore_name AND o.column_name = ty.column_name
+LEFT JOIN flow_names AS fn ON fn.sync_id = ty.sync_id AND fn.flow_id = ty.flow_id
+LEFT JOIN sync_names AS sn ON sn.sync_id = ty.sync_id
 ORDER BY
-    sn.sync_name NULLS LAST, s.sync_id, fn.flow_name NULLS LAST, s.flow_id, s.datastore_name,
-    s.position
+    sn.sync_name NULLS LAST, ty.sync_id, fn.flow_name NULLS LAST, ty.flow_id, ty.datastore_name,
+    ty.position, ty.column_name
