@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from chift_frames import Frames, flatten
 from chift_frames.flatten import flatten_executions
@@ -139,3 +140,65 @@ def test_execution_reports_without_executions() -> None:
     assert flow_runs(frames).empty and consumer_flow_runs(frames).empty
     assert stale_flows(frames).flow_id.tolist() == [F1]
     assert pa.Table.from_pandas(flow_runs(frames)).num_rows == 0
+
+
+def random_snapshot(seed: int) -> tuple[Frames, pd.DataFrame]:
+    """A snapshot whose executions name flows the flows table lacks, and null ids."""
+    import random
+
+    rng = random.Random(seed)
+    consumers = ["c1", "c2", "c3", "c4"]
+    flows = [F1, F2, "flow-3"]
+    pairs = [(c, payload(rng.sample(flows, rng.randint(0, 3)))) for c in consumers[:3]]
+    frames = dict(flatten(pairs, fetched_at="2026-03-10T12:00:00Z"))
+    if rng.random() < 0.3:  # frames given by hand may list a flow twice
+        frames["flows"] = pd.concat([frames["flows"], frames["flows"].head(1)], ignore_index=True)
+    runs = []
+    for i in range(rng.randint(0, 40)):
+        day, hour = rng.randint(1, 10), rng.randint(0, 23)
+        start = f"2026-03-{day:02d}T{hour:02d}:00:00Z"
+        end = None if rng.random() < 0.2 else f"2026-03-{day:02d}T{hour:02d}:05:00Z"
+        consumer = rng.choice(consumers)
+        flow = rng.choice([*flows, "flow-9"])
+        runs.append(run(i, consumer, flow, start, end, rng.choice(["success", "error", "ok"])))
+    executions = to_pandas(flatten_executions(S, runs))
+    if len(executions) and rng.random() < 0.5:  # frames given by hand may hold null ids
+        column = rng.choice(["flow_id", "consumer_id"])
+        executions.loc[executions.index[:: rng.randint(2, 5)], column] = None
+    frames["executions"] = executions
+    return Frames(frames), frames["executions"]
+
+
+def keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = ("consumer_id", "sync_id", "flow_id")
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in ids))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_run_reports_group_every_execution_by_its_ids(seed: int) -> None:
+    """The numbered ids group and match the executions as the ids themselves do."""
+    frames, runs = random_snapshot(seed)
+    ok = runs.status.isin(["success", "ok"])
+    keys = ["consumer_id", "sync_id", "flow_id"]
+    by = runs.assign(ok=ok, running=runs["end"].isna()).groupby(keys, dropna=False)
+    expected = by.agg(
+        run_count=("ok", "size"),
+        success_count=("ok", "sum"),
+        running_count=("running", "sum"),
+        last_started_at=("start", "max"),
+    )
+    expected["last_success_at"] = runs[ok].groupby(keys, dropna=False).start.max()
+    columns = [*keys, *expected.columns]
+    got = consumer_flow_runs(frames, success_statuses=("success", "ok"))
+    assert keyed(records(got, columns)) == keyed(records(expected.reset_index(), columns))
+
+    # stale_flows: each flow's latest success among the executions with its three ids
+    now = pd.Timestamp("2026-03-10T12:00:00Z")
+    window = pd.Timedelta("3D")
+    successes = runs[ok].dropna(subset=keys).groupby(keys).start.max().rename("last_success_at")
+    listed = frames["flows"].drop_duplicates(keys).join(successes, on=keys)
+    stale = listed[listed.last_success_at.isna() | (listed.last_success_at < now - window)]
+    got = stale_flows(frames, window=window, now=now, success_statuses=("success", "ok"))
+    columns = [*keys, "last_success_at"]
+    assert keyed(records(got.drop_duplicates(keys), columns)) == keyed(records(stale, columns))
+    assert len(got) == len(stale.merge(frames["flows"][keys], on=keys))

@@ -20,6 +20,7 @@ HINTED = {
     "stale_flows",
     "unmapped_sources",
     "consensus_targets",
+    "consumer_flow_runs",
 }
 ONE_APIS = ["--one-api", "1=Accounting", "--one-api", "2=Point of Sale"]
 

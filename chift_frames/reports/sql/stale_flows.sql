@@ -25,20 +25,31 @@ reference AS (
         CAST(p.window_us AS BIGINT) AS window_us
     FROM report_parameters AS p
 ),
-enabled AS MATERIALIZED (
-    -- numbered once, and kept: both reads below must see the same numbers (numbered by the
-    -- ids, so an engine that reads it twice numbers it the same; flows sharing ids share one)
-    SELECT dense_rank() OVER (ORDER BY consumer_id, sync_id, flow_id) AS flow_row, * FROM flows
+consumer_codes AS MATERIALIZED (
+    -- each consumer and each flow of the enabled flows a number (by the ids, so an engine
+    -- that reads these twice numbers them the same), so that the executions are matched to
+    -- their flows and grouped by two numbers rather than three ids
+    SELECT consumer_id, dense_rank() OVER (ORDER BY consumer_id) AS consumer_code
+    FROM (SELECT DISTINCT consumer_id FROM flows)
+),
+flow_codes AS MATERIALIZED (
+    SELECT sync_id, flow_id, dense_rank() OVER (ORDER BY sync_id, flow_id) AS flow_code
+    FROM (SELECT DISTINCT sync_id, flow_id FROM flows)
+),
+enabled AS (
+    SELECT f.*, c.consumer_code, fc.flow_code
+    FROM flows AS f
+    LEFT JOIN consumer_codes AS c ON c.consumer_id = f.consumer_id
+    LEFT JOIN flow_codes AS fc ON fc.sync_id = f.sync_id AND fc.flow_id = f.flow_id
 ),
 last_successes AS (
-    -- each enabled flow's latest success: the executions are matched to the flows first, so
-    -- that they are grouped by a number rather than by three ids (spilling much less)
-    SELECT f.flow_row, max(e.start) AS last_success_at
+    -- each enabled flow's latest success
+    SELECT c.consumer_code, fc.flow_code, max(e.start) AS last_success_at
     FROM executions AS e
-    JOIN enabled AS f
-        ON f.consumer_id = e.consumer_id AND f.sync_id = e.sync_id AND f.flow_id = e.flow_id
+    JOIN consumer_codes AS c ON c.consumer_id = e.consumer_id
+    JOIN flow_codes AS fc ON fc.sync_id = e.sync_id AND fc.flow_id = e.flow_id
     WHERE e.status IN (SELECT status FROM success_statuses)
-    GROUP BY f.flow_row
+    GROUP BY c.consumer_code, fc.flow_code
 ),
 checked AS (
     SELECT
@@ -47,7 +58,8 @@ checked AS (
         (epoch_us(r.now) - epoch_us(s.last_success_at)) / 1e6 / 3600 AS hours_since_success
     FROM enabled AS f
     CROSS JOIN reference AS r
-    LEFT JOIN last_successes AS s ON s.flow_row = f.flow_row
+    LEFT JOIN last_successes AS s
+        ON s.consumer_code = f.consumer_code AND s.flow_code = f.flow_code
     WHERE s.last_success_at IS NULL
         OR epoch_us(s.last_success_at) < epoch_us(r.now) - r.window_us
 )
