@@ -229,9 +229,10 @@ def test_migrate_turns_old_copies_into_the_log(tmp_path: Path) -> None:
     assert fetch_night(root, 4, None).served < len(distinct) / 10
 
 
+@pytest.mark.parametrize("index", [0, 9])
 @pytest.mark.parametrize("dialect", ["duckdb", "trino"])
 def test_the_printed_executions_view_shows_the_snapshots_window(
-    nights: tuple[Path, list[Night]], dialect: str
+    nights: tuple[Path, list[Night]], dialect: str, index: int
 ) -> None:
     """``report --views``: over the files (DuckDB), or over an external table (the others)."""
     import duckdb
@@ -239,7 +240,7 @@ def test_the_printed_executions_view_shows_the_snapshots_window(
     from chift_frames.reports._script import log_view
 
     root, fetched = nights
-    night = fetched[9]
+    night = fetched[index]
     manifest = snapshot_manifest(root, night.snapshot_id)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -260,6 +261,35 @@ def test_the_printed_executions_view_shows_the_snapshots_window(
     assert set(zip(got.execution_id, got.status, strict=True)) == set(
         zip(want.execution_id, want.status, strict=True)
     )
+
+
+def test_a_snapshot_says_whether_it_lists_each_execution_once(
+    nights: tuple[Path, list[Night]],
+) -> None:
+    """The flag its view trusts (no newest-row step) is what its parts hold, night by night."""
+    from chift_frames import connect
+    from chift_frames.store.execlog import log_window
+
+    root, fetched = nights
+    flags = []
+    for night in fetched:
+        manifest = snapshot_manifest(root, night.snapshot_id)
+        since, _ = log_window(manifest)
+        parts = [pq.read_table(root / rel) for rel in manifest["files"]["executions"]]
+        rows = pd.concat([p.to_pandas() for p in parts], ignore_index=True)
+        rows = rows[rows.start >= pd.Timestamp(since)]
+        once = not rows.duplicated(KEY).any()
+        assert manifest["info"]["executions_once"] is once, night.snapshot_id
+        flags.append(once)
+        con = connect(root, night.snapshot_id, tables=["executions"])
+        view = con.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'executions'"
+        ).fetchone()
+        con.close()
+        assert view is not None and ("stored_again" in view[0]) is not once
+    # the first fetch lists each execution once; the later ones list the runs that were
+    # still running in an earlier part too, and their final state in their own
+    assert flags[0] and not all(flags)
 
 
 def test_a_resumed_nightly_fetch_shows_its_whole_window(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..engine import open_source
 from ..errors import ChiftFramesError
-from ..store.execlog import is_log
+from ..store.execlog import is_log, lists_once
 from ._query import Relation, report_sql, run_sql, success_relation, with_limit
 from .flows import CRON_STRINGS_SQL, cron_firings, cron_messages
 from .monitoring import READS_MONITORING_STATES, one_apis_relation
@@ -310,11 +310,18 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
     keep = ", ".join(f"p.{c}" for c in columns.split(", "))
     create = "CREATE OR REPLACE TEMPORARY VIEW" if dialect == "spark" else "CREATE OR REPLACE VIEW"
     listed = "\n    UNION ALL ".join(selects)  # a committed snapshot lists a part at least
-    return (
+    view = (
         f"{create} executions AS\n"
         f"WITH listed AS (\n    {listed}\n)\n"
         f"SELECT {keep}\nFROM listed AS p\n"
-        f"WHERE p.{start} >= {moment} {_quote(since.isoformat())}\n"
+        f"WHERE p.{start} >= {moment} {_quote(since.isoformat())}"
+    )
+    if lists_once(manifest) and not external:
+        # the parts it lists hold each execution once: no newest-row step (the external
+        # table's folders may hold more than the parts it lists)
+        return view + ";"
+    return (
+        f"{view}\n"
         "  AND NOT EXISTS (SELECT 1 FROM listed AS s WHERE s.sync_id = p.sync_id\n"
         "                  AND s.execution_id = p.execution_id AND s._part > p._part);"
     )

@@ -41,11 +41,12 @@ __all__ = [
     "LOG",
     "Plan",
     "is_log",
+    "lists_once",
     "log_window",
     "newest",
     "plan_executions",
     "referenced_parts",
-    "shown_count",
+    "shown_counts",
     "view_sql",
 ]
 
@@ -54,6 +55,10 @@ log = logging.getLogger(__name__)
 LOG = "executions"
 KEY = ("sync_id", "execution_id")
 PART = "_part"  # the position of a row's part in its snapshot's list: the newest wins
+ONCE = "executions_once"
+"""The manifest's ``info`` key that says, when true, that the parts a log snapshot lists hold
+each execution of its window once (counted when it was committed): its view then keeps every
+row of its window, with no newest-row step (a grouping of every execution by its key)."""
 
 # a run found still running is asked again on its own: its start, a second either side
 REFRESH_PAD = timedelta(seconds=1)
@@ -130,6 +135,11 @@ def _ts(moment: datetime) -> str:
     return "TIMESTAMPTZ '" + moment.astimezone(UTC).isoformat() + "'"
 
 
+def lists_once(manifest: dict[str, Any]) -> bool:
+    """Whether log snapshot ``manifest`` lists each execution of its window once (``ONCE``)."""
+    return is_log(manifest) and (manifest.get("info") or {}).get(ONCE) is True
+
+
 def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], every: bool) -> str:
     """Return ``CREATE VIEW`` SQL for the executions that ``manifests`` show.
 
@@ -144,32 +154,49 @@ def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], eve
             since, _ = log_window(m)
             sid = m["snapshot_id"].replace("'", "''")
             windows.append(f"('{sid}', {_ts(since)})")
-    # an execution stored again (its state changed) is shown from the part listed last; the
-    # window's test comes first: every row of an execution has the same start
     window_cte = (
         "windows (snapshot_id, since) AS (VALUES " + ", ".join(windows) + "),\n"
         if windows
         else "windows AS (SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMPTZ AS since "
         "WHERE false),\n"
     )
-    return (
+    head = (
         f'CREATE VIEW "{name}" AS\n'
-        f"WITH listed AS ({parts_sql}),\n"
+        f"WITH listed AS NOT MATERIALIZED ({parts_sql}),\n"
         f"{window_cte}"
-        "in_window AS (\n"
+        "in_window AS NOT MATERIALIZED (\n"
         "    SELECT l.* FROM listed AS l LEFT JOIN windows AS w ON w.snapshot_id = l.snapshot_id\n"
         '    WHERE w.snapshot_id IS NULL OR l."start" >= w.since\n'
+        ")"
+    )
+    grouped = [m["snapshot_id"] for m in manifests if not lists_once(m)]
+    if not grouped:  # each execution is listed once: every row of the windows is shown
+        return f"{head}\nSELECT {prefix}{columns} FROM in_window AS p"
+    # an execution stored again (its state changed) is shown from the part listed last; the
+    # window's test comes first: every row of an execution has the same start. Nearly every
+    # execution is stored once, so only the rows whose key's hash repeats are grouped by the
+    # key itself: a hash collision only adds rows to that grouping, never removes one. Only
+    # the snapshots whose manifests do not say they list each execution once are grouped
+    ids = ", ".join("'" + sid.replace("'", "''") + "'" for sid in grouped)
+    return (
+        f"{head},\n"
+        "repeated_hashes AS MATERIALIZED (\n"
+        "    SELECT hash(snapshot_id, sync_id, execution_id) AS key_hash FROM in_window\n"
+        f"    WHERE snapshot_id IN ({ids})\n"
+        "    GROUP BY key_hash HAVING count(*) > 1\n"
         "),\n"
-        "stored_again AS (\n"
+        "stored_again AS MATERIALIZED (\n"
         "    SELECT snapshot_id, sync_id, execution_id, max(_part) AS last_part\n"
-        "    FROM in_window GROUP BY snapshot_id, sync_id, execution_id HAVING count(*) > 1\n"
+        "    FROM in_window\n"
+        "    WHERE hash(snapshot_id, sync_id, execution_id)\n"
+        "        IN (SELECT key_hash FROM repeated_hashes)\n"
+        "    GROUP BY snapshot_id, sync_id, execution_id HAVING count(*) > 1\n"
         ")\n"
         f"SELECT {prefix}{columns} FROM in_window AS p\n"
-        "WHERE NOT EXISTS (\n"
-        "    SELECT 1 FROM stored_again AS s\n"
-        "    WHERE s.snapshot_id = p.snapshot_id AND s.sync_id = p.sync_id\n"
-        "      AND s.execution_id = p.execution_id AND s.last_part > p._part\n"
-        ")"
+        "LEFT JOIN stored_again AS s\n"
+        "    ON s.snapshot_id = p.snapshot_id AND s.sync_id = p.sync_id\n"
+        "    AND s.execution_id = p.execution_id\n"
+        "WHERE s.last_part IS NULL OR s.last_part <= p._part"
     )
 
 
@@ -180,14 +207,17 @@ so the count adds little to the fetch's peak (a query that still runs out of it 
 :func:`~chift_frames.engine.memory_room`)."""
 
 
-def shown_count(root: Root, paths: Sequence[str], since: datetime) -> int:
-    """Count the executions that parts ``paths`` (full paths) show from ``since`` on.
+def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> tuple[int, int]:
+    """Count the executions that parts ``paths`` (full paths) show from ``since`` on, and rows.
 
-    Counted in DuckDB at :data:`COUNT_MEMORY`, spilling what does not fit in it; local
-    parts are read by DuckDB's own Parquet reader, which reads only the columns it needs.
+    Returns the distinct ``(sync_id, execution_id)`` and the rows that hold them: equal when
+    no execution is listed twice, so that a view of the parts needs no newest-row step (see
+    ``ONCE``). Counted in DuckDB at :data:`COUNT_MEMORY`, spilling what does not fit in it;
+    local parts are read by DuckDB's own Parquet reader, which reads only the columns it
+    needs.
     """
     if not paths:
-        return 0
+        return 0, 0
     import duckdb
 
     from ..engine import configure, memory_room
@@ -205,8 +235,8 @@ def shown_count(root: Root, paths: Sequence[str], since: datetime) -> int:
             con.register("parts", data)
             source, params = "parts", [since]
         sql = (
-            f"SELECT count(*) FROM (SELECT DISTINCT sync_id, execution_id FROM {source} "
-            'WHERE "start" >= ?)'
+            "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT sync_id, execution_id, "
+            f'count(*) AS n FROM {source} WHERE "start" >= ? GROUP BY sync_id, execution_id)'
         )
         try:
             found = con.execute(sql, params).fetchone()
@@ -215,7 +245,7 @@ def shown_count(root: Root, paths: Sequence[str], since: datetime) -> int:
             found = con.execute(sql, params).fetchone()
     finally:
         con.close()
-    return int(found[0]) if found else 0
+    return (int(found[0]), int(found[1])) if found else (0, 0)
 
 
 # -- planning a fetch ------------------------------------------------------------------------

@@ -624,7 +624,7 @@ def _log_manifest(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from .execlog import _parts_dataset, log_window, newest, shown_count
+    from .execlog import ONCE, _parts_dataset, log_window, newest, shown_counts
     from .writer import _file_metadata, _write_parquet
 
     sid = m["snapshot_id"]
@@ -677,7 +677,8 @@ def _log_manifest(
         "executions_done": done,
         "executions_stored": sum(int(parts[rel][2]) for rel in written),
     }
-    shown = shown_count(root, [root.full(rel) for rel in files[LOG]], since)
+    shown, stored = shown_counts(root, [root.full(rel) for rel in files[LOG]], since)
+    info[ONCE] = shown == stored  # its view then needs no newest-row step
     if shown != table.num_rows:  # never a snapshot that shows other rows than before
         raise StoreError(
             f"snapshot {sid!r} of {root.url} would show {shown:,} executions from the log, not "

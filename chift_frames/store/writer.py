@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from .._shell import program, shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
-from .execlog import is_log, log_window, shown_count
+from .execlog import ONCE, is_log, log_window, shown_counts
 from .filesystems import Root, _root_text, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -409,7 +409,9 @@ class SnapshotWriter:
         if is_log(m):
             # what the snapshot shows of the log, and what it added to it
             since, _ = log_window(m)
-            m["rows"][LOG_TABLE] = shown_count(self._root, self._paths(LOG_TABLE), since)
+            shown, stored = shown_counts(self._root, self._paths(LOG_TABLE), since)
+            m["rows"][LOG_TABLE] = shown
+            m["info"][ONCE] = shown == stored  # its view then needs no newest-row step
             parts = m["info"].get("execution_parts") or {}
             own = f"{part_folder(LOG_TABLE, str(self.snapshot_id))}/"
             m["info"]["executions_stored"] = sum(
