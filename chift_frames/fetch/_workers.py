@@ -37,6 +37,7 @@ from ..flatten._typed import decode as decode_pair
 from ..flatten._unique import count, describe, fingerprint
 from ..schema import TABLES, to_pandas
 from ..store import SnapshotWriter, Status
+from ..store.execlog import not_known
 from ._common import (
     EXECUTIONS_PAGE,
     MAX_EXECUTION_PAGES,
@@ -165,7 +166,7 @@ class _Run:
         # each sync's listings, (date_from, date_to), when they are not just ``window``
         self.windows: dict[str, list[tuple[str, str]]] = {}
         # each sync's executions as the log holds them: one read again unchanged is not stored
-        self.known: dict[str, dict[str, dict[str, Any]]] = {}
+        self.known: dict[str, pa.Table] = {}
         self.consumers: set[str] = set()
         self._syncs: dict[tuple[str, int], _SyncExecutions] = {}
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started
@@ -477,10 +478,8 @@ class _Run:
                 pc.is_in(table["consumer_id"], value_set=pa.array(sorted(self.consumers)))
             )
         known = self.known.get(sync_id)
-        if known and table.num_rows:  # read again as the log holds it: stored once already
-            table = table.filter(
-                pa.array([known.get(row["execution_id"]) != row for row in table.to_pylist()])
-            )
+        if known is not None:  # read again as the log holds it: stored once already
+            table = not_known(table, known)
         tables: dict[str, pa.Table] = {"raw_responses": raw.to_table()}
         if table.num_rows:
             tables["executions"] = table

@@ -424,7 +424,7 @@ def _plan_executions(
             for lo, hi in windows.get(sync_id, [])
         ]
         rows = known_rows(writer.root_handle, theirs, spans)
-        run.known[sync_id] = {row["execution_id"]: row for row in rows.to_pylist()}
+        run.known[sync_id] = rows
 
 
 def _connections_done(writer: SnapshotWriter) -> set[str]:

@@ -44,6 +44,7 @@ __all__ = [
     "lists_once",
     "log_window",
     "newest",
+    "not_known",
     "plan_executions",
     "referenced_parts",
     "shown_counts",
@@ -383,11 +384,16 @@ def _still_running(
         return []
     data = _parts_dataset(root, parts)
     start = pc.field("start")
-    rows = data.to_table(
-        columns=[*KEY, "start", "end", PART],
-        filter=(start >= pa.scalar(since, TABLES[LOG].schema.field("start").type))
-        & (start < pa.scalar(before, TABLES[LOG].schema.field("start").type)),
-    )
+    kind = TABLES[LOG].schema.field("start").type
+    in_window = (start >= pa.scalar(since, kind)) & (start < pa.scalar(before, kind))
+    columns = [*KEY, "start", "end", PART]
+    # the few runs some part shows running, then every row of theirs: their newest row says
+    # whether they still are (a window's every row would hold the whole log in memory)
+    running = data.to_table(columns=["execution_id"], filter=in_window & pc.field("end").is_null())
+    if running.num_rows == 0:
+        return []
+    ids = pc.unique(running["execution_id"])
+    rows = data.to_table(columns=columns, filter=in_window & pc.field("execution_id").isin(ids))
     rows = newest(rows)
     rows = rows.filter(pc.is_null(rows["end"]))
     return sorted(rows.column("start").to_pylist())
@@ -411,6 +417,34 @@ def known_rows(
         test = one if test is None else test | one
     rows = newest(_parts_dataset(root, parts).to_table(filter=test))
     return rows.select(columns)
+
+
+def not_known(table: pa.Table, known: pa.Table) -> pa.Table:
+    """Return the rows of ``table`` that ``known`` does not hold as they are, in order.
+
+    ``known`` holds one row per ``execution_id`` (as :func:`known_rows` gives them, for one
+    sync). A row is known when ``known`` has a row of its ``execution_id`` equal to it in
+    every column, a null equal to a null (a NaN is not equal to itself). Compared in Arrow:
+    a nightly fetch may read again hundreds of thousands of runs it holds.
+    """
+    if table.num_rows == 0 or known.num_rows == 0:
+        return table
+    columns = table.column_names
+    key = "execution_id"
+    mine = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    theirs = known.select(columns).rename_columns(
+        [c if c == key else f"{c}_known" for c in columns]
+    )
+    theirs = theirs.append_column("_known", pa.array(np.ones(known.num_rows, dtype=bool)))
+    joined = mine.join(theirs, keys=key, join_type="left outer").sort_by("_row")
+    same = pc.fill_null(joined["_known"], False)
+    for column in columns:
+        if column == key:
+            continue
+        a, b = joined[column], joined[f"{column}_known"]
+        equal = pc.fill_null(pc.equal(a, b), False)
+        same = pc.and_(same, pc.or_(equal, pc.and_(pc.is_null(a), pc.is_null(b))))
+    return table.filter(pc.invert(same))
 
 
 # -- what prune and clean must keep ------------------------------------------------------------
