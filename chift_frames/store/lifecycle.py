@@ -23,7 +23,7 @@ import pandas as pd
 from .._shell import program, resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
-from .execlog import LOG, is_log, referenced_parts
+from .execlog import LOG, ONCE, is_log, log_window, referenced_parts
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -575,7 +575,9 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
     (checked before its manifest is written; a sync whose rows the earlier parts can't give
     keeps its own copy). Each snapshot is rewritten under its lock, new parts first, then its
     manifest, then its old parts: safe to run again after a crash. Snapshots fetched for some
-    consumers only, and those without an executions window, are left as they are.
+    consumers only, and those without an executions window, are left as they are. A log
+    snapshot committed before manifests said whether it lists each execution once
+    (``execlog.ONCE``) is counted and says it, so that its view can skip the newest-row step.
     """
     from .writer import put_snapshot_row
 
@@ -587,6 +589,8 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
         if "format" not in m:
             continue  # a 0.1 snapshot: migrate() moves it first
         if is_log(m):
+            if ONCE not in info:
+                m = _count_listed_once(base, m["snapshot_id"]) or m
             for sync_id in info.get("executions_done") or []:
                 bases[sync_id] = m
             continue
@@ -616,6 +620,34 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
     return changed
 
 
+def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
+    """Say in log snapshot ``sid``'s manifest whether its parts list each execution once.
+
+    For a snapshot committed before the flag (``execlog.ONCE``) existed: counted as a commit
+    counts it, under the snapshot's lock. Returns the new manifest, or None when the manifest
+    already says it.
+    """
+    from .execlog import shown_counts
+    from .writer import put_snapshot_row
+
+    lock = SnapshotLock(root, sid, purpose="migrate")
+    lock.acquire()
+    try:
+        m = read_manifest(root, sid)  # as it is now that no one else writes it
+        if ONCE in (m.get("info") or {}) or not is_log(m):
+            return None
+        since, _ = log_window(m)
+        shown, stored = shown_counts(root, [root.full(rel) for rel in m["files"][LOG]], since)
+        manifest = {**m, "info": {**m["info"], ONCE: shown == stored}}
+        validate_manifest(manifest, sid, f"{root.url}/{MANIFESTS}/{sid}.json")
+        put_snapshot_row(root, manifest)
+        root.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+    finally:
+        lock.release()
+    log.info("snapshot %s of %s says whether it lists each execution once now", sid, root)
+    return manifest
+
+
 def _log_manifest(
     root: Root, m: dict[str, Any], bases: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
@@ -624,7 +656,7 @@ def _log_manifest(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from .execlog import ONCE, _parts_dataset, log_window, newest, shown_counts
+    from .execlog import _parts_dataset, newest, shown_counts
     from .writer import _file_metadata, _write_parquet
 
     sid = m["snapshot_id"]
