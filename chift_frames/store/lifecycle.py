@@ -420,6 +420,19 @@ def remove_snapshots(root: str | os.PathLike[str], snapshot_ids: Iterable[str]) 
         _remove(base, check_snapshot_id(sid, legacy=True))
 
 
+def _rewrite_manifest(root: Root, manifest: dict[str, Any]) -> None:
+    """Write a committed snapshot's changed ``manifest``: checked, its row, then its file.
+
+    The caller holds the snapshot's lock.
+    """
+    from .writer import put_snapshot_row
+
+    sid = manifest["snapshot_id"]
+    validate_manifest(manifest, sid, f"{root.url}/{MANIFESTS}/{sid}.json")
+    put_snapshot_row(root, manifest)
+    root.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+
+
 def migrate(root: str | os.PathLike[str]) -> list[str]:
     """Move the snapshots that chift_frames 0.1 wrote to the current layout; return their ids.
 
@@ -436,8 +449,6 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
         For a snapshot whose id holds no letter (readers would type it as a number): it can
         still be read, and re-saved under a new id.
     """
-    from .writer import put_snapshot_row
-
     base = open_root(root)
     moved = []
     for m in all_manifests(base):
@@ -463,9 +474,7 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
                     base.copy(rel, dst)
                     files[table].append(dst)
             manifest = {**m, "format": FORMAT, "files": files}
-            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
-            put_snapshot_row(base, manifest)
-            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            _rewrite_manifest(base, manifest)
             listed = {p for paths in files.values() for p in paths}
             for table in _table_folders(base):
                 base.delete_dir(f"{table}/snapshot={sid}")
@@ -499,7 +508,7 @@ def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
     from ..flatten._columns import source_repeats_of
     from ..schema import ADDED_COLUMNS
     from .read import lacks_added_columns
-    from .writer import _file_metadata, _write_parquet, put_snapshot_row
+    from .writer import _file_metadata, _write_parquet
 
     name = "mapping_values"
     (column,) = ADDED_COLUMNS[name]
@@ -536,9 +545,7 @@ def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
                     _write_parquet(base, new, part.replace_schema_metadata(_file_metadata(name)))
                     files.append(new)
                 manifest = {**m, "files": {**m["files"], name: files}}
-                validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
-                put_snapshot_row(base, manifest)
-                base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+                _rewrite_manifest(base, manifest)
                 changed.append(sid)
                 log.info("snapshot %s of %s has %s.%s now", sid, base, name, column)
             for rel in base.list_files(folder):
@@ -579,8 +586,6 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
     snapshot committed before manifests said whether it lists each execution once
     (``execlog.ONCE``) is counted and says it, so that its view can skip the newest-row step.
     """
-    from .writer import put_snapshot_row
-
     base = open_root(root)
     changed = []
     bases: dict[str, dict[str, Any]] = {}  # sync -> the latest log snapshot that holds it
@@ -604,9 +609,7 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
         lock.acquire()
         try:
             manifest = _log_manifest(base, m, bases)
-            validate_manifest(manifest, sid, f"{base.url}/{MANIFESTS}/{sid}.json")
-            put_snapshot_row(base, manifest)
-            base.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+            _rewrite_manifest(base, manifest)
             listed = set(manifest["files"][LOG])
             for rel in base.list_files(part_folder(LOG, sid)):
                 if rel not in listed:  # its old copy, or parts of an earlier run that crashed
@@ -628,7 +631,6 @@ def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
     already says it.
     """
     from .execlog import shown_counts
-    from .writer import put_snapshot_row
 
     lock = SnapshotLock(root, sid, purpose="migrate")
     lock.acquire()
@@ -639,9 +641,7 @@ def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
         since, _ = log_window(m)
         shown, stored = shown_counts(root, [root.full(rel) for rel in m["files"][LOG]], since)
         manifest = {**m, "info": {**m["info"], ONCE: shown == stored}}
-        validate_manifest(manifest, sid, f"{root.url}/{MANIFESTS}/{sid}.json")
-        put_snapshot_row(root, manifest)
-        root.write(f"{MANIFESTS}/{sid}.json", dump(manifest))
+        _rewrite_manifest(root, manifest)
     finally:
         lock.release()
     log.info("snapshot %s of %s says whether it lists each execution once now", sid, root)
