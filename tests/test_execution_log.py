@@ -354,7 +354,7 @@ def test_a_run_read_again_is_stored_only_when_it_changed(seed: int) -> None:
     import pyarrow as pa
 
     from chift_frames.schema import TABLES
-    from chift_frames.store.execlog import not_known
+    from chift_frames.store.execlog import known_fingerprints, not_known
 
     rng = random.Random(seed)
     schema = TABLES["executions"].schema
@@ -390,6 +390,67 @@ def test_a_run_read_again_is_stored_only_when_it_changed(seed: int) -> None:
     table = pa.Table.from_pylist(read, schema=schema)
     by_id = {r["execution_id"]: r for r in known.to_pylist()}
     expected = [r for r in table.to_pylist() if by_id.get(r["execution_id"]) != r]
-    got = not_known(table, known).to_pylist()
+    got = not_known(table, known_fingerprints(known)).to_pylist()
     # NaN is not equal to itself, in Python as in Arrow: compare the rows as text
     assert [repr(r) for r in got] == [repr(r) for r in expected]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_known_runs_are_the_newest_rows_of_the_windows_read_again(
+    seed: int, tmp_path: Path
+) -> None:
+    """``known_rows`` fingerprints, of the parts' rows in the windows, each run's newest row.
+
+    The parts are oldest first; a run may be in several (running, then ended), or twice in
+    one. A run read again equal to its newest row is known; equal to an older row, it is not.
+    """
+    import random
+
+    import pyarrow as pa
+
+    from chift_frames.schema import TABLES
+    from chift_frames.store.execlog import known_rows, not_known
+    from chift_frames.store.filesystems import open_root
+
+    rng = random.Random(seed)
+    schema = TABLES["executions"].schema
+    start = pd.Timestamp("2026-03-01T00:00:00Z")
+
+    def row(i: int) -> dict[str, object]:
+        ended = rng.random() < 0.6
+        return {
+            "sync_id": "s1",
+            "execution_id": f"e{i}",
+            "parent_execution_id": rng.choice([None, "p1"]),
+            "consumer_id": rng.choice(["c1", "c2"]),
+            "flow_id": "f1",
+            "start": (start + pd.Timedelta(hours=i)).to_pydatetime(),
+            "end": (start + pd.Timedelta(hours=i, minutes=5)).to_pydatetime() if ended else None,
+            "duration_s": 300.0 if ended else None,
+            "status": rng.choice(["success", "error"]) if ended else "running",
+        }
+
+    root = open_root(tmp_path)
+    parts, held = [], []
+    for number in range(rng.randint(1, 4)):
+        rows = [row(rng.randint(0, 20)) for _ in range(rng.randint(0, 15))]
+        rel = f"executions/snapshot_id=s{number}/part-0.parquet"
+        (tmp_path / rel).parent.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp_path / rel)
+        parts.append(rel)
+        held += rows
+    windows = sorted(
+        (start + pd.Timedelta(hours=a)).to_pydatetime()
+        for a in rng.sample(range(-2, 24), 2 * rng.randint(1, 2))
+    )
+    spans = list(zip(windows[::2], windows[1::2], strict=True))
+    newest = {}
+    for r in held:  # oldest part first, each part's rows in order: the last one read wins
+        if any(lo <= r["start"] <= hi for lo, hi in spans):
+            newest[r["execution_id"]] = r
+    read = [dict(rng.choice(held)) for _ in range(rng.randint(0, 30)) if held]
+    read += [row(rng.randint(0, 30)) for _ in range(rng.randint(0, 10))]
+    table = pa.Table.from_pylist(read, schema=schema)
+    expected = [r for r in table.to_pylist() if newest.get(r["execution_id"]) != r]
+    got = not_known(table, known_rows(root, parts, spans)).to_pylist()
+    assert got == expected

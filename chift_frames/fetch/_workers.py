@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -165,8 +166,9 @@ class _Run:
         self.window = ("", "")
         # each sync's listings, (date_from, date_to), when they are not just ``window``
         self.windows: dict[str, list[tuple[str, str]]] = {}
-        # each sync's executions as the log holds them: one read again unchanged is not stored
-        self.known: dict[str, pa.Table] = {}
+        # the fingerprints of each sync's executions as the log holds them (sorted): one read
+        # again unchanged is not stored
+        self.known: dict[str, np.ndarray] = {}
         self.consumers: set[str] = set()
         self._syncs: dict[tuple[str, int], _SyncExecutions] = {}
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started

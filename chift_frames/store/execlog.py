@@ -21,6 +21,7 @@ and :func:`migrate_log` do, through the commit protocol and the snapshot locks).
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ __all__ = [
     "LOG",
     "Plan",
     "is_log",
+    "known_fingerprints",
+    "known_rows",
     "lists_once",
     "log_window",
     "newest",
@@ -401,55 +404,96 @@ def _still_running(
 
 def known_rows(
     root: Root, parts: Sequence[str], windows: Sequence[tuple[datetime, datetime]]
-) -> pa.Table:
-    """Return the newest row, in ``parts``, of each execution that ``windows`` will list again.
+) -> np.ndarray:
+    """Fingerprint the newest row, in ``parts``, of each execution ``windows`` will list again.
 
-    A fetch stores an execution it reads again only if this row differs from it.
+    A fetch stores an execution it reads again only if this row differs from it. What is
+    kept is one 64-bit fingerprint per execution (:func:`fingerprints`), sorted, not the
+    rows: a nightly fetch of a large account reads hundreds of thousands of runs again, and
+    holding them as rows for the whole fetch made its memory grow with the account.
     """
-    columns = TABLES[LOG].columns
     if not parts or not windows:
-        return TABLES[LOG].schema.empty_table()
-    kind = TABLES[LOG].schema.field("start").type
+        return np.empty(0, dtype=np.uint64)
+    schema = TABLES[LOG].schema
+    kind = schema.field("start").type
     start = pc.field("start")
     test = None
     for lo, hi in windows:
         one = (start >= pa.scalar(lo, kind)) & (start <= pa.scalar(hi, kind))
         test = one if test is None else test | one
-    rows = newest(_parts_dataset(root, parts).to_table(filter=test))
-    return rows.select(columns)
+    keys, rows, order = [], [], []
+    for number, rel in enumerate(parts):  # oldest first, each part's rows in their order
+        data = ds.dataset(root.full(rel), schema=schema, format="parquet", filesystem=root.fs)
+        for batch in data.to_batches(filter=test):
+            if batch.num_rows:
+                key, row = _fingerprints(pa.Table.from_batches([batch]))
+                keys.append(key)
+                rows.append(row)
+                order.append(np.full(batch.num_rows, number, dtype=np.int64))
+    if not keys:
+        return np.empty(0, dtype=np.uint64)
+    return _newest_fingerprints(np.concatenate(keys), np.concatenate(rows), np.concatenate(order))
 
 
-def not_known(table: pa.Table, known: pa.Table) -> pa.Table:
+def _newest_fingerprints(keys: np.ndarray, rows: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """Of each key's rows (in the order read), keep the one from the last part, read last."""
+    at = np.arange(len(keys), dtype=np.int64)
+    order = np.lexsort((at, parts, keys))
+    ordered = keys[order]
+    last = np.append(ordered[1:] != ordered[:-1], True)
+    return np.unique(rows[order][last])
+
+
+def known_fingerprints(known: pa.Table) -> np.ndarray:
+    """Fingerprint rows ``known`` (one sync's) as :func:`known_rows` does the parts' rows.
+
+    An ``execution_id`` held twice (a part written by hand) counts by its last row.
+    """
+    if known.num_rows == 0:
+        return np.empty(0, dtype=np.uint64)
+    keys, rows = _fingerprints(known.select(TABLES[LOG].columns))
+    return _newest_fingerprints(keys, rows, np.zeros(known.num_rows, dtype=np.int64))
+
+
+_HASHER = threading.local()
+
+
+def _fingerprints(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's key hash and whole-row hash (DuckDB's 64-bit ``hash``), in order.
+
+    Two rows equal in every column, a null equal to a null, have the same row hash; two
+    rows that differ have the same one with a chance of about 2^-64. Hashed in this
+    thread's own DuckDB connection (made once: a new one costs 15 ms).
+    """
+    con = getattr(_HASHER, "con", None)
+    if con is None:
+        import duckdb
+
+        con = _HASHER.con = duckdb.connect()  # preserves the rows' order, as projections do
+    columns = ", ".join(f'"{c}"' for c in table.column_names)
+    keys = ", ".join(f'"{c}"' for c in KEY)
+    found = con.from_arrow(table).project(f"hash({keys}) AS k, hash({columns}) AS h").fetchnumpy()
+    return np.asarray(found["k"], dtype=np.uint64), np.asarray(found["h"], dtype=np.uint64)
+
+
+def not_known(table: pa.Table, known: np.ndarray) -> pa.Table:
     """Return the rows of ``table`` that ``known`` does not hold as they are, in order.
 
-    ``known`` holds one row per ``execution_id`` (as :func:`known_rows` gives them, for one
-    sync). A row is known when ``known`` has a row of its ``execution_id`` equal to it in
-    every column, a null equal to a null (a NaN is not equal to itself). Compared in Arrow:
-    a nightly fetch may read again hundreds of thousands of runs it holds.
+    ``known`` holds the sorted fingerprints of one sync's known executions, one each (as
+    :func:`known_rows` and :func:`known_fingerprints` give them). A row is known when its
+    fingerprint (its every column, a null equal to a null) is among them. A row with a NaN
+    is never known, as a NaN is not equal to itself. Compared in numpy: a nightly fetch may
+    read again hundreds of thousands of runs it holds.
     """
-    if table.num_rows == 0 or known.num_rows == 0:
+    if table.num_rows == 0 or len(known) == 0:
         return table
-    columns = table.column_names
-    key = "execution_id"
-    if pc.count_distinct(known[key]).as_py() != known.num_rows:
-        # an id held twice (a part written by hand): its last row counts, as a dict keeps it
-        rows = known.append_column("_row", pa.array(np.arange(known.num_rows, dtype=np.int64)))
-        last = rows.group_by(key, use_threads=False).aggregate([("_row", "max")])
-        known = known.take(last["_row_max"])
-    mine = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    theirs = known.select(columns).rename_columns(
-        [c if c == key else f"{c}_known" for c in columns]
-    )
-    theirs = theirs.append_column("_known", pa.array(np.ones(known.num_rows, dtype=bool)))
-    joined = mine.join(theirs, keys=key, join_type="left outer").sort_by("_row")
-    same = pc.fill_null(joined["_known"], False)
-    for column in columns:
-        if column == key:
-            continue
-        a, b = joined[column], joined[f"{column}_known"]
-        equal = pc.fill_null(pc.equal(a, b), False)
-        same = pc.and_(same, pc.or_(equal, pc.and_(pc.is_null(a), pc.is_null(b))))
-    return table.filter(pc.invert(same))
+    _, rows = _fingerprints(table)
+    at = np.minimum(np.searchsorted(known, rows), len(known) - 1)
+    held = known[at] == rows
+    for name in table.column_names:
+        if pa.types.is_floating(table.schema.field(name).type):
+            held &= ~pc.fill_null(pc.is_nan(table[name]), False).to_numpy(zero_copy_only=False)
+    return table.filter(pa.array(~held))
 
 
 # -- what prune and clean must keep ------------------------------------------------------------
