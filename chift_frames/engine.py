@@ -307,7 +307,15 @@ def run_with_room(con: Any, run: Callable[[Any], T]) -> T:
         room = memory_room() if con in _DEFAULT_LIMIT else None
         if room is None:
             raise
-    log.info("DuckDB ran out of %s; running the query again with %s", DEFAULT_MEMORY_LIMIT, room)
+    # a warning, which the CLI prints once per command: the command takes more memory than
+    # its default says, and the user may want to choose the limit themselves
+    log.warning(
+        "DuckDB ran out of its default memory limit (%s); ran the query again with %s, a "
+        "quarter of the memory available. Choose the limit with --memory-limit or "
+        "CHIFT_FRAMES_MEMORY_LIMIT",
+        DEFAULT_MEMORY_LIMIT,
+        room,
+    )
     con.execute("SET memory_limit = ?", [room])
     _DEFAULT_LIMIT.discard(con)
     return run(con)

@@ -197,7 +197,10 @@ def test_running_out_of_duckdbs_memory_says_how_to_give_it_more(
 
 @pytest.mark.parametrize("name", ["consensus_targets", "consumer_health"])
 def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
-    name: str, two_snapshots: Path, monkeypatch: pytest.MonkeyPatch
+    name: str,
+    two_snapshots: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import chift_frames.engine as engine
     from chift_frames import reports
@@ -207,7 +210,12 @@ def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
     # a default too small for the report, and a machine with room to give
     monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "1MB")
     monkeypatch.setattr(engine, "memory_room", lambda available=None: "1GB")
-    pd.testing.assert_frame_equal(getattr(reports, name)(two_snapshots), expected)
+    with caplog.at_level("WARNING", logger="chift_frames"):
+        pd.testing.assert_frame_equal(getattr(reports, name)(two_snapshots), expected)
+    # the user hears of it: the command took more than its default limit
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert said and all("ran the query again with 1GB" in m for m in said), said
+    assert "--memory-limit" in said[0]
     # no room on the machine: the one-line error, naming the default limit
     monkeypatch.setattr(engine, "memory_room", lambda available=None: None)
     with pytest.raises(StoreError, match=r"Out of Memory Error.*raise DuckDB's memory limit"):
@@ -218,6 +226,25 @@ def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
     monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "256MiB")
     with pytest.raises(StoreError, match="Out of Memory Error"):
         getattr(reports, name)(two_snapshots)
+
+
+def test_a_command_that_needed_more_than_its_default_limit_says_so_once(
+    two_snapshots: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import chift_frames.engine as engine
+
+    monkeypatch.delenv("CHIFT_FRAMES_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(engine, "memory_room", lambda available=None: "1GB")
+    assert main(["report", str(two_snapshots), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "ran out of its default memory limit" in line]
+    assert len(said) == 1, err  # many queries ran again: the warning is printed once
+    assert said[0].startswith("chift-frames: warning: DuckDB ran out of its default memory")
+    assert "with 1GB" in said[0] and "--memory-limit" in said[0]
 
 
 ODD_VALUES = ["-1", "0", "1e309", "99999999999999999999", "banana", "", "nan"]
