@@ -454,3 +454,78 @@ def test_the_known_runs_are_the_newest_rows_of_the_windows_read_again(
     expected = [r for r in table.to_pylist() if newest.get(r["execution_id"]) != r]
     got = not_known(table, known_rows(root, parts, spans)).to_pylist()
     assert got == expected
+
+
+def test_a_snapshot_listing_each_run_once_shows_only_its_window(tmp_path: Path) -> None:
+    """Its parts hold older runs: its view, one read of them all, keeps its window alone."""
+    from chift_frames import connect
+
+    root, fresh = tmp_path / "lake", tmp_path / "fresh"
+    first = fetch_night(root, 0, None)
+    since = world_on(0).now - timedelta(days=20)
+    # the same account again, a shorter window: no run changed, so nothing is stored again
+    night = fetch_night(root, 0, fresh, executions_since=since)
+    manifest = snapshot_manifest(root, night.snapshot_id)
+    assert manifest["info"]["executions_once"] is True
+    listed = snapshot_manifest(root, first.snapshot_id)["files"]["executions"]
+    assert sorted(manifest["files"]["executions"]) == sorted(listed)  # it stored none
+    con = connect(root, night.snapshot_id, tables=["executions"])
+    view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'executions'").fetchone()
+    con.close()
+    assert view is not None and view[0].count("read_parquet") == 1 and "_part" not in view[0]
+    sql = 'SELECT sync_id, execution_id, status, "start" FROM executions ORDER BY 1, 2'
+    pd.testing.assert_frame_equal(query(root, sql, snapshot=night.snapshot_id), query(fresh, sql))
+    mine = load(root, night.snapshot_id, tables=["executions"]).executions
+    theirs = load(fresh, tables=["executions"]).executions
+    assert mine.start.min() >= pd.Timestamp(since)
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+    whole = load(root, first.snapshot_id, tables=["executions"]).executions
+    assert len(whole) > len(mine)
+    every = load(root, "all", tables=["executions"]).executions
+    counted = query(
+        root, "SELECT snapshot_id, count(*) AS n FROM executions GROUP BY 1", snapshot="all"
+    ).set_index("snapshot_id")["n"]
+    for sid, expected in ((night.snapshot_id, theirs), (first.snapshot_id, whole)):
+        one = every[every.snapshot_id == sid].drop(columns="snapshot_id")
+        pd.testing.assert_frame_equal(by_key(one), by_key(expected), check_exact=True)
+        assert counted[sid] == len(expected)  # the views of both snapshots at once
+
+
+def test_the_executions_parts_fill_a_row_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync's executions are written in parts of at least PART_ROWS, but the last.
+
+    Past PART_BYTES held over every sync, the sync holding most is written at once. The
+    rows are the same however they are cut into parts.
+    """
+    from chift_frames.fetch import _workers
+
+    monkeypatch.setattr(_workers, "EXECUTIONS_PAGE", 100)
+    monkeypatch.setattr(_workers, "PAGES_PER_PART", 1)
+
+    def parts_of(root: Path) -> dict[str, list[int]]:
+        manifest = snapshot_manifest(root)
+        found: dict[str, list[int]] = {}
+        for rel in manifest["files"]["executions"]:
+            sync_id, _, rows = manifest["info"]["execution_parts"][rel]
+            assert pq.read_metadata(root / rel).num_rows == rows
+            found.setdefault(sync_id, []).append(rows)
+        return found
+
+    monkeypatch.setattr(_workers, "PART_ROWS", 250)
+    fetch_night(tmp_path / "filled", 0, None)
+    filled = parts_of(tmp_path / "filled")
+    assert len(filled) == 2
+    for rows in filled.values():
+        assert all(250 <= n < 250 + 100 for n in rows[:-1]) and 0 < rows[-1] < 250 + 100, rows
+    monkeypatch.setattr(_workers, "PART_BYTES", 1)  # every page's rows are written at once
+    fetch_night(tmp_path / "each", 0, None)
+    each = parts_of(tmp_path / "each")
+    assert {s: sum(r) for s, r in each.items()} == {s: sum(r) for s, r in filled.items()}
+    assert (
+        all(len(each[s]) > len(filled[s]) for s in filled) and max(map(max, each.values())) <= 100
+    )
+    a = load(tmp_path / "filled", tables=["executions"]).executions
+    b = load(tmp_path / "each", tables=["executions"]).executions
+    pd.testing.assert_frame_equal(by_key(a), by_key(b), check_exact=True)

@@ -43,6 +43,8 @@ from ._common import (
     EXECUTIONS_PAGE,
     MAX_EXECUTION_PAGES,
     PAGES_PER_PART,
+    PART_BYTES,
+    PART_ROWS,
     _connections_endpoint,
     _connections_error,
     _dumps,
@@ -98,19 +100,30 @@ class _Connections:
 class _Sync:
     """Where the executions of one sync stand across its listings."""
 
+    sync_id: str
     left: int = 1  # listings not done yet
     failed: bool = False
     staged: list[tuple[str, str, int]] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)  # recorded once the sync is done
     # each staged part of the log: [sync_id, latest start, rows] (see store.execlog)
     parts: dict[str, list[Any]] = field(default_factory=dict)
+    # executions flattened but not yet written: they fill a part of PART_ROWS (or the rest)
+    held: list[pa.Table] = field(default_factory=list)
+
+    @property
+    def held_rows(self) -> int:
+        return sum(t.num_rows for t in self.held)
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(t.nbytes for t in self.held)
 
 
 @dataclass
 class _SyncExecutions:
     """Where one listing of a sync's executions stands: pages expected, received, staged."""
 
-    sync: _Sync = field(default_factory=_Sync)
+    sync: _Sync
     total: int = -1  # as the first page of the pass said
     pages: int = 0
     received: int = 0
@@ -129,6 +142,8 @@ class _SyncExecutions:
     @failed.setter
     def failed(self, value: bool) -> None:
         self.sync.failed = value
+        if value:
+            self.sync.held = []  # its executions are left out, all of them
 
     @property
     def duplicates(self) -> list[Duplicate]:
@@ -274,7 +289,7 @@ class _Run:
 
         for sync_id in executions:
             listings = self.windows.get(sync_id, [window])
-            sync = _Sync(left=len(listings))
+            sync = _Sync(sync_id, left=len(listings))
             for listing in range(len(listings)):
                 self._syncs[(sync_id, listing)] = _SyncExecutions(sync)
                 submit(_Page(sync_id, 1, listing=listing))
@@ -482,15 +497,27 @@ class _Run:
         known = self.known.get(sync_id)
         if known is not None:  # read again as the log holds it: stored once already
             table = not_known(table, known)
-        tables: dict[str, pa.Table] = {"raw_responses": raw.to_table()}
+        state.sync.staged += self.writer.stage({"raw_responses": raw.to_table()})
         if table.num_rows:
-            tables["executions"] = table
-        staged = self.writer.stage(tables)
-        for name, rel, rows in staged:
-            if name == "executions":
-                last = pc.max(table["start"]).as_py()
-                state.sync.parts[rel] = [sync_id, last.isoformat(), rows]
-        state.sync.staged += staged
+            state.sync.held.append(table)
+        if state.sync.held_rows >= PART_ROWS:
+            self._write_held(state.sync)
+        else:
+            syncs = list({id(s.sync): s.sync for s in self._syncs.values()}.values())
+            if sum(s.held_bytes for s in syncs) > PART_BYTES:
+                self._write_held(max(syncs, key=lambda s: s.held_bytes))
+
+    def _write_held(self, sync: _Sync) -> None:
+        """Stage the executions ``sync`` holds as one part of the log."""
+        if not sync.held:
+            return
+        table = pa.concat_tables(sync.held)
+        sync.held = []
+        staged = self.writer.stage({"executions": table})
+        for _, rel, rows in staged:
+            last = pc.max(table["start"]).as_py()
+            sync.parts[rel] = [sync.sync_id, last.isoformat(), rows]
+        sync.staged += staged
 
     def _repeated_page(self, state: _SyncExecutions, answer: _Page) -> int | None:
         """Return the number of an earlier page of this pass that ``answer`` repeats, or None.
@@ -511,6 +538,7 @@ class _Run:
         sync = state.sync
         sync.left -= 1
         if not sync.failed and not sync.left:  # every listing of the sync is in
+            self._write_held(sync)
             self.duplicates += sync.duplicates
             self.executions_done.add(sync_id)
             info = self.writer.manifest["info"]

@@ -13,14 +13,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
-from .execlog import LOG, is_log, view_sql
+from .execlog import LOG, is_log, log_window, plain_view_sql, view_sql
 from .filesystems import Root, open_root
 from .read import (
     SnapshotSpec,
@@ -99,6 +101,28 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _paths_sql(root: Root, files: list[str]) -> str:
+    return ", ".join(_sql_str(root.full(f)) for f in files)
+
+
+def _starts_from(root: Root, rel: str, since: datetime) -> bool:
+    """Whether every row of local part ``rel`` starts at ``since`` or later, by its footer.
+
+    False when the footer cannot tell (no statistics, or a part that cannot be read: the
+    view's query then says what is wrong with it).
+    """
+    try:
+        meta = pq.read_metadata(root.full(rel))
+        column = meta.schema.names.index("start")
+        for number in range(meta.num_row_groups):
+            stats = meta.row_group(number).column(column).statistics
+            if stats is None or not stats.has_min_max or stats.min < since:
+                return False
+    except (OSError, ValueError, TypeError, pa.ArrowException):
+        return False
+    return True
+
+
 def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: bool) -> str | None:
     """Return SQL for a view that DuckDB reads with its own Parquet reader, when that is safe.
 
@@ -113,7 +137,7 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         files = m["files"].get(name, [])
         if not files:  # written before the table existed
             return None
-        paths = ", ".join(_sql_str(root.full(f)) for f in files)
+        paths = _paths_sql(root, files)
         prefix = f"{_sql_str(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
@@ -133,25 +157,51 @@ def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -
     import duckdb
 
     columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
-    selects = []
     native = root.local and not _GLOB.search(root.base)
-    for m in chosen:
-        for number, rel in enumerate(m["files"].get(LOG, [])):
-            if not native:
-                break
-            selects.append(
-                f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, {number} AS _part, "
-                f"{columns} FROM read_parquet({_sql_str(root.full(rel))})"
+    sql = None
+    if native and all(m["files"].get(LOG) for m in chosen):
+        # one read of each snapshot's parts (two, when some hold rows before its window),
+        # when none needs the newest-row step
+        sources = []
+        for m in chosen:
+            files = m["files"][LOG]
+            since = log_window(m)[0] if is_log(m) else None
+            inside = [f for f in files if since is None or _starts_from(root, f, since)]
+            before = [f for f in files if f not in inside]
+            sources += [
+                (m, f"read_parquet([{_paths_sql(root, group)}])", group is inside)
+                for group in (inside, before)
+                if group
+            ]
+        sql = plain_view_sql(LOG, sources, every)
+    if sql is None:
+        # one read of each snapshot's parts, each row's part told by its file's name
+        selects = []
+        for m in chosen:
+            files = m["files"].get(LOG, [])
+            if not files:
+                continue
+            cases = " ".join(
+                f"WHEN {_sql_str(root.full(rel))} THEN {number}" for number, rel in enumerate(files)
             )
-    if native and selects:
-        parts_sql = " UNION ALL ".join(selects)
-    else:  # through pyarrow's filesystems: no path is globbed, no extension downloaded
-        con.register(
-            "_executions_parts", dataset(root, LOG, chosen, with_snapshot_id=True, with_part=True)
-        )
-        parts_sql = f"SELECT snapshot_id, _part, {columns} FROM _executions_parts"
+            selects.append(
+                # a name not matched fails the query, rather than losing the row's part
+                f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
+                "ELSE error('a part not listed: ' || filename) END "
+                f"AS _part, {columns} FROM read_parquet([{_paths_sql(root, files)}], "
+                "filename = true)"
+            )
+        if native and selects:
+            parts_sql = " UNION ALL ".join(selects)
+        else:  # through pyarrow's filesystems: no path is globbed, no extension downloaded
+            con.register(
+                "_executions_parts",
+                dataset(root, LOG, chosen, with_snapshot_id=True, with_part=True),
+            )
+            parts_sql = f"SELECT snapshot_id, _part, {columns} FROM _executions_parts"
+        sql = view_sql(LOG, parts_sql, chosen, every)
     try:
-        con.execute(view_sql(LOG, parts_sql, chosen, every))
+        con.execute(sql)
     except duckdb.Error as exc:
         con.close()
         check_parts(root, [LOG], chosen)  # a damaged part is said as such

@@ -48,6 +48,7 @@ __all__ = [
     "log_window",
     "newest",
     "not_known",
+    "plain_view_sql",
     "plan_executions",
     "referenced_parts",
     "shown_counts",
@@ -202,6 +203,35 @@ def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], eve
         "    AND s.execution_id = p.execution_id\n"
         "WHERE s.last_part IS NULL OR s.last_part <= p._part"
     )
+
+
+def plain_view_sql(
+    name: str, sources: Sequence[tuple[dict[str, Any], str, bool]], every: bool
+) -> str | None:
+    """Return ``CREATE VIEW`` SQL for snapshots none of which needs the newest-row step.
+
+    ``sources`` holds, for each snapshot, one or two relations of its listed parts' rows
+    (one ``read_parquet`` each): its manifest, the relation, and whether every row of it is
+    known to be in the window (then it is not tested: DuckDB takes a tested relation for a
+    fifth of its rows, and may then build a join's hash table on the executions rather
+    than on the far smaller side). A log snapshot that lists each execution once (``ONCE``)
+    shows its rows from its window's start on; a snapshot outside the log, all its rows.
+
+    A few relations rather than the union of one per part that :func:`view_sql` needs to
+    know each row's part: DuckDB reads the parts in parallel and estimates their rows from
+    their footers. Returns None when some snapshot needs the newest-row step.
+    """
+    if not sources or any(is_log(m) and not lists_once(m) for m, _, _ in sources):
+        return None
+    columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
+    selects = []
+    for m, source, inside in sources:
+        sid = "'" + m["snapshot_id"].replace("'", "''") + "'"
+        prefix = f"{sid} AS snapshot_id, " if every else ""
+        tested = is_log(m) and not inside
+        where = f' WHERE "start" >= {_ts(log_window(m)[0])}' if tested else ""
+        selects.append(f"SELECT {prefix}{columns} FROM {source}{where}")
+    return f'CREATE VIEW "{name}" AS ' + " UNION ALL ".join(selects)
 
 
 COUNT_MEMORY = "64MiB"
