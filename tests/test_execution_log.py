@@ -275,18 +275,28 @@ def test_a_snapshot_says_whether_it_lists_each_execution_once(
     for night in fetched:
         manifest = snapshot_manifest(root, night.snapshot_id)
         since, _ = log_window(manifest)
-        parts = [pq.read_table(root / rel) for rel in manifest["files"]["executions"]]
-        rows = pd.concat([p.to_pandas() for p in parts], ignore_index=True)
+        listed = manifest["files"]["executions"]
+        parts = [pq.read_table(root / rel).to_pandas() for rel in listed]
+        rows = pd.concat([p.assign(_part=k) for k, p in enumerate(parts)], ignore_index=True)
         rows = rows[rows.start >= pd.Timestamp(since)]
         once = not rows.duplicated(KEY).any()
         assert manifest["info"]["executions_once"] is once, night.snapshot_id
         flags.append(once)
+        # the parts holding the newest row of each execution listed more than once
+        counts = rows.groupby(KEY)["_part"].agg(["size", "max"])
+        again = sorted(set(counts.loc[counts["size"] > 1, "max"]))
+        assert manifest["info"]["executions_again"] == [listed[k] for k in again]
+        for k in again:  # written apart by the fetch: runs that changed, each listed before
+            earlier = rows[rows._part < k].set_index(KEY).index
+            assert parts[k].set_index(KEY).index.isin(earlier).all(), listed[k]
         con = connect(root, night.snapshot_id, tables=["executions"])
         view = con.execute(
             "SELECT sql FROM duckdb_views() WHERE view_name = 'executions'"
         ).fetchone()
         con.close()
         assert view is not None and ("stored_again" in view[0]) is not once
+        # the view looks for the executions stored again in those parts alone
+        assert ("HAVING" in view[0]) is False and view[0].count("read_parquet") == 1 + bool(again)
     # the first fetch lists each execution once; the later ones list the runs that were
     # still running in an earlier part too, and their final state in their own
     assert flags[0] and not all(flags)
@@ -301,17 +311,21 @@ def test_migrate_says_whether_older_log_snapshots_list_each_execution_once(
     copy = tmp_path / "older"
     shutil.copytree(root, copy)
     flags = {}
-    for night in fetched:  # as a version before the flag committed them
+    for night in fetched:  # as a version before the flags committed them
         path = copy / "_snapshots" / f"{night.snapshot_id}.json"
         manifest = json.loads(path.read_text())
-        flags[night.snapshot_id] = manifest["info"].pop("executions_once")
+        flags[night.snapshot_id] = (
+            manifest["info"].pop("executions_once"),
+            manifest["info"].pop("executions_again"),
+        )
         path.write_text(json.dumps(manifest))
     sql = "SELECT sync_id, execution_id, status FROM executions ORDER BY 1, 2"
     before = query(copy, sql, snapshot=fetched[9].snapshot_id)
+    assert before.equals(query(root, sql, snapshot=fetched[9].snapshot_id))
     migrate(copy)
     for night in fetched:
         info = snapshot_manifest(copy, night.snapshot_id)["info"]
-        assert info["executions_once"] is flags[night.snapshot_id]
+        assert (info["executions_once"], info["executions_again"]) == flags[night.snapshot_id]
     pd.testing.assert_frame_equal(query(copy, sql, snapshot=fetched[9].snapshot_id), before)
     manifests = {p.name: p.read_bytes() for p in (copy / "_snapshots").glob("*.json")}
     migrate(copy)  # nothing left to do: no manifest is written again
@@ -390,7 +404,7 @@ def test_a_run_read_again_is_stored_only_when_it_changed(seed: int) -> None:
     table = pa.Table.from_pylist(read, schema=schema)
     by_id = {r["execution_id"]: r for r in known.to_pylist()}
     expected = [r for r in table.to_pylist() if by_id.get(r["execution_id"]) != r]
-    got = not_known(table, known_fingerprints(known)).to_pylist()
+    got = not_known(table, known_fingerprints(known))[0].to_pylist()
     # NaN is not equal to itself, in Python as in Arrow: compare the rows as text
     assert [repr(r) for r in got] == [repr(r) for r in expected]
 
@@ -452,8 +466,10 @@ def test_the_known_runs_are_the_newest_rows_of_the_windows_read_again(
     read += [row(rng.randint(0, 30)) for _ in range(rng.randint(0, 10))]
     table = pa.Table.from_pylist(read, schema=schema)
     expected = [r for r in table.to_pylist() if newest.get(r["execution_id"]) != r]
-    got = not_known(table, known_rows(root, parts, spans)).to_pylist()
-    assert got == expected
+    kept, again = not_known(table, known_rows(root, parts, spans))
+    assert kept.to_pylist() == expected
+    # a run the log holds, changed, is told from a new one: the fetch writes it apart
+    assert list(again) == [r["execution_id"] in newest for r in expected]
 
 
 def test_a_snapshot_listing_each_run_once_shows_only_its_window(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,7 +37,7 @@ from ..flatten._typed import decode as decode_pair
 from ..flatten._unique import count, describe, fingerprint
 from ..schema import TABLES, to_pandas
 from ..store import SnapshotWriter, Status
-from ..store.execlog import not_known
+from ..store.execlog import Known, not_known
 from ._common import (
     EXECUTIONS_PAGE,
     MAX_EXECUTION_PAGES,
@@ -109,14 +108,13 @@ class _Sync:
     parts: dict[str, list[Any]] = field(default_factory=dict)
     # executions flattened but not yet written: they fill a part of PART_ROWS (or the rest)
     held: list[pa.Table] = field(default_factory=list)
-
-    @property
-    def held_rows(self) -> int:
-        return sum(t.num_rows for t in self.held)
+    # runs the log holds that changed (a run that was running has ended): written apart,
+    # once the sync is done, so that a view finds the runs stored twice among a few rows
+    again: list[pa.Table] = field(default_factory=list)
 
     @property
     def held_bytes(self) -> int:
-        return sum(t.nbytes for t in self.held)
+        return sum(t.nbytes for t in (*self.held, *self.again))
 
 
 @dataclass
@@ -143,7 +141,7 @@ class _SyncExecutions:
     def failed(self, value: bool) -> None:
         self.sync.failed = value
         if value:
-            self.sync.held = []  # its executions are left out, all of them
+            self.sync.held, self.sync.again = [], []  # its executions are left out, all
 
     @property
     def duplicates(self) -> list[Duplicate]:
@@ -183,7 +181,7 @@ class _Run:
         self.windows: dict[str, list[tuple[str, str]]] = {}
         # the fingerprints of each sync's executions as the log holds them (sorted): one read
         # again unchanged is not stored
-        self.known: dict[str, np.ndarray] = {}
+        self.known: dict[str, Known] = {}
         self.consumers: set[str] = set()
         self._syncs: dict[tuple[str, int], _SyncExecutions] = {}
         self.pending: dict[str, Any] = {}  # tables to write when the workers have started
@@ -496,23 +494,28 @@ class _Run:
             )
         known = self.known.get(sync_id)
         if known is not None:  # read again as the log holds it: stored once already
-            table = not_known(table, known)
+            table, again = not_known(table, known)
+            if again.any():
+                state.sync.again.append(table.filter(pa.array(again)))
+                table = table.filter(pa.array(~again))
         state.sync.staged += self.writer.stage({"raw_responses": raw.to_table()})
         if table.num_rows:
             state.sync.held.append(table)
-        if state.sync.held_rows >= PART_ROWS:
-            self._write_held(state.sync)
+        if sum(t.num_rows for t in state.sync.held) >= PART_ROWS:
+            self._write_held(state.sync, state.sync.held)
         else:
             syncs = list({id(s.sync): s.sync for s in self._syncs.values()}.values())
             if sum(s.held_bytes for s in syncs) > PART_BYTES:
-                self._write_held(max(syncs, key=lambda s: s.held_bytes))
+                most = max(syncs, key=lambda s: s.held_bytes)
+                self._write_held(most, most.held)
+                self._write_held(most, most.again)
 
-    def _write_held(self, sync: _Sync) -> None:
-        """Stage the executions ``sync`` holds as one part of the log."""
-        if not sync.held:
+    def _write_held(self, sync: _Sync, held: list[pa.Table]) -> None:
+        """Stage the executions of ``sync`` in ``held`` (emptied) as one part of the log."""
+        if not held:
             return
-        table = pa.concat_tables(sync.held)
-        sync.held = []
+        table = pa.concat_tables(held)
+        held.clear()
         staged = self.writer.stage({"executions": table})
         for _, rel, rows in staged:
             last = pc.max(table["start"]).as_py()
@@ -538,7 +541,8 @@ class _Run:
         sync = state.sync
         sync.left -= 1
         if not sync.failed and not sync.left:  # every listing of the sync is in
-            self._write_held(sync)
+            self._write_held(sync, sync.held)
+            self._write_held(sync, sync.again)
             self.duplicates += sync.duplicates
             self.executions_done.add(sync_id)
             info = self.writer.manifest["info"]

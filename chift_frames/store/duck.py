@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
-from .execlog import LOG, is_log, log_window, plain_view_sql, view_sql
+from .execlog import AGAIN, LOG, is_log, lists_once, log_window, plain_view_sql, view_sql
 from .filesystems import Root, open_root
 from .read import (
     SnapshotSpec,
@@ -123,6 +123,47 @@ def _starts_from(root: Root, rel: str, since: datetime) -> bool:
     return True
 
 
+def _again_sql(root: Root, chosen: list[dict[str, Any]]) -> str | None:
+    """Return a query of the parts that hold the executions stored again, or None.
+
+    Those the snapshots that need the newest-row step name (``AGAIN``): as few and small as
+    the runs that changed. None when one of them does not name them (committed before
+    ``AGAIN``, or a name it does not list).
+    """
+    grouped = [m for m in chosen if is_log(m) and not lists_once(m)]
+    again = [m["info"].get(AGAIN) for m in grouped]
+    if not all(
+        isinstance(rels, list) and all(rel in m["files"][LOG] for rel in rels)
+        for m, rels in zip(grouped, again, strict=True)
+    ):
+        return None
+    selects = [
+        _numbered_parts(root, m, rels) for m, rels in zip(grouped, again, strict=True) if rels
+    ]
+    if selects:
+        return " UNION ALL ".join(selects)
+    return (  # no execution stored again: the columns the view's step reads, no row
+        "SELECT NULL::VARCHAR AS snapshot_id, NULL::BIGINT AS _part, NULL::VARCHAR AS sync_id, "
+        'NULL::VARCHAR AS execution_id, NULL::TIMESTAMPTZ AS "start" WHERE false'
+    )
+
+
+def _numbered_parts(root: Root, m: dict[str, Any], files: list[str]) -> str:
+    """Return a query of parts ``files`` of log snapshot ``m``, each row with its part.
+
+    A row's ``_part`` is its part's position in the snapshot's list, told by the file's
+    name; a name not matched fails the query, rather than losing the row's part.
+    """
+    listed = m["files"][LOG]
+    columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
+    cases = " ".join(f"WHEN {_sql_str(root.full(rel))} THEN {listed.index(rel)}" for rel in files)
+    return (
+        f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
+        f"ELSE error('a part not listed: ' || filename) END AS _part, {columns} "
+        f"FROM read_parquet([{_paths_sql(root, files)}], filename = true)"
+    )
+
+
 def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: bool) -> str | None:
     """Return SQL for a view that DuckDB reads with its own Parquet reader, when that is safe.
 
@@ -174,31 +215,17 @@ def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -
                 if group
             ]
         sql = plain_view_sql(LOG, sources, every)
-    if sql is None:
+    if sql is None and native and any(m["files"].get(LOG) for m in chosen):
         # one read of each snapshot's parts, each row's part told by its file's name
-        selects = []
-        for m in chosen:
-            files = m["files"].get(LOG, [])
-            if not files:
-                continue
-            cases = " ".join(
-                f"WHEN {_sql_str(root.full(rel))} THEN {number}" for number, rel in enumerate(files)
-            )
-            selects.append(
-                # a name not matched fails the query, rather than losing the row's part
-                f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
-                "ELSE error('a part not listed: ' || filename) END "
-                f"AS _part, {columns} FROM read_parquet([{_paths_sql(root, files)}], "
-                "filename = true)"
-            )
-        if native and selects:
-            parts_sql = " UNION ALL ".join(selects)
-        else:  # through pyarrow's filesystems: no path is globbed, no extension downloaded
-            con.register(
-                "_executions_parts",
-                dataset(root, LOG, chosen, with_snapshot_id=True, with_part=True),
-            )
-            parts_sql = f"SELECT snapshot_id, _part, {columns} FROM _executions_parts"
+        parts_sql = " UNION ALL ".join(
+            _numbered_parts(root, m, m["files"][LOG]) for m in chosen if m["files"].get(LOG)
+        )
+        sql = view_sql(LOG, parts_sql, chosen, every, _again_sql(root, chosen))
+    if sql is None:  # through pyarrow's filesystems: no path is globbed, no extension downloaded
+        con.register(
+            "_executions_parts", dataset(root, LOG, chosen, with_snapshot_id=True, with_part=True)
+        )
+        parts_sql = f"SELECT snapshot_id, _part, {columns} FROM _executions_parts"
         sql = view_sql(LOG, parts_sql, chosen, every)
     try:
         con.execute(sql)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -39,8 +39,11 @@ from .filesystems import Root
 from .manifests import STAGING, all_manifests, parse_json
 
 __all__ = [
+    "AGAIN",
     "LOG",
+    "Known",
     "Plan",
+    "Shown",
     "is_log",
     "known_fingerprints",
     "known_rows",
@@ -64,6 +67,12 @@ ONCE = "executions_once"
 """The manifest's ``info`` key that says, when true, that the parts a log snapshot lists hold
 each execution of its window once (counted when it was committed): its view then keeps every
 row of its window, with no newest-row step (a grouping of every execution by its key)."""
+AGAIN = "executions_again"
+"""The manifest's ``info`` key that lists, of the parts a log snapshot lists, those that hold
+the newest row of an execution listed more than once (counted when it was committed). A
+fetch writes the runs it stores again (they changed) in parts of their own, so these are few
+and small: the view finds the executions stored again among their rows, not by grouping
+every execution by its key."""
 
 # a run found still running is asked again on its own: its start, a second either side
 REFRESH_PAD = timedelta(seconds=1)
@@ -145,11 +154,20 @@ def lists_once(manifest: dict[str, Any]) -> bool:
     return is_log(manifest) and (manifest.get("info") or {}).get(ONCE) is True
 
 
-def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], every: bool) -> str:
+def view_sql(
+    name: str,
+    parts_sql: str,
+    manifests: Sequence[dict[str, Any]],
+    every: bool,
+    again_sql: str | None = None,
+) -> str:
     """Return ``CREATE VIEW`` SQL for the executions that ``manifests`` show.
 
     ``parts_sql`` is a query of every listed row, with ``snapshot_id`` and ``_part``. The
     windows are typed literals (a view binds no parameter), made from checked datetimes.
+    ``again_sql``, when every snapshot that needs the newest-row step says which of its
+    parts hold the executions stored again (``AGAIN``), is the same query of those parts'
+    rows alone: the executions stored again are found among them.
     """
     columns = ", ".join(f'p."{c}"' for c in TABLES[LOG].columns)
     prefix = "p.snapshot_id, " if every else ""
@@ -177,6 +195,25 @@ def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], eve
     grouped = [m["snapshot_id"] for m in manifests if not lists_once(m)]
     if not grouped:  # each execution is listed once: every row of the windows is shown
         return f"{head}\nSELECT {prefix}{columns} FROM in_window AS p"
+    shown = (
+        f"SELECT {prefix}{columns} FROM in_window AS p\n"
+        "LEFT JOIN stored_again AS s\n"
+        "    ON s.snapshot_id = p.snapshot_id AND s.sync_id = p.sync_id\n"
+        "    AND s.execution_id = p.execution_id\n"
+        "WHERE s.last_part IS NULL OR s.last_part <= p._part"
+    )
+    if again_sql is not None:
+        # the newest row of each execution stored more than once is in a part AGAIN names:
+        # rows of an execution those parts hold are kept from the last of them on
+        return (
+            f"{head},\n"
+            "stored_again AS MATERIALIZED (\n"
+            "    SELECT a.snapshot_id, a.sync_id, a.execution_id, max(a._part) AS last_part\n"
+            f"    FROM ({again_sql}) AS a JOIN windows AS w ON w.snapshot_id = a.snapshot_id\n"
+            '    WHERE a."start" >= w.since\n'
+            "    GROUP BY a.snapshot_id, a.sync_id, a.execution_id\n"
+            ")\n" + shown
+        )
     # an execution stored again (its state changed) is shown from the part listed last; the
     # window's test comes first: every row of an execution has the same start. Nearly every
     # execution is stored once, so only the rows whose key's hash repeats are grouped by the
@@ -196,12 +233,7 @@ def view_sql(name: str, parts_sql: str, manifests: Sequence[dict[str, Any]], eve
         "    WHERE hash(snapshot_id, sync_id, execution_id)\n"
         "        IN (SELECT key_hash FROM repeated_hashes)\n"
         "    GROUP BY snapshot_id, sync_id, execution_id HAVING count(*) > 1\n"
-        ")\n"
-        f"SELECT {prefix}{columns} FROM in_window AS p\n"
-        "LEFT JOIN stored_again AS s\n"
-        "    ON s.snapshot_id = p.snapshot_id AND s.sync_id = p.sync_id\n"
-        "    AND s.execution_id = p.execution_id\n"
-        "WHERE s.last_part IS NULL OR s.last_part <= p._part"
+        ")\n" + shown
     )
 
 
@@ -241,17 +273,26 @@ so the count adds little to the fetch's peak (a query that still runs out of it 
 :func:`~chift_frames.engine.memory_room`)."""
 
 
-def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> tuple[int, int]:
+class Shown(NamedTuple):
+    """What a log snapshot's parts show (see :func:`shown_counts`)."""
+
+    executions: int  # distinct (sync_id, execution_id) from the window's start on
+    rows: int  # the rows that hold them
+    again: list[int]  # the positions of the parts holding the newest row of one listed twice
+
+
+def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> Shown:
     """Count the executions that parts ``paths`` (full paths) show from ``since`` on, and rows.
 
     Returns the distinct ``(sync_id, execution_id)`` and the rows that hold them: equal when
     no execution is listed twice, so that a view of the parts needs no newest-row step (see
-    ``ONCE``). Counted in DuckDB at :data:`COUNT_MEMORY`, spilling what does not fit in it;
-    local parts are read by DuckDB's own Parquet reader, which reads only the columns it
-    needs.
+    ``ONCE``). Also the positions, in ``paths``, of the parts that hold the newest row of an
+    execution listed more than once (see ``AGAIN``). Counted in DuckDB at
+    :data:`COUNT_MEMORY`, spilling what does not fit in it; local parts are read by DuckDB's
+    own Parquet reader, which reads only the columns it needs.
     """
     if not paths:
-        return 0, 0
+        return Shown(0, 0, [])
     import duckdb
 
     from ..engine import configure, memory_room
@@ -259,18 +300,26 @@ def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> tuple[int
     con = configure(duckdb.connect(), memory_limit=COUNT_MEMORY)
     try:
         if root.local:
-            source, params = "read_parquet(?)", [list(paths), since]
+            source = "(SELECT *, list_position(?, filename) - 1 AS _part FROM "
+            source += "read_parquet(?, filename = true))"
+            params: list[Any] = [list(paths), list(paths), since]
         else:
             schema = TABLES[LOG].schema
-            schema = pa.schema([schema.field(name) for name in (*KEY, "start")])
+            schema = pa.schema([*(schema.field(name) for name in (*KEY, "start"))])
+            schema = pa.schema([*schema, pa.field(PART, pa.int64(), False)])
             data = ds.FileSystemDataset.from_paths(
-                list(paths), schema=schema, format=ds.ParquetFileFormat(), filesystem=root.fs
+                list(paths),
+                schema=schema,
+                format=ds.ParquetFileFormat(),
+                filesystem=root.fs,
+                partitions=[pc.field(PART) == k for k in range(len(paths))],
             )
             con.register("parts", data)
             source, params = "parts", [since]
         sql = (
-            "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT sync_id, execution_id, "
-            f'count(*) AS n FROM {source} WHERE "start" >= ? GROUP BY sync_id, execution_id)'
+            "SELECT count(*), coalesce(sum(n), 0), list(DISTINCT last) FILTER (WHERE n > 1) "
+            "FROM (SELECT sync_id, execution_id, count(*) AS n, max(_part) AS last "
+            f'FROM {source} WHERE "start" >= ? GROUP BY sync_id, execution_id)'
         )
         try:
             found = con.execute(sql, params).fetchone()
@@ -279,7 +328,9 @@ def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> tuple[int
             found = con.execute(sql, params).fetchone()
     finally:
         con.close()
-    return (int(found[0]), int(found[1])) if found else (0, 0)
+    if not found:
+        return Shown(0, 0, [])
+    return Shown(int(found[0]), int(found[1]), sorted(int(k) for k in found[2] or []))
 
 
 # -- planning a fetch ------------------------------------------------------------------------
@@ -432,18 +483,32 @@ def _still_running(
     return sorted(rows.column("start").to_pylist())
 
 
+class Known(NamedTuple):
+    """What a fetch knows of one sync's executions in the log, as sorted 64-bit hashes.
+
+    ``rows``: the fingerprint of each execution's newest row (every column, a null equal to
+    a null). ``keys``: the hash of each execution's key. About 16 bytes a run rather than
+    the rows: a nightly fetch of a large account reads hundreds of thousands of runs again,
+    and holding them as rows for the whole fetch made its memory grow with the account.
+    """
+
+    rows: np.ndarray
+    keys: np.ndarray
+
+
+_NONE = Known(np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint64))
+
+
 def known_rows(
     root: Root, parts: Sequence[str], windows: Sequence[tuple[datetime, datetime]]
-) -> np.ndarray:
+) -> Known:
     """Fingerprint the newest row, in ``parts``, of each execution ``windows`` will list again.
 
-    A fetch stores an execution it reads again only if this row differs from it. What is
-    kept is one 64-bit fingerprint per execution (:func:`fingerprints`), sorted, not the
-    rows: a nightly fetch of a large account reads hundreds of thousands of runs again, and
-    holding them as rows for the whole fetch made its memory grow with the account.
+    A fetch stores an execution it reads again only if this row differs from it (see
+    :func:`not_known`).
     """
     if not parts or not windows:
-        return np.empty(0, dtype=np.uint64)
+        return _NONE
     schema = TABLES[LOG].schema
     kind = schema.field("start").type
     start = pc.field("start")
@@ -461,26 +526,26 @@ def known_rows(
                 rows.append(row)
                 order.append(np.full(batch.num_rows, number, dtype=np.int64))
     if not keys:
-        return np.empty(0, dtype=np.uint64)
+        return _NONE
     return _newest_fingerprints(np.concatenate(keys), np.concatenate(rows), np.concatenate(order))
 
 
-def _newest_fingerprints(keys: np.ndarray, rows: np.ndarray, parts: np.ndarray) -> np.ndarray:
+def _newest_fingerprints(keys: np.ndarray, rows: np.ndarray, parts: np.ndarray) -> Known:
     """Of each key's rows (in the order read), keep the one from the last part, read last."""
     at = np.arange(len(keys), dtype=np.int64)
     order = np.lexsort((at, parts, keys))
     ordered = keys[order]
     last = np.append(ordered[1:] != ordered[:-1], True)
-    return np.unique(rows[order][last])
+    return Known(np.unique(rows[order][last]), ordered[last])
 
 
-def known_fingerprints(known: pa.Table) -> np.ndarray:
+def known_fingerprints(known: pa.Table) -> Known:
     """Fingerprint rows ``known`` (one sync's) as :func:`known_rows` does the parts' rows.
 
     An ``execution_id`` held twice (a part written by hand) counts by its last row.
     """
     if known.num_rows == 0:
-        return np.empty(0, dtype=np.uint64)
+        return _NONE
     keys, rows = _fingerprints(known.select(TABLES[LOG].columns))
     return _newest_fingerprints(keys, rows, np.zeros(known.num_rows, dtype=np.int64))
 
@@ -506,24 +571,34 @@ def _fingerprints(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(found["k"], dtype=np.uint64), np.asarray(found["h"], dtype=np.uint64)
 
 
-def not_known(table: pa.Table, known: np.ndarray) -> pa.Table:
+def _among(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values[at] == values)
+
+
+def not_known(table: pa.Table, known: Known) -> tuple[pa.Table, np.ndarray]:
     """Return the rows of ``table`` that ``known`` does not hold as they are, in order.
 
-    ``known`` holds the sorted fingerprints of one sync's known executions, one each (as
-    :func:`known_rows` and :func:`known_fingerprints` give them). A row is known when its
-    fingerprint (its every column, a null equal to a null) is among them. A row with a NaN
-    is never known, as a NaN is not equal to itself. Compared in numpy: a nightly fetch may
-    read again hundreds of thousands of runs it holds.
+    ``known`` is what the log holds of one sync (as :func:`known_rows` and
+    :func:`known_fingerprints` give it). A row is known when its fingerprint (its every
+    column, a null equal to a null) is among ``known.rows``. A row with a NaN is never
+    known, as a NaN is not equal to itself. Compared in numpy: a nightly fetch may read
+    again hundreds of thousands of runs it holds.
+
+    Also returns, for each row returned, whether its execution is in the log (a run that
+    changed, stored again) rather than new: the fetch writes those apart, so that a view
+    finds the executions stored twice among a few rows (see ``AGAIN``).
     """
-    if table.num_rows == 0 or len(known) == 0:
-        return table
-    _, rows = _fingerprints(table)
-    at = np.minimum(np.searchsorted(known, rows), len(known) - 1)
-    held = known[at] == rows
+    if table.num_rows == 0 or len(known.keys) == 0:
+        return table, np.zeros(table.num_rows, dtype=bool)
+    keys, rows = _fingerprints(table)
+    held = _among(known.rows, rows)
     for name in table.column_names:
         if pa.types.is_floating(table.schema.field(name).type):
             held &= ~pc.fill_null(pc.is_nan(table[name]), False).to_numpy(zero_copy_only=False)
-    return table.filter(pa.array(~held))
+    return table.filter(pa.array(~held)), _among(known.keys, keys[~held])
 
 
 # -- what prune and clean must keep ------------------------------------------------------------

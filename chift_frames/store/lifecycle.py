@@ -23,7 +23,7 @@ import pandas as pd
 from .._shell import program, resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
-from .execlog import LOG, ONCE, is_log, log_window, referenced_parts
+from .execlog import AGAIN, LOG, ONCE, Shown, is_log, log_window, referenced_parts
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -594,7 +594,7 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
         if "format" not in m:
             continue  # a 0.1 snapshot: migrate() moves it first
         if is_log(m):
-            if ONCE not in info:
+            if not _counted(info):
                 m = _count_listed_once(base, m["snapshot_id"]) or m
             for sync_id in info.get("executions_done") or []:
                 bases[sync_id] = m
@@ -623,6 +623,16 @@ def migrate_executions(root: str | os.PathLike[str]) -> list[str]:
     return changed
 
 
+def _counted(info: dict[str, Any]) -> bool:
+    """Whether a log snapshot's manifest says what its view needs (``ONCE``, ``AGAIN``)."""
+    return ONCE in info and (info[ONCE] is True or AGAIN in info)
+
+
+def _counts_info(files: list[str], shown: Shown) -> dict[str, Any]:
+    """Return the manifest's ``ONCE`` and ``AGAIN`` for parts ``files`` as ``shown`` counts."""
+    return {ONCE: shown.executions == shown.rows, AGAIN: [files[k] for k in shown.again]}
+
+
 def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
     """Say in log snapshot ``sid``'s manifest whether its parts list each execution once.
 
@@ -636,11 +646,11 @@ def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
     lock.acquire()
     try:
         m = read_manifest(root, sid)  # as it is now that no one else writes it
-        if ONCE in (m.get("info") or {}) or not is_log(m):
+        if not is_log(m) or _counted(m["info"]):
             return None
         since, _ = log_window(m)
-        shown, stored = shown_counts(root, [root.full(rel) for rel in m["files"][LOG]], since)
-        manifest = {**m, "info": {**m["info"], ONCE: shown == stored}}
+        shown = shown_counts(root, [root.full(rel) for rel in m["files"][LOG]], since)
+        manifest = {**m, "info": {**m["info"], **_counts_info(m["files"][LOG], shown)}}
         _rewrite_manifest(root, manifest)
     finally:
         lock.release()
@@ -709,11 +719,12 @@ def _log_manifest(
         "executions_done": done,
         "executions_stored": sum(int(parts[rel][2]) for rel in written),
     }
-    shown, stored = shown_counts(root, [root.full(rel) for rel in files[LOG]], since)
-    info[ONCE] = shown == stored  # its view then needs no newest-row step
-    if shown != table.num_rows:  # never a snapshot that shows other rows than before
+    shown = shown_counts(root, [root.full(rel) for rel in files[LOG]], since)
+    info.update(_counts_info(files[LOG], shown))
+    if shown.executions != table.num_rows:  # never a snapshot that shows other rows than before
         raise StoreError(
-            f"snapshot {sid!r} of {root.url} would show {shown:,} executions from the log, not "
+            f"snapshot {sid!r} of {root.url} would show {shown.executions:,} executions from "
+            "the log, not "
             f"the {table.num_rows:,} it holds; it is left as it was (report this)"
         )
     return {**m, "files": files, "info": info}

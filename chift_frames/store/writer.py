@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from .._shell import program, shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
-from .execlog import ONCE, is_log, log_window, shown_counts
+from .execlog import AGAIN, ONCE, is_log, log_window, shown_counts
 from .filesystems import Root, _root_text, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -409,9 +409,10 @@ class SnapshotWriter:
         if is_log(m):
             # what the snapshot shows of the log, and what it added to it
             since, _ = log_window(m)
-            shown, stored = shown_counts(self._root, self._paths(LOG_TABLE), since)
-            m["rows"][LOG_TABLE] = shown
-            m["info"][ONCE] = shown == stored  # its view then needs no newest-row step
+            shown = shown_counts(self._root, self._paths(LOG_TABLE), since)
+            m["rows"][LOG_TABLE] = shown.executions
+            m["info"][ONCE] = shown.executions == shown.rows  # no newest-row step then
+            m["info"][AGAIN] = [m["files"][LOG_TABLE][k] for k in shown.again]
             parts = m["info"].get("execution_parts") or {}
             own = f"{part_folder(LOG_TABLE, str(self.snapshot_id))}/"
             m["info"]["executions_stored"] = sum(
