@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .._sql import quote
 from ..engine import duckdb_failure, fetch_arrow, open_source, run_with_room
 from ._spark import SparkLike, run_spark_report
 
@@ -107,7 +108,7 @@ def literal(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return "'" + value.astimezone(dt.UTC).isoformat(sep=" ") + "'"
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return quote(value)
     raise TypeError(f"no SQL literal for {value!r}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._sql import quote
 from ..engine import open_source
 from ..errors import ChiftFramesError
 from ..store.execlog import is_log, lists_once
@@ -241,7 +242,7 @@ def snapshot_views(
         if name == "executions" and manifest is not None and is_log(manifest):
             out.append(log_view(root, manifest, dialect))
         elif dialect == "duckdb":
-            path = _quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
+            path = quote(f"{root.rstrip('/')}/{part_folder(name, snapshot_id)}/*.parquet")
             if name in lacking:  # parts of an earlier version, maybe beside newer ones
                 body = f"SELECT {columns_with_added_null(name)} FROM read_parquet({path}, "
                 body += "hive_partitioning = false, union_by_name = true)"
@@ -256,15 +257,11 @@ def snapshot_views(
         else:
             columns = ", ".join(f'"{c}"' for c in TABLES[name].schema.names)
             schema = ".".join(f'"{part}"' for part in root.split("."))
-            body = f"SELECT {columns}\nFROM {schema}.{name}\nWHERE snapshot_id = " + _quote(
+            body = f"SELECT {columns}\nFROM {schema}.{name}\nWHERE snapshot_id = " + quote(
                 snapshot_id
             )
             out.append(f"CREATE OR REPLACE VIEW {name} AS\n{body};")
     return "\n".join(out) + "\n"
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
@@ -288,11 +285,11 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         folders = list(dict.fromkeys(rel.split("/")[1].split("=", 1)[1] for rel in listed_parts))
         info = manifest["info"].get("execution_parts") or {}
         syncs = sorted({info[rel][0] for rel in listed_parts if rel in info})
-        order = " ".join(f"WHEN {_quote(f)} THEN {n}" for n, f in enumerate(folders))
+        order = " ".join(f"WHEN {quote(f)} THEN {n}" for n, f in enumerate(folders))
         schema = ".".join(f'"{part}"' for part in root.split("."))
-        where = "snapshot_id IN (" + ", ".join(map(_quote, folders)) + ")"
+        where = "snapshot_id IN (" + ", ".join(map(quote, folders)) + ")"
         if syncs and all(rel in info for rel in listed_parts):
-            where += " AND sync_id IN (" + ", ".join(map(_quote, syncs)) + ")"
+            where += " AND sync_id IN (" + ", ".join(map(quote, syncs)) + ")"
         selects.append(
             f"SELECT CASE snapshot_id {order} END AS _part, {columns}\n"
             f"    FROM {schema}.executions WHERE {where}"
@@ -302,7 +299,7 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         source = (
             "parquet.`" + path.replace("`", "``") + "`"
             if dialect == "spark"
-            else f"read_parquet({_quote(path)}, hive_partitioning = false)"
+            else f"read_parquet({quote(path)}, hive_partitioning = false)"
         )
         selects.append(f"SELECT {number} AS _part, {columns} FROM {source}")
     moment = "TIMESTAMP" if dialect == "spark" else "TIMESTAMPTZ"
@@ -314,7 +311,7 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         f"{create} executions AS\n"
         f"WITH listed AS (\n    {listed}\n)\n"
         f"SELECT {keep}\nFROM listed AS p\n"
-        f"WHERE p.{start} >= {moment} {_quote(since.isoformat())}"
+        f"WHERE p.{start} >= {moment} {quote(since.isoformat())}"
     )
     if lists_once(manifest) and not external:
         # the parts it lists hold each execution once: no newest-row step (the external

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .duck import _query_dtype, _sql_str, connect, query  # noqa: F401 (0.1 names, below)
+from .._sql import quote as _sql_str  # noqa: F401 (0.1 names, below)
+from .duck import _query_dtype, connect, query  # noqa: F401
 from .filesystems import Root, display_root, open_root, upload_file, upload_files, url_under
 from .lifecycle import clean, migrate, prune, snapshot_states
 from .lock import hold_snapshot

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._sql import quote
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
 from .execlog import AGAIN, LOG, is_log, lists_once, log_window, plain_view_sql, view_sql
@@ -97,12 +98,8 @@ def connect(
 _GLOB = re.compile(r"[*?\[\]{}]")
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _paths_sql(root: Root, files: list[str]) -> str:
-    return ", ".join(_sql_str(root.full(f)) for f in files)
+    return ", ".join(quote(root.full(f)) for f in files)
 
 
 def _starts_from(root: Root, rel: str, since: datetime) -> bool:
@@ -156,9 +153,9 @@ def _numbered_parts(root: Root, m: dict[str, Any], files: list[str]) -> str:
     """
     listed = m["files"][LOG]
     columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
-    cases = " ".join(f"WHEN {_sql_str(root.full(rel))} THEN {listed.index(rel)}" for rel in files)
+    cases = " ".join(f"WHEN {quote(root.full(rel))} THEN {listed.index(rel)}" for rel in files)
     return (
-        f"SELECT {_sql_str(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
+        f"SELECT {quote(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
         f"ELSE error('a part not listed: ' || filename) END AS _part, {columns} "
         f"FROM read_parquet([{_paths_sql(root, files)}], filename = true)"
     )
@@ -179,7 +176,7 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         if not files:  # written before the table existed
             return None
         paths = _paths_sql(root, files)
-        prefix = f"{_sql_str(m['snapshot_id'])} AS snapshot_id, " if every else ""
+        prefix = f"{quote(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
         if lacks_added_columns(root, name, files):

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from .._sql import quote
 from ..errors import StoreError
 from ..schema import TABLES
 from .filesystems import Root
@@ -175,8 +176,8 @@ def view_sql(
     for m in manifests:
         if is_log(m):
             since, _ = log_window(m)
-            sid = m["snapshot_id"].replace("'", "''")
-            windows.append(f"('{sid}', {_ts(since)})")
+            sid = quote(m["snapshot_id"])
+            windows.append(f"({sid}, {_ts(since)})")
     window_cte = (
         "windows (snapshot_id, since) AS (VALUES " + ", ".join(windows) + "),\n"
         if windows
@@ -219,7 +220,7 @@ def view_sql(
     # execution is stored once, so only the rows whose key's hash repeats are grouped by the
     # key itself: a hash collision only adds rows to that grouping, never removes one. Only
     # the snapshots whose manifests do not say they list each execution once are grouped
-    ids = ", ".join("'" + sid.replace("'", "''") + "'" for sid in grouped)
+    ids = ", ".join(map(quote, grouped))
     return (
         f"{head},\n"
         "repeated_hashes AS MATERIALIZED (\n"
@@ -258,7 +259,7 @@ def plain_view_sql(
     columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
     selects = []
     for m, source, inside in sources:
-        sid = "'" + m["snapshot_id"].replace("'", "''") + "'"
+        sid = quote(m["snapshot_id"])
         prefix = f"{sid} AS snapshot_id, " if every else ""
         tested = is_log(m) and not inside
         where = f' WHERE "start" >= {_ts(log_window(m)[0])}' if tested else ""
