@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -242,6 +243,9 @@ def test_the_printed_executions_view_shows_the_snapshots_window(
     root, fetched = nights
     night = fetched[index]
     manifest = snapshot_manifest(root, night.snapshot_id)
+    if dialect == "duckdb" and index == 9:  # stored again: the step reads AGAIN's parts
+        assert manifest["info"]["executions_again"]
+        assert "last_part" in log_view(str(root), manifest, "duckdb")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     if dialect == "duckdb":
@@ -261,6 +265,26 @@ def test_the_printed_executions_view_shows_the_snapshots_window(
     assert set(zip(got.execution_id, got.status, strict=True)) == set(
         zip(want.execution_id, want.status, strict=True)
     )
+
+
+@pytest.mark.parametrize("without_again", [False, True])
+def test_the_printed_spark_view_shows_a_nightly_snapshots_window(
+    nights: tuple[Path, list[Night]], spark: Any, without_again: bool
+) -> None:
+    """``report --dialect spark --views``, in pyspark, on a snapshot that stored runs again."""
+    from chift_frames.reports._script import log_view
+
+    root, fetched = nights
+    night = fetched[9]
+    manifest = snapshot_manifest(root, night.snapshot_id)
+    assert manifest["info"]["executions_again"]
+    if without_again:  # committed before the key: the step groups every execution
+        manifest["info"].pop("executions_again")
+    spark.sql(log_view(str(root), manifest, "spark").rstrip(";"))
+    got = {(r.execution_id, r.status) for r in spark.sql("SELECT * FROM executions").collect()}
+    want = load(night.fresh, tables=["executions"]).executions
+    assert spark.sql("SELECT count(*) AS n FROM executions").collect()[0].n == len(want)
+    assert got == set(zip(want.execution_id, want.status, strict=True))
 
 
 def test_a_snapshot_says_whether_it_lists_each_execution_once(

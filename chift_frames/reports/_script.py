@@ -21,7 +21,7 @@ import pandas as pd
 from .._sql import quote
 from ..engine import open_source
 from ..errors import ChiftFramesError
-from ..store.execlog import is_log, lists_once
+from ..store.execlog import AGAIN, is_log, lists_once
 from ._query import Relation, report_sql, run_sql, success_relation, with_limit
 from .flows import CRON_STRINGS_SQL, cron_firings, cron_messages
 from .monitoring import READS_MONITORING_STATES, one_apis_relation
@@ -317,8 +317,27 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         # the parts it lists hold each execution once: no newest-row step (the external
         # table's folders may hold more than the parts it lists)
         return view + ";"
+    # each execution listed more than once is kept from its last part on: its last part
+    # found by grouping, then joined (a correlated NOT EXISTS ran Spark out of memory)
+    since_sql = f"{moment} {quote(since.isoformat())}"
+    again = manifest["info"].get(AGAIN)
+    if not external and isinstance(again, list) and all(rel in listed_parts for rel in again):
+        # those executions are among the rows of the parts AGAIN names: the engines read
+        # only those parts for the step
+        numbers = ", ".join(str(listed_parts.index(rel)) for rel in again) or "NULL"
+        where, having = f"_part IN ({numbers}) AND {start} >= {since_sql}", ""
+    else:
+        where, having = f"{start} >= {since_sql}", " HAVING count(*) > 1"
     return (
-        f"{view}\n"
-        "  AND NOT EXISTS (SELECT 1 FROM listed AS s WHERE s.sync_id = p.sync_id\n"
-        "                  AND s.execution_id = p.execution_id AND s._part > p._part);"
+        f"{create} executions AS\n"
+        f"WITH listed AS (\n    {listed}\n),\n"
+        "again AS (\n"
+        "    SELECT sync_id, execution_id, max(_part) AS last_part FROM listed\n"
+        f"    WHERE {where}\n"
+        f"    GROUP BY sync_id, execution_id{having}\n"
+        ")\n"
+        f"SELECT {keep}\nFROM listed AS p\n"
+        "LEFT JOIN again AS a ON a.sync_id = p.sync_id AND a.execution_id = p.execution_id\n"
+        f"WHERE p.{start} >= {since_sql}\n"
+        "  AND (a.last_part IS NULL OR a.last_part <= p._part);"
     )
