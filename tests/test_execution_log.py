@@ -569,3 +569,41 @@ def test_the_executions_parts_fill_a_row_group(
     a = load(tmp_path / "filled", tables=["executions"]).executions
     b = load(tmp_path / "each", tables=["executions"]).executions
     pd.testing.assert_frame_equal(by_key(a), by_key(b), check_exact=True)
+
+
+@pytest.mark.parametrize("folder", ["lake", "lake[1]"])  # DuckDB's reader; pyarrow's (a glob)
+def test_a_snapshot_outside_the_log_shows_its_parts_as_they_are_in_every_reader(
+    tmp_path: Path, folder: str
+) -> None:
+    """One alone or with log snapshots ("all"): ``load`` and the views show the same rows."""
+    import pyarrow as pa
+
+    root = tmp_path / folder
+    fetch_night(root, 0, None)
+    fetch_night(root, 1, None)
+    world = world_on(2)
+    some = sorted({c["consumerid"] for c in world.consumer_items()})[:3]
+    sid = fetch_night(root, 2, None, consumer_ids=some).snapshot_id
+    path = root / "_snapshots" / f"{sid}.json"
+    manifest = json.loads(path.read_text())
+    assert not manifest["info"].get("executions_log")
+    # a part written by hand repeats one of its executions, in another state
+    rel = manifest["files"]["executions"][0]
+    row = pq.read_table(root / rel).slice(0, 1)
+    row = row.set_column(row.schema.get_field_index("status"), "status", pa.array(["edited"]))
+    added = rel.rsplit("/", 1)[0] + "/part-99999-" + "d" * 32 + ".parquet"
+    pq.write_table(row, root / added)
+    manifest["files"]["executions"].append(added)
+    manifest["rows"]["executions"] += 1
+    path.write_text(json.dumps(manifest))
+    key = row["execution_id"][0].as_py()
+    sql = f"SELECT snapshot_id, status FROM executions WHERE execution_id = '{key}'"
+    one = load(root, sid, tables=["executions"]).executions
+    every = load(root, "all", tables=["executions"]).executions
+    found = {
+        "load": sorted(one[one.execution_id == key].status),
+        "load all": sorted(every[(every.execution_id == key) & (every.snapshot_id == sid)].status),
+        "query": sorted(query(root, sql.replace("snapshot_id, ", ""), snapshot=sid).status),
+        "query all": sorted(query(root, sql, snapshot="all").query("snapshot_id == @sid").status),
+    }
+    assert all(len(found[k]) == 2 and "edited" in found[k] for k in found), found

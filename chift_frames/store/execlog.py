@@ -131,10 +131,16 @@ def newest(table: pa.Table, by: Sequence[str] = KEY) -> pa.Table:
 def shown(table: pa.Table, manifests: Sequence[dict[str, Any]]) -> pa.Table:
     """Return what ``manifests`` show of ``table``: rows with ``snapshot_id`` and ``_part``.
 
-    Per snapshot, the newest row of each execution; for a log snapshot, only those in its
-    window.
+    Per log snapshot, the newest row of each execution in its window; a snapshot outside the
+    log, its rows as they are (as its own view shows them). Rows keep their order.
     """
-    table = newest(table, ("snapshot_id", *KEY))
+    logged = pa.array([m["snapshot_id"] for m in manifests if is_log(m)], pa.string())
+    in_log = pc.is_in(table["snapshot_id"], value_set=logged)
+    order = "_shown_order"
+    table = table.append_column(order, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    logs = newest(table.filter(in_log), ("snapshot_id", *KEY)).select(table.column_names)
+    table = pa.concat_tables([logs.cast(table.schema), table.filter(pc.invert(in_log))])
+    table = table.sort_by(order).drop_columns([order])
     keep = None
     for m in manifests:
         mine = pc.equal(table["snapshot_id"], m["snapshot_id"])
@@ -193,7 +199,8 @@ def view_sql(
         '    WHERE w.snapshot_id IS NULL OR l."start" >= w.since\n'
         ")"
     )
-    grouped = [m["snapshot_id"] for m in manifests if not lists_once(m)]
+    # a snapshot outside the log shows its rows as they are
+    grouped = [m["snapshot_id"] for m in manifests if is_log(m) and not lists_once(m)]
     if not grouped:  # each execution is listed once: every row of the windows is shown
         return f"{head}\nSELECT {prefix}{columns} FROM in_window AS p"
     shown = (
