@@ -173,6 +173,33 @@ def test_prune_keeps_the_parts_a_kept_snapshot_shows(tmp_path: Path) -> None:
     assert stored_rows(root) < 1.1 * len(load(root, "all", tables=["executions"]).executions)
 
 
+def test_a_partial_snapshot_pruned_to_alone_can_still_be_resumed(tmp_path: Path) -> None:
+    """Prune keeps the parts a partial snapshot planned to list for the sync that failed."""
+    from chift_frames.sandbox import Faults
+
+    root, fresh = tmp_path / "lake", tmp_path / "fresh"
+    fetch_night(root, 0, None)
+    fetch_night(root, 1, None)
+    world = world_on(2)
+    failing = world.sync_items()[0]["syncid"]
+    with Sandbox(world, faults=Faults(rate_5xx=1.0, fault_attempts=100)) as sandbox:
+        sandbox.fault_for = lambda key, f=sandbox.fault_for: (  # type: ignore[method-assign]
+            f(key) if "/executions" in key and failing in key else None
+        )
+        first = fetch_snapshot(
+            client_for(sandbox, max_attempts=2), root, executions_until=world.now, progress=False
+        )
+    assert first.status == "partial" and first.executions_failed == 1
+    assert len(prune(root, keep_last=1)) == 2  # the partial snapshot alone is left
+    with Sandbox(world) as sandbox:
+        again = fetch_snapshot(client_for(sandbox), root, resume=first.snapshot_id)
+    assert again.complete
+    night = fetch_night(fresh, 2, None)
+    mine = load(root, first.snapshot_id, tables=["executions"]).executions
+    theirs = load(night.fresh, tables=["executions"]).executions
+    pd.testing.assert_frame_equal(by_key(mine), by_key(theirs), check_exact=True)
+
+
 def test_a_sync_filtered_fetch_and_a_later_full_one(tmp_path: Path) -> None:
     root, fresh = tmp_path / "lake", tmp_path / "fresh"
     first_sync = world_on(0).sync_items()[0]["syncid"]

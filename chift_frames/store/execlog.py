@@ -615,12 +615,17 @@ def not_known(table: pa.Table, known: Known) -> tuple[pa.Table, np.ndarray]:
 def referenced_parts(root: Root, but: str | None = None) -> set[str]:
     """Every executions part that a snapshot (other than ``but``) lists, or a writer at work.
 
-    A part of a snapshot being pruned that another still lists stays on disk.
+    A part of a snapshot being pruned that another still lists stays on disk, as does one
+    that a partial snapshot planned to list (``info.executions_planned``: the parts of a
+    sync whose executions failed, which its resume lists again).
     """
     found: set[str] = set()
     for m in all_manifests(root):
         if m["snapshot_id"] != but:
             found.update(m["files"].get(LOG, []))
+            planned = (m.get("info") or {}).get("executions_planned")
+            if isinstance(planned, list):
+                found.update(p for p in planned if isinstance(p, str))
     for sid in root.entries(STAGING):
         if sid == but:
             continue
