@@ -50,6 +50,7 @@ __all__ = [
     "known_rows",
     "lists_once",
     "log_window",
+    "needs_newest",
     "newest",
     "not_known",
     "plain_view_sql",
@@ -161,6 +162,15 @@ def lists_once(manifest: dict[str, Any]) -> bool:
     return is_log(manifest) and (manifest.get("info") or {}).get(ONCE) is True
 
 
+def needs_newest(manifest: dict[str, Any]) -> bool:
+    """Whether ``manifest``'s view needs the newest-row step.
+
+    That is a log snapshot that may list an execution more than once; a snapshot outside the
+    log shows its rows as they are.
+    """
+    return is_log(manifest) and not lists_once(manifest)
+
+
 def view_sql(
     name: str,
     parts_sql: str,
@@ -200,7 +210,7 @@ def view_sql(
         ")"
     )
     # a snapshot outside the log shows its rows as they are
-    grouped = [m["snapshot_id"] for m in manifests if is_log(m) and not lists_once(m)]
+    grouped = [m["snapshot_id"] for m in manifests if needs_newest(m)]
     if not grouped:  # each execution is listed once: every row of the windows is shown
         return f"{head}\nSELECT {prefix}{columns} FROM in_window AS p"
     shown = (
@@ -261,7 +271,7 @@ def plain_view_sql(
     know each row's part: DuckDB reads the parts in parallel and estimates their rows from
     their footers. Returns None when some snapshot needs the newest-row step.
     """
-    if not sources or any(is_log(m) and not lists_once(m) for m, _, _ in sources):
+    if not sources or any(needs_newest(m) for m, _, _ in sources):
         return None
     columns = ", ".join(f'"{c}"' for c in TABLES[LOG].columns)
     selects = []
@@ -288,6 +298,10 @@ class Shown(NamedTuple):
     rows: int  # the rows that hold them
     again: list[int]  # the positions of the parts holding the newest row of one listed twice
 
+    def info(self, files: Sequence[str]) -> dict[str, Any]:
+        """Return the manifest's ``ONCE`` and ``AGAIN`` for the parts ``files`` counted."""
+        return {ONCE: self.executions == self.rows, AGAIN: [files[k] for k in self.again]}
+
 
 def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> Shown:
     """Count the executions that parts ``paths`` (full paths) show from ``since`` on, and rows.
@@ -311,18 +325,8 @@ def shown_counts(root: Root, paths: Sequence[str], since: datetime) -> Shown:
             source = "(SELECT *, list_position(?, filename) - 1 AS _part FROM "
             source += "read_parquet(?, filename = true))"
             params: list[Any] = [list(paths), list(paths), since]
-        else:
-            schema = TABLES[LOG].schema
-            schema = pa.schema([*(schema.field(name) for name in (*KEY, "start"))])
-            schema = pa.schema([*schema, pa.field(PART, pa.int64(), False)])
-            data = ds.FileSystemDataset.from_paths(
-                list(paths),
-                schema=schema,
-                format=ds.ParquetFileFormat(),
-                filesystem=root.fs,
-                partitions=[pc.field(PART) == k for k in range(len(paths))],
-            )
-            con.register("parts", data)
+        else:  # DuckDB reads only the columns the count needs, through the projection
+            con.register("parts", _numbered_dataset(root, paths))
             source, params = "parts", [since]
         sql = (
             "SELECT count(*), coalesce(sum(n), 0), list(DISTINCT last) FILTER (WHERE n > 1) "
@@ -454,17 +458,23 @@ def _plan_sync(
     )
 
 
-def _parts_dataset(
-    root: Root, parts: Sequence[str], columns: Sequence[str] | None = None
-) -> ds.Dataset:
-    schema = TABLES[LOG].schema
-    schema = pa.schema([*schema, pa.field(PART, pa.int64(), False)])
+def _parts_dataset(root: Root, parts: Sequence[str]) -> ds.Dataset:
+    """Return parts ``parts`` (relative to ``root``) as one dataset, with ``_part``."""
+    return _numbered_dataset(root, [root.full(rel) for rel in parts])
+
+
+def _numbered_dataset(root: Root, paths: Sequence[str]) -> ds.Dataset:
+    """Return the parts at full ``paths`` as one dataset, with ``_part``.
+
+    A row's ``_part`` is its part's position in ``paths``.
+    """
+    schema = pa.schema([*TABLES[LOG].schema, pa.field(PART, pa.int64(), False)])
     return ds.FileSystemDataset.from_paths(
-        [root.full(rel) for rel in parts],
+        list(paths),
         schema=schema,
         format=ds.ParquetFileFormat(),
         filesystem=root.fs,
-        partitions=[pc.field(PART) == k for k in range(len(parts))],
+        partitions=[pc.field(PART) == k for k in range(len(paths))],
     )
 
 

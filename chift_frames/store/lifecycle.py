@@ -23,7 +23,7 @@ import pandas as pd
 from .._shell import program, resume_command, shell_command
 from ..errors import StoreError
 from ..schema import TABLES
-from .execlog import AGAIN, LOG, ONCE, Shown, is_log, log_window, referenced_parts
+from .execlog import AGAIN, LOG, ONCE, is_log, log_window, referenced_parts
 from .filesystems import Root, display_root, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -628,11 +628,6 @@ def _counted(info: dict[str, Any]) -> bool:
     return ONCE in info and (info[ONCE] is True or AGAIN in info)
 
 
-def _counts_info(files: list[str], shown: Shown) -> dict[str, Any]:
-    """Return the manifest's ``ONCE`` and ``AGAIN`` for parts ``files`` as ``shown`` counts."""
-    return {ONCE: shown.executions == shown.rows, AGAIN: [files[k] for k in shown.again]}
-
-
 def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
     """Say in log snapshot ``sid``'s manifest whether its parts list each execution once.
 
@@ -650,7 +645,7 @@ def _count_listed_once(root: Root, sid: str) -> dict[str, Any] | None:
             return None
         since, _ = log_window(m)
         shown = shown_counts(root, [root.full(rel) for rel in m["files"][LOG]], since)
-        manifest = {**m, "info": {**m["info"], **_counts_info(m["files"][LOG], shown)}}
+        manifest = {**m, "info": {**m["info"], **shown.info(m["files"][LOG])}}
         _rewrite_manifest(root, manifest)
     finally:
         lock.release()
@@ -720,7 +715,7 @@ def _log_manifest(
         "executions_stored": sum(int(parts[rel][2]) for rel in written),
     }
     shown = shown_counts(root, [root.full(rel) for rel in files[LOG]], since)
-    info.update(_counts_info(files[LOG], shown))
+    info.update(shown.info(files[LOG]))
     if shown.executions != table.num_rows:  # never a snapshot that shows other rows than before
         raise StoreError(
             f"snapshot {sid!r} of {root.url} would show {shown.executions:,} executions from "

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from .._shell import program, shell_command
 from ..errors import StoreError
 from ..schema import TABLES, empty_frame
-from .execlog import AGAIN, ONCE, is_log, log_window, shown_counts
+from .execlog import is_log, log_window, shown_counts
 from .filesystems import Root, _root_text, open_root
 from .lock import SnapshotLock, lock_holder, lock_is_live
 from .manifests import (
@@ -411,8 +411,7 @@ class SnapshotWriter:
             since, _ = log_window(m)
             shown = shown_counts(self._root, self._paths(LOG_TABLE), since)
             m["rows"][LOG_TABLE] = shown.executions
-            m["info"][ONCE] = shown.executions == shown.rows  # no newest-row step then
-            m["info"][AGAIN] = [m["files"][LOG_TABLE][k] for k in shown.again]
+            m["info"].update(shown.info(m["files"][LOG_TABLE]))  # what its view needs
             parts = m["info"].get("execution_parts") or {}
             own = f"{part_folder(LOG_TABLE, str(self.snapshot_id))}/"
             m["info"]["executions_stored"] = sum(
