@@ -307,11 +307,12 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
     keep = ", ".join(f"p.{c}" for c in columns.split(", "))
     create = "CREATE OR REPLACE TEMPORARY VIEW" if dialect == "spark" else "CREATE OR REPLACE VIEW"
     listed = "\n    UNION ALL ".join(selects)  # a committed snapshot lists a part at least
+    since_sql = f"{moment} {quote(since.isoformat())}"
     view = (
         f"{create} executions AS\n"
         f"WITH listed AS (\n    {listed}\n)\n"
         f"SELECT {keep}\nFROM listed AS p\n"
-        f"WHERE p.{start} >= {moment} {quote(since.isoformat())}"
+        f"WHERE p.{start} >= {since_sql}"
     )
     if lists_once(manifest) and not external:
         # the parts it lists hold each execution once: no newest-row step (the external
@@ -319,7 +320,6 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         return view + ";"
     # each execution listed more than once is kept from its last part on: its last part
     # found by grouping, then joined (a correlated NOT EXISTS ran Spark out of memory)
-    since_sql = f"{moment} {quote(since.isoformat())}"
     again = manifest["info"].get(AGAIN)
     if not external and isinstance(again, list) and all(rel in listed_parts for rel in again):
         # those executions are among the rows of the parts AGAIN names: the engines read

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .._sql import quote
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
-from .execlog import AGAIN, LOG, is_log, lists_once, log_window, plain_view_sql, view_sql
+from .execlog import AGAIN, LOG, is_log, log_window, needs_newest, plain_view_sql, view_sql
 from .filesystems import Root, open_root
 from .read import (
     SnapshotSpec,
@@ -102,22 +102,31 @@ def _paths_sql(root: Root, files: list[str]) -> str:
     return ", ".join(quote(root.full(f)) for f in files)
 
 
-def _starts_from(root: Root, rel: str, since: datetime) -> bool:
-    """Whether every row of local part ``rel`` starts at ``since`` or later, by its footer.
+def _first_start(root: Root, rel: str) -> datetime | None:
+    """Return the earliest ``start`` of local part ``rel``, by its footer, or None.
 
-    False when the footer cannot tell (no statistics, or a part that cannot be read: the
+    None when the footer cannot tell (no statistics, or a part that cannot be read: the
     view's query then says what is wrong with it).
     """
     try:
         meta = pq.read_metadata(root.full(rel))
         column = meta.schema.names.index("start")
+        found = []
         for number in range(meta.num_row_groups):
             stats = meta.row_group(number).column(column).statistics
-            if stats is None or not stats.has_min_max or stats.min < since:
-                return False
+            if stats is None or not stats.has_min_max:
+                return None
+            found.append(stats.min)
+        return min(found) if found else None
     except (OSError, ValueError, TypeError, pa.ArrowException):
+        return None
+
+
+def _at_or_after(moment: datetime | None, since: datetime) -> bool:
+    try:
+        return moment is not None and moment >= since
+    except TypeError:  # a footer without a time zone: the window's test is kept
         return False
-    return True
 
 
 def _again_sql(root: Root, chosen: list[dict[str, Any]]) -> str | None:
@@ -127,7 +136,7 @@ def _again_sql(root: Root, chosen: list[dict[str, Any]]) -> str | None:
     the runs that changed. None when one of them does not name them (committed before
     ``AGAIN``, or a name it does not list).
     """
-    grouped = [m for m in chosen if is_log(m) and not lists_once(m)]
+    grouped = [m for m in chosen if needs_newest(m)]
     again = [m["info"].get(AGAIN) for m in grouped]
     if not all(
         isinstance(rels, list) and all(rel in m["files"][LOG] for rel in rels)
@@ -201,10 +210,14 @@ def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -
         # one read of each snapshot's parts (two, when some hold rows before its window),
         # when none needs the newest-row step
         sources = []
+        first: dict[str, datetime | None] = {}  # each footer read once: "all" lists a part often
         for m in chosen:
             files = m["files"][LOG]
             since = log_window(m)[0] if is_log(m) else None
-            inside = [f for f in files if since is None or _starts_from(root, f, since)]
+            for f in files:
+                if since is not None and f not in first:
+                    first[f] = _first_start(root, f)
+            inside = [f for f in files if since is None or _at_or_after(first[f], since)]
             before = [f for f in files if f not in inside]
             sources += [
                 (m, f"read_parquet([{_paths_sql(root, group)}])", group is inside)
