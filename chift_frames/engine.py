@@ -267,7 +267,8 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
 
     chosen = settings(**options)
     spill = private_folder(str(chosen["temp_directory"]))
-    if chosen["memory_limit"] == DEFAULT_MEMORY_LIMIT:
+    # the default only when no one chose a limit: one chosen equal to it is still theirs
+    if not (options.get("memory_limit") or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")):
         _DEFAULT_LIMIT.add(con)
     else:
         _DEFAULT_LIMIT.discard(con)

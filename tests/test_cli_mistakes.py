@@ -226,6 +226,10 @@ def test_a_report_out_of_the_default_limit_runs_again_with_the_machines_room(
     monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "256MiB")
     with pytest.raises(StoreError, match="Out of Memory Error"):
         getattr(reports, name)(two_snapshots)
+    # nor one that the user chose equal to the default (`--memory-limit 256MiB`)
+    monkeypatch.setattr(engine, "DEFAULT_MEMORY_LIMIT", "1MB")
+    with pytest.raises(StoreError, match="Out of Memory Error"):
+        getattr(reports, name)(two_snapshots)
 
 
 def test_a_command_that_needed_more_than_its_default_limit_says_so_once(
