@@ -174,7 +174,8 @@ def _first_values(side: str) -> str:
     position, by their whole key. Ranking every row by five strings cost three times as much
     (1.7 s against 0.5 s at 20,000 pairs).
     """
-    return f"""{side}_rows AS (
+    return f"""{side}_rows AS NOT MATERIALIZED (
+    -- read by both branches below: kept, it would not spill (out of memory at 256 MiB)
     SELECT
         v.consumer_id, v.sync_id, v.mapping_name, v.sub_mapping_name, v.source_id, v.target_id,
         v.mapping_index, v.value_index, v.source_repeats
@@ -194,6 +195,83 @@ def _first_values(side: str) -> str:
         ORDER BY mapping_index, value_index
     ) = 1
 )"""
+
+
+_VALUE_CHANGE_ROWS = f"""
+-- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted
+-- (mapped to another target), in setups in both snapshots? A null or '' target is unmapped,
+-- so a change between the two is no change.
+-- Each side keeps a key's first value (by position); a full join of the two sides then
+-- compares them. Joins spill to disk, so this runs within the memory limit at any size (a
+-- grouping of both sides would not).
+WITH {_COMMON_PAIRS}, {_CHANGED_PAIRS},
+{_first_values("before")},
+{_first_values("after")},
+compared AS (
+    SELECT
+        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
+        coalesce(b.sync_id, a.sync_id) AS sync_id,
+        coalesce(b.mapping_name, a.mapping_name) AS mapping_name,
+        coalesce(b.sub_mapping_name, a.sub_mapping_name) AS sub_mapping_name,
+        coalesce(b.source_id, a.source_id) AS source_id,
+        CASE
+            WHEN a.consumer_id IS NULL THEN 'removed'
+            WHEN b.consumer_id IS NULL THEN 'added'
+            WHEN nullif(b.target_id, '') IS NULL AND nullif(a.target_id, '') IS NULL THEN NULL
+            WHEN nullif(b.target_id, '') IS NULL THEN 'mapped'
+            WHEN nullif(a.target_id, '') IS NULL THEN 'unmapped'
+            WHEN b.target_id <> a.target_id THEN 'retargeted'
+        END AS change,
+        b.target_id AS target_before,
+        a.target_id AS target_after
+    FROM before_values AS b
+    FULL JOIN after_values AS a
+        ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
+        AND a.mapping_name = b.mapping_name AND a.sub_mapping_name = b.sub_mapping_name
+        AND a.source_id = b.source_id
+)
+SELECT
+    consumer_id, sync_id, mapping_name, sub_mapping_name, source_id, change, target_before,
+    target_after
+FROM compared
+WHERE change IS NOT NULL"""
+"""The value changes, ids only and in no order: as many rows as the account has values
+changed (a million when a fetch maps most values of 50,000 pairs at once)."""
+
+
+def _value_changes_shown(rows: str) -> str:
+    """Return the query that names and orders the value changes of ``rows``.
+
+    ``rows`` is :data:`_VALUE_CHANGE_ROWS` as a subquery, or a table that holds its result:
+    :func:`_diff_on` keeps it in a temporary table first, because DuckDB does not fit a big
+    join followed by a sort in one query within a small memory limit (at 200,000 heavy
+    pairs, 256 MiB: out of memory), where each alone spills.
+    """
+    return f"""
+-- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted?
+-- Grain: one row per pair, mapping, sub-mapping and source id that changed.
+WITH {_NAMES}
+SELECT
+    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
+    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
+    CAST(c.sync_id AS VARCHAR) AS sync_id,
+    CAST(sn.sync_name AS VARCHAR) AS sync_name,
+    CAST(c.mapping_name AS VARCHAR) AS mapping_name,
+    CAST(c.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
+    CAST(c.source_id AS VARCHAR) AS source_id,
+    CAST(c.change AS VARCHAR) AS change,
+    CAST(c.target_before AS VARCHAR) AS target_before,
+    CAST(c.target_after AS VARCHAR) AS target_after
+FROM {rows} AS c
+LEFT JOIN consumer_names AS cn USING (consumer_id)
+LEFT JOIN sync_names AS sn USING (sync_id)
+ORDER BY c.consumer_id, c.sync_id, c.mapping_name, c.sub_mapping_name, c.source_id
+"""
+
+
+_STAGED = {"value_changes": (_VALUE_CHANGE_ROWS, _value_changes_shown("_value_changes_rows"))}
+"""The change tables that :func:`_diff_on` computes in two steps: (rows into the temporary
+table ``_<name>_rows``, then the query that names and orders them)."""
 
 
 CHANGE_SQL: dict[str, str] = {
@@ -267,57 +345,7 @@ LEFT JOIN sync_names AS sn USING (sync_id)
 WHERE f.before IS DISTINCT FROM f.after
 ORDER BY f.field_order, f.consumer_id, f.sync_id
 """,
-    "value_changes": f"""
--- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted
--- (mapped to another target), in setups in both snapshots? A null or '' target is unmapped,
--- so a change between the two is no change.
--- Grain: one row per pair, mapping, sub-mapping and source id that changed.
--- Each side keeps a key's first value (by position); a full join of the two sides then
--- compares them. Joins spill to disk, so this runs within the memory limit at any size (a
--- grouping of both sides would not).
-WITH {_COMMON_PAIRS}, {_NAMES}, {_CHANGED_PAIRS},
-{_first_values("before")},
-{_first_values("after")},
-compared AS (
-    SELECT
-        coalesce(b.consumer_id, a.consumer_id) AS consumer_id,
-        coalesce(b.sync_id, a.sync_id) AS sync_id,
-        coalesce(b.mapping_name, a.mapping_name) AS mapping_name,
-        coalesce(b.sub_mapping_name, a.sub_mapping_name) AS sub_mapping_name,
-        coalesce(b.source_id, a.source_id) AS source_id,
-        CASE
-            WHEN a.consumer_id IS NULL THEN 'removed'
-            WHEN b.consumer_id IS NULL THEN 'added'
-            WHEN nullif(b.target_id, '') IS NULL AND nullif(a.target_id, '') IS NULL THEN NULL
-            WHEN nullif(b.target_id, '') IS NULL THEN 'mapped'
-            WHEN nullif(a.target_id, '') IS NULL THEN 'unmapped'
-            WHEN b.target_id <> a.target_id THEN 'retargeted'
-        END AS change,
-        b.target_id AS target_before,
-        a.target_id AS target_after
-    FROM before_values AS b
-    FULL JOIN after_values AS a
-        ON a.consumer_id = b.consumer_id AND a.sync_id = b.sync_id
-        AND a.mapping_name = b.mapping_name AND a.sub_mapping_name = b.sub_mapping_name
-        AND a.source_id = b.source_id
-)
-SELECT
-    CAST(c.consumer_id AS VARCHAR) AS consumer_id,
-    CAST(cn.consumer_name AS VARCHAR) AS consumer_name,
-    CAST(c.sync_id AS VARCHAR) AS sync_id,
-    CAST(sn.sync_name AS VARCHAR) AS sync_name,
-    CAST(c.mapping_name AS VARCHAR) AS mapping_name,
-    CAST(c.sub_mapping_name AS VARCHAR) AS sub_mapping_name,
-    CAST(c.source_id AS VARCHAR) AS source_id,
-    CAST(c.change AS VARCHAR) AS change,
-    CAST(c.target_before AS VARCHAR) AS target_before,
-    CAST(c.target_after AS VARCHAR) AS target_after
-FROM compared AS c
-LEFT JOIN consumer_names AS cn USING (consumer_id)
-LEFT JOIN sync_names AS sn USING (sync_id)
-WHERE c.change IS NOT NULL
-ORDER BY c.consumer_id, c.sync_id, c.mapping_name, c.sub_mapping_name, c.source_id
-""",
+    "value_changes": _value_changes_shown(f"(\n{_VALUE_CHANGE_ROWS}\n)"),
     "flow_changes": f"""
 -- Which flows were enabled, disabled, or changed trigger or settings, in setups in both?
 -- Grain: one row per pair, flow and kind of change. A trigger reads "type id cronschedule".
@@ -515,10 +543,20 @@ _DIFF_TABLES = (
 def _diff_on(con: Any, before: str, after: str) -> Frames:
     import duckdb
 
+    params = {"before": before, "after": after}
     out = {}
     for name, sql in CHANGE_SQL.items():
         try:
-            table = run_with_room(con, partial(_arrow_of, sql, {"before": before, "after": after}))
+            if name in _STAGED:
+                rows, shown = _STAGED[name]
+                keep = f"CREATE OR REPLACE TEMP TABLE _{name}_rows AS {rows}"
+                run_with_room(con, partial(_execute, keep, params))
+                try:
+                    table = run_with_room(con, partial(_arrow_of, shown, params))
+                finally:
+                    con.execute(f"DROP TABLE IF EXISTS _{name}_rows")
+            else:
+                table = run_with_room(con, partial(_arrow_of, sql, params))
         except duckdb.Error as exc:
             raise duckdb_failure(f"diff: {name} failed in DuckDB", exc, con) from None
         out[name] = to_frame(table, dict.fromkeys(CHANGE_TABLES[name], _STRING))
@@ -688,6 +726,10 @@ def diff_notes(
 
 def _arrow_of(sql: str, params: dict[str, Any], con: Any) -> pa.Table:
     return fetch_arrow(con.sql(sql, params=params))
+
+
+def _execute(sql: str, params: dict[str, Any], con: Any) -> None:
+    con.execute(sql, params)
 
 
 def diff(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from chift_frames import StoreError, to_canonical_json
 from chift_frames.client import ChiftClient
 from chift_frames.fetch import fetch_snapshot
-from chift_frames.history import CHANGE_TABLES, diff
+from chift_frames.history import CHANGE_SQL, CHANGE_TABLES, diff
 from chift_frames.sandbox import Sandbox
+from chift_frames.store import connect
 from chift_frames.world import World
 
 ACCOUNT = "a8bf0000-0000-4000-8000-000000000001"
@@ -200,6 +202,13 @@ def test_diff_reports_every_change_and_nothing_else(tmp_path: Path) -> None:
     assert kinds["flow_changes"] >= {"enabled", "disabled", "trigger_changed", "settings_changed"}
     assert kinds["column_changes"] >= {"added", "retyped"}
     assert {"status", "enabled"} <= set(changes.status_changes.field)
+    # each table's one query, pasted into `query --snapshot all`, gives the same rows in the
+    # same order (diff computes value_changes in two steps, the query in one)
+    con = connect(tmp_path, "all")
+    for name, sql in CHANGE_SQL.items():
+        params = {"before": first.snapshot_id, "after": second.snapshot_id}
+        got = con.sql(sql, params=params).df().astype(changes[name].dtypes.to_dict())
+        pd.testing.assert_frame_equal(got, changes[name], obj=name)
 
 
 def test_a_snapshot_compared_with_itself_has_no_changes(tmp_path: Path) -> None:
