@@ -288,17 +288,19 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     return con
 
 
-_DEFAULT_LIMIT: weakref.WeakSet[Any] = weakref.WeakSet()  # connections at the default limit
+# connections whose limit no one chose (DEFAULT_MEMORY_LIMIT, as neither argument nor
+# environment set one)
+_DEFAULT_LIMIT: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def run_with_room(con: Any, run: Callable[[Any], T]) -> T:
     """Return ``run(con)``, run once more with :func:`memory_room` if it ran out of memory.
 
-    Only when ``con`` has the default limit (:data:`DEFAULT_MEMORY_LIMIT`), which keeps
+    Only when no one chose ``con``'s limit (:data:`DEFAULT_MEMORY_LIMIT`), which keeps
     every command lean on the accounts it suits: a query whose state cannot spill (a list
     of every outlier of a very common value, say) gets the machine's room instead of
-    failing. A limit the user set is theirs: it is never raised. The connection keeps the
-    larger limit afterwards.
+    failing. A limit the user set is theirs, even one equal to the default: it is never
+    raised. The connection keeps the larger limit afterwards.
     """
     import duckdb
 

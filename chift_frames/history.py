@@ -198,9 +198,8 @@ def _first_values(side: str) -> str:
 
 
 _VALUE_CHANGE_ROWS = f"""
--- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted
--- (mapped to another target), in setups in both snapshots? A null or '' target is unmapped,
--- so a change between the two is no change.
+-- The value changes, ids only, in setups in both snapshots. A null or '' target is
+-- unmapped, so a change between the two is no change.
 -- Each side keeps a key's first value (by position); a full join of the two sides then
 -- compares them. Joins spill to disk, so this runs within the memory limit at any size (a
 -- grouping of both sides would not).
@@ -248,7 +247,8 @@ def _value_changes_shown(rows: str) -> str:
     pairs, 256 MiB: out of memory), where each alone spills.
     """
     return f"""
--- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted?
+-- Which mapping values were added or removed, got mapped, got unmapped, or were retargeted
+-- (mapped to another target)?
 -- Grain: one row per pair, mapping, sub-mapping and source id that changed.
 WITH {_NAMES}
 SELECT
@@ -269,9 +269,9 @@ ORDER BY c.consumer_id, c.sync_id, c.mapping_name, c.sub_mapping_name, c.source_
 """
 
 
-_STAGED = {"value_changes": (_VALUE_CHANGE_ROWS, _value_changes_shown("_value_changes_rows"))}
-"""The change tables that :func:`_diff_on` computes in two steps: (rows into the temporary
-table ``_<name>_rows``, then the query that names and orders them)."""
+_STAGED = {"value_changes": (_VALUE_CHANGE_ROWS, _value_changes_shown)}
+"""The change tables that :func:`_diff_on` computes in two steps: their rows, kept in a
+temporary table, and the function that gives the query naming and ordering that table's rows."""
 
 
 CHANGE_SQL: dict[str, str] = {
@@ -549,12 +549,13 @@ def _diff_on(con: Any, before: str, after: str) -> Frames:
         try:
             if name in _STAGED:
                 rows, shown = _STAGED[name]
-                keep = f"CREATE OR REPLACE TEMP TABLE _{name}_rows AS {rows}"
+                kept = f"_{name}_rows"
+                keep = f"CREATE OR REPLACE TEMP TABLE {kept} AS {rows}"
                 run_with_room(con, partial(_execute, keep, params))
                 try:
-                    table = run_with_room(con, partial(_arrow_of, shown, params))
+                    table = run_with_room(con, partial(_arrow_of, shown(kept), params))
                 finally:
-                    con.execute(f"DROP TABLE IF EXISTS _{name}_rows")
+                    con.execute(f"DROP TABLE IF EXISTS {kept}")
             else:
                 table = run_with_room(con, partial(_arrow_of, sql, params))
         except duckdb.Error as exc:
@@ -567,7 +568,9 @@ def diff_frames(before: Frames, after: Frames) -> Frames:
     """Compare two snapshots' tables and say what changed, pair by pair.
 
     DuckDB runs the queries of :data:`CHANGE_SQL` over both snapshots' tables, registered
-    through Arrow; a table missing from either is taken as empty.
+    through Arrow; a table missing from either is taken as empty. ``value_changes`` runs in
+    two steps, its rows kept in a temporary table first (see :func:`_value_changes_shown`),
+    with the same result as its one query.
 
     Parameters
     ----------

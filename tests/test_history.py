@@ -205,10 +205,13 @@ def test_diff_reports_every_change_and_nothing_else(tmp_path: Path) -> None:
     # each table's one query, pasted into `query --snapshot all`, gives the same rows in the
     # same order (diff computes value_changes in two steps, the query in one)
     con = connect(tmp_path, "all")
-    for name, sql in CHANGE_SQL.items():
-        params = {"before": first.snapshot_id, "after": second.snapshot_id}
-        got = con.sql(sql, params=params).df().astype(changes[name].dtypes.to_dict())
-        pd.testing.assert_frame_equal(got, changes[name], obj=name)
+    try:
+        for name, sql in CHANGE_SQL.items():
+            params = {"before": first.snapshot_id, "after": second.snapshot_id}
+            got = con.sql(sql, params=params).df().astype(changes[name].dtypes.to_dict())
+            pd.testing.assert_frame_equal(got, changes[name], obj=name)
+    finally:
+        con.close()
 
 
 def test_a_snapshot_compared_with_itself_has_no_changes(tmp_path: Path) -> None:
