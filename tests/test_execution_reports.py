@@ -202,3 +202,50 @@ def test_run_reports_group_every_execution_by_its_ids(seed: int) -> None:
     columns = [*keys, "last_success_at"]
     assert keyed(records(got.drop_duplicates(keys), columns)) == keyed(records(stale, columns))
     assert len(got) == len(stale.merge(frames["flows"][keys], on=keys))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flow_runs_percentiles_are_exact_on_any_durations(seed: int) -> None:
+    # durations to the millisecond, repeated or not, flows of one run, of runs all still
+    # running, of hundreds: the percentiles are quantile_cont's (DuckDB's own interpolation
+    # is compiled to a fused multiply-add, which SQL cannot write: the last bit may differ)
+    import duckdb
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    flows = [f"flow-{i}" for i in range(int(rng.integers(1, 7)))]
+    runs, i = [], 0
+    for flow in flows:
+        size = int(rng.choice([1, 2, 3, 7, 50, 400]))
+        running_only = rng.random() < 0.15
+        whole_seconds = rng.random() < 0.3  # many equal durations
+        for _ in range(size):
+            i += 1
+            start = pd.Timestamp("2026-03-01T00:00:00Z") + pd.Timedelta(
+                milliseconds=int(rng.integers(0, 8 * 86_400_000))
+            )
+            ms = int(rng.integers(0, 60)) * 1000 if whole_seconds else int(rng.integers(0, 90_000))
+            ended = not running_only and rng.random() < 0.9
+            end = (start + pd.Timedelta(milliseconds=ms)).isoformat() if ended else None
+            runs.append(run(i, "c1", flow, start.isoformat(), end, "success"))
+    frames = dict(flatten([("c1", payload(flows))], fetched_at="2026-03-10T12:00:00Z"))
+    frames["executions"] = to_pandas(flatten_executions(S, runs))
+    out = flow_runs(Frames(frames)).set_index("flow_id")
+
+    executions = pa.Table.from_pandas(frames["executions"][["flow_id", "duration_s"]])
+    con = duckdb.connect()
+    con.register("e", executions)
+    expected = dict(
+        con.sql(
+            "SELECT flow_id, quantile_cont(duration_s, [0.5, 0.9, 0.99]) FROM e GROUP BY flow_id"
+        ).fetchall()
+    )
+    assert set(out.index) == set(expected)
+    for flow, want in expected.items():
+        got = out.loc[flow, ["duration_p50_s", "duration_p90_s", "duration_p99_s"]].tolist()
+        if want is None:  # every run still running: no duration
+            assert all(pd.isna(g) for g in got), (flow, got)
+        else:
+            assert got == pytest.approx(want, rel=1e-12, abs=0), (flow, got, want)
+            durations = frames["executions"].query("flow_id == @flow").duration_s.dropna()
+            assert np.allclose(got, np.quantile(durations, [0.5, 0.9, 0.99]), rtol=1e-12)
