@@ -24,15 +24,20 @@ times ``report`` with and without the HTML page, old and new alternated, ``--rep
     python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
     python benchmarks/bench_reports.py --as-issue [--repeat 3]
     python benchmarks/bench_reports.py --shape light heavy skewed --pairs 2000 20000 --no-trends
+    python benchmarks/bench_reports.py --shape heavy --pairs 200000 --queries --no-compare \
+        --no-trends
 
 ``--shape`` builds each named shape of :data:`chift_frames.world.SHAPES` (``light``, the
 default, ``heavy``, ``skewed``, ``hourly``); a command that fails is a row that says so.
+``--queries`` also runs each SQL query of the README's tour with ``chift-frames query``
+(every row as CSV, thrown away).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -142,6 +147,13 @@ def old_code(work: Path, commit: str) -> Path:
     return target
 
 
+def readme_queries() -> list[str]:
+    """Return the SQL of the README's tour: its shell query, then each ``cf.query``."""
+    tour = (REPO / "README.md").read_text(encoding="utf-8").split("## A short tour", 1)[1]
+    found = re.findall(r'chift-frames query data/demo "(.*?)"', tour, re.S)
+    return found + re.findall(r'cf\.query\("data/demo", """(.*?)"""', tour, re.S)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -234,6 +246,11 @@ def main() -> None:
     parser.add_argument("--no-trends", action="store_true")
     parser.add_argument("--trends-pairs", type=int, default=20_000)
     parser.add_argument("--trends-snapshots", type=int, default=30)
+    parser.add_argument(
+        "--queries",
+        action="store_true",
+        help="also run each SQL query of the README's tour (`chift-frames query DIR SQL`)",
+    )
     parser.add_argument("--as-issue", action="store_true", help="issue 8's own account only")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, with --as-issue")
     args = parser.parse_args()
@@ -280,6 +297,9 @@ def main() -> None:
                 "summary": cli("summary", root),
                 "diff": cli("diff", root),
             }
+            if args.queries:
+                for number, sql in enumerate(readme_queries(), 1):
+                    commands[f"README query {number}"] = cli("query", root, sql, "--format", "csv")
             for name, argv in commands.items():
                 run(name, shape, pairs, "DuckDB (this version)", argv)
             if pairs == args.compare_pairs and not args.no_compare:
