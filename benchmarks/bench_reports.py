@@ -18,11 +18,15 @@ own sandbox (12,500 consumers, 2 syncs, no latency) fetched by that commit's ``c
 fetch --concurrency 8`` (20,036 pairs, 45-58 MB: its executions depend on the day), then
 times ``report`` with and without the HTML page, old and new alternated, ``--repeat`` times
 (this version reads a copy moved to today's layout by ``chift-frames snapshots --migrate``).
+With ``--shape heavy`` it builds issue 21's account likewise: 12,500 consumers of that shape
+served by this version's sandbox (that commit's has no shapes), fetched twice by that
+commit's fetch, as issue 21 measured it (two snapshots fetched by ``chift-frames fetch``).
 
     python benchmarks/bench_reports.py                       # 2,000 and 20,000 pairs
     python benchmarks/bench_reports.py --pairs 2000 20000 200000   # as in the README
     python benchmarks/bench_reports.py --pairs 200000 --no-compare --no-trends
     python benchmarks/bench_reports.py --as-issue [--repeat 3]
+    python benchmarks/bench_reports.py --as-issue --shape heavy   # issue 21's account
     python benchmarks/bench_reports.py --shape light heavy skewed --pairs 2000 20000 --no-trends
     python benchmarks/bench_reports.py --shape heavy --pairs 200000 --queries --no-compare \
         --no-trends
@@ -160,17 +164,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_as_issue(work: Path, commit: str) -> tuple[Path, Path]:
-    """Fetch the issue's account with ``commit``'s own sandbox and fetch; return both layouts."""
-    old_root, new_root = work / f"issue-{commit}", work / f"issue-{commit}-migrated"
+def build_as_issue(work: Path, commit: str, shape: str = "light") -> tuple[Path, Path]:
+    """Fetch the issue's account with ``commit``'s fetch; return both layouts.
+
+    ``light``: issue 8's account, from ``commit``'s own sandbox, fetched once. Another shape:
+    issue 21's, from this version's sandbox of that shape (``commit``'s has no shapes),
+    fetched twice (two snapshots), both times by ``commit``'s ``chift-frames fetch``.
+    """
+    name = f"issue-{commit}" if shape == "light" else f"issue-{commit}-{shape}"
+    old_root, new_root = work / name, work / f"{name}-migrated"
     env = {**os.environ, "PYTHONPATH": str(old_code(work, commit))}
     if not (old_root / "_snapshots").is_dir():
         port = free_port()
+        serve = cli("sandbox", "--port", port, "--consumers", 12_500, "--syncs", 2)
         sandbox = subprocess.Popen(
-            [*cli("sandbox", "--port", port, "--consumers", 12_500, "--syncs", 2)],
-            env=env,
+            serve if shape == "light" else [*serve, "--latency", 0, "--shape", shape],
+            env=env if shape == "light" else None,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            cwd=REPO.parent if shape == "light" else REPO,
         )
         try:
             for _ in range(600):
@@ -186,10 +198,11 @@ def build_as_issue(work: Path, commit: str) -> tuple[Path, Path]:
                 "CHIFT_CLIENT_SECRET": "bench-secret-value",
                 "CHIFT_ACCOUNT_ID": "00000000-0000-4000-8000-0000000000be",
             }
-            wall, peak = measure(
-                cli("fetch", "--out", old_root, "--concurrency", 8, "--quiet"), fetch_env
-            )
-            print(f"fetched {old_root} with {commit} in {wall:.0f} s ({peak:.0f} MiB)")
+            for _ in range(1 if shape == "light" else 2):
+                wall, peak = measure(
+                    cli("fetch", "--out", old_root, "--concurrency", 8, "--quiet"), fetch_env
+                )
+                print(f"fetched {old_root} with {commit} in {wall:.0f} s ({peak:.0f} MiB)")
         finally:
             sandbox.terminate()
             sandbox.wait()
@@ -200,12 +213,13 @@ def build_as_issue(work: Path, commit: str) -> tuple[Path, Path]:
     return old_root, new_root
 
 
-def measure_as_issue(work: Path, commit: str, repeat: int) -> None:
-    old_root, new_root = build_as_issue(work, commit)
+def measure_as_issue(work: Path, commit: str, repeat: int, shape: str = "light") -> None:
+    old_root, new_root = build_as_issue(work, commit, shape)
     size = sum(f.stat().st_size for f in old_root.rglob("*.parquet")) / 2**20
     manifest = snapshot_manifest(new_root)
+    which = "issue 8's account" if shape == "light" else f"issue 21's account ({shape})"
     print(
-        f"\nissue 8's account: {manifest['rows']['consumer_syncs']:,} pairs, "
+        f"\n{which}: {manifest['rows']['consumer_syncs']:,} pairs, "
         f"{manifest['rows']['mapping_values']:,} values, "
         f"{manifest['rows']['executions']:,} executions; {size:.0f} MiB"
     )
@@ -251,12 +265,18 @@ def main() -> None:
         action="store_true",
         help="also run each SQL query of the README's tour (`chift-frames query DIR SQL`)",
     )
-    parser.add_argument("--as-issue", action="store_true", help="issue 8's own account only")
+    parser.add_argument(
+        "--as-issue",
+        action="store_true",
+        help="the issue's own account, fetched by --old-commit: issue 8's (light), or issue "
+        "21's (--shape heavy)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, with --as-issue")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.as_issue:
-        measure_as_issue(args.work, args.old_commit, args.repeat)
+        for shape in args.shape:
+            measure_as_issue(args.work, args.old_commit, args.repeat, shape)
         return
 
     def dataset(shape: str, pairs: int) -> Path:

@@ -47,6 +47,9 @@ def test_the_first_question_is_answered_by_the_query(demo: Path, capsys) -> None
     assert main(["query", str(demo), sql, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and {"consumer", "mapping_name", "unmapped", "missing_values"} <= set(rows[0])
+    for row in rows:  # every value left unmapped, A-Z
+        missing = row["missing_values"].split(", ")
+        assert len(missing) == row["unmapped"] and missing == sorted(missing), row
     assert shlex.split(f'"{sql}"')  # it is one shell word
 
 
