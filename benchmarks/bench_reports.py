@@ -176,9 +176,11 @@ def build_as_issue(work: Path, commit: str, shape: str = "light") -> tuple[Path,
     env = {**os.environ, "PYTHONPATH": str(old_code(work, commit))}
     if not (old_root / "_snapshots").is_dir():
         port = free_port()
-        serve = cli("sandbox", "--port", port, "--consumers", 12_500, "--syncs", 2)
+        serve = ["--port", port, "--consumers", 12_500, "--syncs", 2]
         sandbox = subprocess.Popen(
-            serve if shape == "light" else [*serve, "--latency", 0, "--shape", shape],
+            cli(
+                "sandbox", *serve, *([] if shape == "light" else ["--latency", 0, "--shape", shape])
+            ),
             env=env if shape == "light" else None,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -515,7 +515,11 @@ _TABLES = [
 TABLES: Mapping[str, Table] = {table.name: table for table in _TABLES}
 """The registry: every table of the contract, by name, in their canonical order."""
 
-ADDED_COLUMNS: Mapping[str, tuple[str, ...]] = {"mapping_values": ("source_repeats",)}
+ADDED_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "mapping_values": ("source_repeats",),
+    # the sync definitions' JSON, which the first versions that fetched GET /syncs left out
+    "syncs": ("config", "object_kinds"),
+}
 """Nullable columns that parts saved by an earlier version lack: readers show them as null."""
 
 

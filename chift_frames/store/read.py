@@ -207,7 +207,9 @@ def columns_with_added_null(name: str, quote: str = '"{}"') -> str:
             columns.append(column)
         elif pa.types.is_boolean(field.type):
             columns.append(f"CAST(NULL AS BOOLEAN) AS {column}")
-        else:  # pragma: no cover - every added column is a boolean so far
+        elif pa.types.is_string(field.type):  # STRING: DuckDB's alias of VARCHAR, Spark's own
+            columns.append(f"CAST(NULL AS STRING) AS {column}")
+        else:  # pragma: no cover - every added column is a boolean or a string so far
             raise TypeError(f"no SQL type for added column {name}.{field.name} ({field.type})")
     return ", ".join(columns)
 
