@@ -21,7 +21,7 @@ import pandas as pd
 from .._sql import quote
 from ..engine import open_source
 from ..errors import ChiftFramesError
-from ..store.execlog import AGAIN, is_log, lists_once
+from ..store.execlog import again_parts, is_log, lists_once
 from ._query import Relation, report_sql, run_sql, success_relation, with_limit
 from .flows import CRON_STRINGS_SQL, cron_firings, cron_messages
 from .monitoring import READS_MONITORING_STATES, one_apis_relation
@@ -320,8 +320,8 @@ def log_view(root: str, manifest: dict[str, Any], dialect: str) -> str:
         return view + ";"
     # each execution listed more than once is kept from its last part on: its last part
     # found by grouping, then joined (a correlated NOT EXISTS ran Spark out of memory)
-    again = manifest["info"].get(AGAIN)
-    if not external and isinstance(again, list) and all(rel in listed_parts for rel in again):
+    again = again_parts(manifest)
+    if not external and again is not None:
         # those executions are among the rows of the parts AGAIN names: the engines read
         # only those parts for the step
         numbers = ", ".join(str(listed_parts.index(rel)) for rel in again) or "NULL"

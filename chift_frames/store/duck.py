@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .._sql import quote
 from ..errors import StoreError
 from ..schema import TABLES, arrow_to_pandas_dtype
-from .execlog import AGAIN, LOG, is_log, log_window, needs_newest, plain_view_sql, view_sql
+from .execlog import LOG, again_parts, is_log, log_window, needs_newest, plain_view_sql, view_sql
 from .filesystems import Root, open_root
 from .read import (
     SnapshotSpec,
@@ -137,11 +137,8 @@ def _again_sql(root: Root, chosen: list[dict[str, Any]]) -> str | None:
     ``AGAIN``, or a name it does not list).
     """
     grouped = [m for m in chosen if needs_newest(m)]
-    again = [m["info"].get(AGAIN) for m in grouped]
-    if not all(
-        isinstance(rels, list) and all(rel in m["files"][LOG] for rel in rels)
-        for m, rels in zip(grouped, again, strict=True)
-    ):
+    again = [again_parts(m) for m in grouped]
+    if any(rels is None for rels in again):
         return None
     selects = [
         _numbered_parts(root, m, rels) for m, rels in zip(grouped, again, strict=True) if rels

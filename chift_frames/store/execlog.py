@@ -45,6 +45,7 @@ __all__ = [
     "Known",
     "Plan",
     "Shown",
+    "again_parts",
     "is_log",
     "known_fingerprints",
     "known_rows",
@@ -160,6 +161,19 @@ def _ts(moment: datetime) -> str:
 def lists_once(manifest: dict[str, Any]) -> bool:
     """Whether log snapshot ``manifest`` lists each execution of its window once (``ONCE``)."""
     return is_log(manifest) and (manifest.get("info") or {}).get(ONCE) is True
+
+
+def again_parts(manifest: dict[str, Any]) -> list[str] | None:
+    """Return the parts log snapshot ``manifest`` names in ``AGAIN``, or None.
+
+    None when it names none it can be trusted with: a snapshot committed before ``AGAIN``,
+    or a list that is not one of parts the snapshot lists (a manifest edited by hand).
+    """
+    again = (manifest.get("info") or {}).get(AGAIN)
+    listed = manifest["files"].get(LOG, [])
+    if isinstance(again, list) and all(rel in listed for rel in again):
+        return again
+    return None
 
 
 def needs_newest(manifest: dict[str, Any]) -> bool:
