@@ -125,7 +125,9 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, 
         wall, peak_kib = report.read().split()[-2:]
     if b"ran out of its default memory limit" in done.stderr:
         # finished, but not within its default limit: the figure is not the default's
-        command = " ".join(str(a) for a in argv[argv.index("chift_frames") + 1 :][:2])
+        # the command and its dataset, or the Python of a command run with -c (trends)
+        words = argv[argv.index("chift_frames") + 1 :] if "chift_frames" in argv else argv[1:]
+        command = " ".join(str(a) for a in words[:2])
         print(f"  note: `{command}` ran a query again with the machine's room", flush=True)
     return float(wall), int(peak_kib) / 1024
 
