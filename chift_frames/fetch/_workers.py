@@ -506,9 +506,12 @@ class _Run:
         else:
             syncs = list({id(s.sync): s.sync for s in self._syncs.values()}.values())
             if sum(s.held_bytes for s in syncs) > PART_BYTES:
-                most = max(syncs, key=lambda s: s.held_bytes)
-                self._write_held(most, most.held)
-                self._write_held(most, most.again)
+                self._write_all_held(max(syncs, key=lambda s: s.held_bytes))
+
+    def _write_all_held(self, sync: _Sync) -> None:
+        """Stage what ``sync`` holds: its new executions, then those stored again, apart."""
+        self._write_held(sync, sync.held)
+        self._write_held(sync, sync.again)
 
     def _write_held(self, sync: _Sync, held: list[pa.Table]) -> None:
         """Stage the executions of ``sync`` in ``held`` (emptied) as one part of the log."""
@@ -541,8 +544,7 @@ class _Run:
         sync = state.sync
         sync.left -= 1
         if not sync.failed and not sync.left:  # every listing of the sync is in
-            self._write_held(sync, sync.held)
-            self._write_held(sync, sync.again)
+            self._write_all_held(sync)
             self.duplicates += sync.duplicates
             self.executions_done.add(sync_id)
             info = self.writer.manifest["info"]

@@ -719,8 +719,7 @@ def _log_manifest(
     if shown.executions != table.num_rows:  # never a snapshot that shows other rows than before
         raise StoreError(
             f"snapshot {sid!r} of {root.url} would show {shown.executions:,} executions from "
-            "the log, not "
-            f"the {table.num_rows:,} it holds; it is left as it was (report this)"
+            f"the log, not the {table.num_rows:,} it holds; it is left as it was (report this)"
         )
     return {**m, "files": files, "info": info}
 
