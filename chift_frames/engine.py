@@ -218,6 +218,11 @@ def spill_folder(temp_directory: str | os.PathLike[str] | None = None) -> str:
     return private_folder(_chosen_temp_directory(temp_directory))
 
 
+def _chosen_memory_limit(memory_limit: str | None) -> str | None:
+    """Return the memory limit someone chose: the argument, else the environment, else None."""
+    return memory_limit or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT") or None
+
+
 def settings(
     memory_limit: str | None = None,
     temp_directory: str | os.PathLike[str] | None = None,
@@ -231,9 +236,7 @@ def settings(
     '2GB'
     """
     out: dict[str, str | int] = {
-        "memory_limit": memory_limit
-        or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")
-        or DEFAULT_MEMORY_LIMIT,
+        "memory_limit": _chosen_memory_limit(memory_limit) or DEFAULT_MEMORY_LIMIT,
         "temp_directory": _chosen_temp_directory(temp_directory),
     }
     given_threads = threads or os.environ.get("CHIFT_FRAMES_THREADS")
@@ -268,7 +271,7 @@ def configure(con: Any, *, keep_order: bool = False, **options: Any) -> Any:
     chosen = settings(**options)
     spill = private_folder(str(chosen["temp_directory"]))
     # the default only when no one chose a limit: one chosen equal to it is still theirs
-    if not (options.get("memory_limit") or os.environ.get("CHIFT_FRAMES_MEMORY_LIMIT")):
+    if _chosen_memory_limit(options.get("memory_limit")) is None:
         _DEFAULT_LIMIT.add(con)
     else:
         _DEFAULT_LIMIT.discard(con)
