@@ -102,6 +102,26 @@ def _paths_sql(root: Root, files: list[str]) -> str:
     return ", ".join(quote(root.full(f)) for f in files)
 
 
+def _largest_first(root: Root, files: list[str]) -> list[str]:
+    """Return local parts ``files`` with the largest moved to the front, the rest in order.
+
+    DuckDB estimates the rows of a read of several Parquet files as the first file's rows
+    times the number of files, and puts the side it believes smaller of each join in its hash
+    table. The executions' first part can be tiny (the first page of a sync, as commit
+    247a0a6 wrote it): read first, it made a 1.4-million-row table look like 37,500 rows, and
+    ``stale_flows`` hashed every execution instead of the few thousand flows, and spilled.
+    A part that cannot be measured leaves the order as it is: the read says what is wrong.
+    """
+    try:
+        sizes = [os.path.getsize(root.full(f)) for f in files]
+    except OSError:
+        return files
+    if not sizes:
+        return files
+    largest = files[sizes.index(max(sizes))]
+    return [largest, *(f for f in files if f != largest)]
+
+
 def _first_start(root: Root, rel: str) -> datetime | None:
     """Return the earliest ``start`` of local part ``rel``, by its footer, or None.
 
@@ -163,7 +183,7 @@ def _numbered_parts(root: Root, m: dict[str, Any], files: list[str]) -> str:
     return (
         f"SELECT {quote(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
         f"ELSE error('a part not listed: ' || filename) END AS _part, {columns} "
-        f"FROM read_parquet([{_paths_sql(root, files)}], filename = true)"
+        f"FROM read_parquet([{_paths_sql(root, _largest_first(root, files))}], filename = true)"
     )
 
 
@@ -181,7 +201,7 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         files = m["files"].get(name, [])
         if not files:  # written before the table existed
             return None
-        paths = _paths_sql(root, files)
+        paths = _paths_sql(root, _largest_first(root, files) if name == LOG else files)
         prefix = f"{quote(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
@@ -217,7 +237,11 @@ def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -
             inside = [f for f in files if since is None or _at_or_after(first[f], since)]
             before = [f for f in files if f not in inside]
             sources += [
-                (m, f"read_parquet([{_paths_sql(root, group)}])", group is inside)
+                (
+                    m,
+                    f"read_parquet([{_paths_sql(root, _largest_first(root, group))}])",
+                    group is inside,
+                )
                 for group in (inside, before)
                 if group
             ]
