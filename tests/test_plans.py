@@ -4,9 +4,8 @@ DuckDB guesses the rows of a read of several Parquet files from the first file a
 rows times the number of files), and each join hashes the side it believes smaller. A
 dataset whose executions start with a tiny part (commit 247a0a6 wrote the first page of a
 sync as one) made 1.4 million executions look like 37,500, and ``stale_flows`` hashed every
-execution rather than the flows. The executions' largest part is read first, so the guess
-is never below the rows of the parts but one; and the run reports group the executions by
-their ids before any join, so their plans hang on no guess.
+execution rather than the flows, and spilled. The executions' largest part is read first,
+so the guess (its rows times the parts) is never below the rows the view holds.
 """
 
 from __future__ import annotations
