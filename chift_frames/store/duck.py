@@ -103,22 +103,29 @@ def _paths_sql(root: Root, files: list[str]) -> str:
 
 
 def _largest_first(root: Root, files: list[str]) -> list[str]:
-    """Return local parts ``files`` with the largest moved to the front, the rest in order.
+    """Return local parts ``files``, the largest moved to the front when the first is small.
 
     DuckDB estimates the rows of a read of several Parquet files as the first file's rows
     times the number of files, and puts the side it believes smaller of each join in its hash
-    table. The executions' first part can be tiny (the first page of a sync, as commit
-    247a0a6 wrote it): read first, it made a 1.4-million-row table look like 37,500 rows, and
-    ``stale_flows`` hashed every execution instead of the few thousand flows, and spilled.
-    A part that cannot be measured leaves the order as it is: the read says what is wrong.
+    table. A first part can be tiny (the first page of a sync's executions, as commit 247a0a6
+    wrote them; the few pairs of a fetch that died, then resumed): read first, it made 1.4
+    million executions look like 37,500 rows, and ``stale_flows`` hashed every execution
+    instead of the few thousand flows, and spilled. The largest part (in bytes) goes first
+    when the first holds less than half its rows (two footers read); otherwise, or when a
+    part cannot be read (the view's read then says what is wrong), the order is kept.
     """
+    if len(files) < 2:
+        return files
     try:
         sizes = [os.path.getsize(root.full(f)) for f in files]
-    except OSError:
+        largest = files[sizes.index(max(sizes))]
+        if largest == files[0]:
+            return files
+        rows = [pq.read_metadata(root.full(f)).num_rows for f in (files[0], largest)]
+    except (OSError, pa.ArrowException):
         return files
-    if not sizes:
+    if rows[0] * 2 >= rows[1]:
         return files
-    largest = files[sizes.index(max(sizes))]
     return [largest, *(f for f in files if f != largest)]
 
 
@@ -201,7 +208,7 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         files = m["files"].get(name, [])
         if not files:  # written before the table existed
             return None
-        paths = _paths_sql(root, _largest_first(root, files) if name == LOG else files)
+        paths = _paths_sql(root, _largest_first(root, files))
         prefix = f"{quote(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
