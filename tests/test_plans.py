@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -29,9 +30,12 @@ from chift_frames.world import World
 NOW = "2100-01-01"  # every flow stale: stale_flows lists them all
 
 
-def _estimated_rows(con: object, sql: str) -> int:
-    plan = con.sql(f"EXPLAIN {sql}").fetchall()[0][1]  # type: ignore[attr-defined]
-    return int(re.findall(r"~([\d,]+) [Rr]ows", plan)[-1].replace(",", ""))
+def _guessed_and_counted(root: Path, table: str) -> tuple[int, int]:
+    """The rows DuckDB guesses view ``table`` holds (its plan's scan), and those it holds."""
+    with closing(connect(root)) as con:
+        plan = con.sql(f"EXPLAIN SELECT * FROM {table}").fetchall()[0][1]
+        guess = int(re.findall(r"~([\d,]+) [Rr]ows", plan)[-1].replace(",", ""))
+        return guess, con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 WORLD = World(consumers=60, syncs=1, seed=3)
@@ -64,13 +68,9 @@ def test_the_executions_view_is_not_believed_as_small_as_its_first_part(
     parts = snapshot_manifest(tmp_path)["files"]["executions"]
     assert len(runs) > 1_000 and len(parts) > 5
     assert pq.read_metadata(tmp_path / parts[0]).num_rows == 1  # as listed, a tiny first part
-    con = connect(tmp_path)
-    try:
-        # read first, the one-run part made the guess the number of parts
-        assert _estimated_rows(con, "SELECT * FROM executions") >= len(runs)
-        assert con.execute("SELECT count(*) FROM executions").fetchone()[0] == len(runs)
-    finally:
-        con.close()
+    # read first, the one-run part made the guess the number of parts
+    guess, rows = _guessed_and_counted(tmp_path, "executions")
+    assert guess >= rows == len(runs)
     # every row once, whatever part is read first
     ids = query(tmp_path, "SELECT execution_id FROM executions ORDER BY execution_id")
     assert ids.execution_id.is_unique and len(ids) == len(runs)
@@ -98,9 +98,5 @@ def test_a_table_whose_first_part_holds_a_few_pairs_is_not_believed_small(
     parts = snapshot_manifest(tmp_path)["files"]["mapping_values"]
     sizes = [pq.read_metadata(tmp_path / part).num_rows for part in parts]
     assert len(parts) == 2 and sizes[0] * 10 < sizes[1]
-    con = connect(tmp_path)
-    try:
-        assert _estimated_rows(con, "SELECT * FROM mapping_values") >= sum(sizes)
-        assert con.execute("SELECT count(*) FROM mapping_values").fetchone()[0] == sum(sizes)
-    finally:
-        con.close()
+    guess, rows = _guessed_and_counted(tmp_path, "mapping_values")
+    assert guess >= rows == sum(sizes)
