@@ -99,7 +99,11 @@ _GLOB = re.compile(r"[*?\[\]{}]")
 
 
 def _paths_sql(root: Root, files: list[str]) -> str:
-    return ", ".join(quote(root.full(f)) for f in files)
+    """Return the SQL list of local parts ``files`` for ``read_parquet``, in the order to read.
+
+    That is the order given, but for a small first part (see :func:`_largest_first`).
+    """
+    return ", ".join(quote(root.full(f)) for f in _largest_first(root, files))
 
 
 def _largest_first(root: Root, files: list[str]) -> list[str]:
@@ -190,7 +194,7 @@ def _numbered_parts(root: Root, m: dict[str, Any], files: list[str]) -> str:
     return (
         f"SELECT {quote(m['snapshot_id'])} AS snapshot_id, CASE filename {cases} "
         f"ELSE error('a part not listed: ' || filename) END AS _part, {columns} "
-        f"FROM read_parquet([{_paths_sql(root, _largest_first(root, files))}], filename = true)"
+        f"FROM read_parquet([{_paths_sql(root, files)}], filename = true)"
     )
 
 
@@ -208,7 +212,7 @@ def _native_view(root: Root, name: str, chosen: list[dict[str, Any]], every: boo
         files = m["files"].get(name, [])
         if not files:  # written before the table existed
             return None
-        paths = _paths_sql(root, _largest_first(root, files))
+        paths = _paths_sql(root, files)
         prefix = f"{quote(m['snapshot_id'])} AS snapshot_id, " if every else ""
         # the columns named, so that a part that lost one fails here rather than shifting
         # the columns of the view; a column added since some part was saved shows as null
@@ -244,11 +248,7 @@ def _log_view(con: Any, root: Root, chosen: list[dict[str, Any]], every: bool) -
             inside = [f for f in files if since is None or _at_or_after(first[f], since)]
             before = [f for f in files if f not in inside]
             sources += [
-                (
-                    m,
-                    f"read_parquet([{_paths_sql(root, _largest_first(root, group))}])",
-                    group is inside,
-                )
+                (m, f"read_parquet([{_paths_sql(root, group)}])", group is inside)
                 for group in (inside, before)
                 if group
             ]
