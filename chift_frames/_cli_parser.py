@@ -592,5 +592,12 @@ def build_parser(
         "layout, turn the executions each snapshot copied into the log, and fill in the "
         "columns added since a snapshot was saved (mapping_values.source_repeats)",
     )
+    snaps.add_argument(
+        "--compact",
+        action="store_true",
+        help="write each snapshot's many small parts of a table (an older version's fetch, "
+        "a fetch resumed many times) as a few larger ones, for faster queries; run it when "
+        "nothing reads the dataset (after --migrate, when both are given)",
+    )
     snaps.set_defaults(func=commands["snapshots"])
     return parser

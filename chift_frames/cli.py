@@ -52,6 +52,7 @@ from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
 from .store import (
     clean,
+    compact,
     display_root,
     list_snapshots,
     load,
@@ -568,6 +569,13 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         moved = migrate(args.dir)
         print(
             f"Moved {_plural(len(moved), 'snapshot')} written by version 0.1 to the current layout."
+        )
+    if args.compact:
+        merged = compact(args.dir)
+        parts = sum(merged.values())
+        print(
+            f"Compacted {_plural(len(merged), 'snapshot')}: {_plural(parts, 'small part')} "
+            "written again as larger ones."
         )
     if args.clean:
         touched = clean(args.dir, dry_run=args.dry_run)

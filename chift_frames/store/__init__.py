@@ -18,7 +18,7 @@ changed, and its manifest lists the earlier snapshots' parts it still shows (``e
 The modules: ``filesystems`` (local and object stores), ``manifests`` (ids, layout, checks),
 ``lock`` (one writer per snapshot), ``writer`` (staging and the commit), ``read`` (load),
 ``duck`` (DuckDB views), ``execlog`` (the executions log), ``lifecycle`` (list, prune, clean,
-migrate).
+migrate), ``compaction`` (small parts merged).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._sql import quote as _sql_str  # noqa: F401 (0.1 names, below)
+from .compaction import compact
 from .duck import _query_dtype, connect, query  # noqa: F401
 from .filesystems import Root, display_root, open_root, upload_file, upload_files, url_under
 from .lifecycle import clean, migrate, prune, snapshot_states
@@ -67,6 +68,7 @@ __all__ = [
     "SnapshotWriter",
     "Status",
     "clean",
+    "compact",
     "connect",
     "display_root",
     "hold_snapshot",

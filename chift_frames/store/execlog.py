@@ -54,6 +54,7 @@ __all__ = [
     "needs_newest",
     "newest",
     "not_known",
+    "part_listers",
     "plain_view_sql",
     "plan_executions",
     "referenced_parts",
@@ -643,16 +644,23 @@ def referenced_parts(root: Root, but: str | None = None) -> set[str]:
     that a partial snapshot planned to list (``info.executions_planned``: the parts of a
     sync whose executions failed, which its resume lists again).
     """
-    found: set[str] = set()
+    return {rel for rel, ids in part_listers(root).items() if ids - {but}}
+
+
+def part_listers(root: Root) -> dict[str, set[str]]:
+    """Map each executions part that a snapshot or a writer at work lists to their ids.
+
+    See :func:`referenced_parts`; a writer at work counts under its snapshot's id too.
+    """
+    found: dict[str, set[str]] = {}
     for m in all_manifests(root):
-        if m["snapshot_id"] != but:
-            found.update(m["files"].get(LOG, []))
-            planned = (m.get("info") or {}).get("executions_planned")
-            if isinstance(planned, list):
-                found.update(p for p in planned if isinstance(p, str))
+        rels = list(m["files"].get(LOG, []))
+        planned = (m.get("info") or {}).get("executions_planned")
+        if isinstance(planned, list):
+            rels += [p for p in planned if isinstance(p, str)]
+        for rel in rels:
+            found.setdefault(rel, set()).add(m["snapshot_id"])
     for sid in root.entries(STAGING):
-        if sid == but:
-            continue
         rel = f"{STAGING}/{sid}/state.json"
         if not root.exists(rel):
             continue
@@ -662,7 +670,9 @@ def referenced_parts(root: Root, but: str | None = None) -> set[str]:
             continue
         files = state.get("files") if isinstance(state, dict) else None
         if isinstance(files, dict) and isinstance(files.get(LOG), list):
-            found.update(p for p in files[LOG] if isinstance(p, str))
+            for p in files[LOG]:
+                if isinstance(p, str):
+                    found.setdefault(p, set()).add(sid)
     return found
 
 
