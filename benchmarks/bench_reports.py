@@ -17,7 +17,8 @@ again as new snapshots (the figures repeat; the work does not shrink).
 own sandbox (12,500 consumers, 2 syncs, no latency) fetched by that commit's ``chift-frames
 fetch --concurrency 8`` (20,036 pairs, 45-58 MB: its executions depend on the day), then
 times ``report`` with and without the HTML page, old and new alternated, ``--repeat`` times
-(this version reads a copy moved to today's layout by ``chift-frames snapshots --migrate``).
+(this version reads a copy moved to today's layout by ``chift-frames snapshots --migrate``,
+and a copy of that whose small parts ``snapshots --compact`` merged).
 With ``--shape heavy`` it builds issue 21's account likewise: 12,500 consumers of that shape
 served by this version's sandbox (that commit's has no shapes), fetched twice by that
 commit's fetch, as issue 21 measured it (two snapshots fetched by ``chift-frames fetch``).
@@ -166,15 +167,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_as_issue(work: Path, commit: str, shape: str = "light") -> tuple[Path, Path]:
-    """Fetch the issue's account with ``commit``'s fetch; return both layouts.
+def build_as_issue(work: Path, commit: str, shape: str = "light") -> tuple[Path, Path, Path]:
+    """Fetch the issue's account with ``commit``'s fetch; return its three layouts.
 
     ``light``: issue 8's account, from ``commit``'s own sandbox, fetched once. Another shape:
     issue 21's, from this version's sandbox of that shape (``commit``'s has no shapes),
-    fetched twice (two snapshots), both times by ``commit``'s ``chift-frames fetch``.
+    fetched twice (two snapshots), both times by ``commit``'s ``chift-frames fetch``. The
+    layouts: as ``commit`` wrote it, a copy after ``snapshots --migrate``, and a copy of that
+    after ``snapshots --compact``.
     """
     name = f"issue-{commit}" if shape == "light" else f"issue-{commit}-{shape}"
     old_root, new_root = work / name, work / f"{name}-migrated"
+    compacted = work / f"{name}-compacted"
     env = {**os.environ, "PYTHONPATH": str(old_code(work, commit))}
     if not (old_root / "_snapshots").is_dir():
         port = free_port()
@@ -214,11 +218,16 @@ def build_as_issue(work: Path, commit: str, shape: str = "light") -> tuple[Path,
         shutil.rmtree(new_root, ignore_errors=True)
         shutil.copytree(old_root, new_root)
         subprocess.run(cli("snapshots", new_root, "--migrate"), check=True, capture_output=True)
-    return old_root, new_root
+    if not (compacted / "_snapshots").is_dir():
+        shutil.rmtree(compacted, ignore_errors=True)
+        shutil.copytree(new_root, compacted)
+        wall, peak = measure(cli("snapshots", compacted, "--compact"))
+        print(f"compacted a copy of {new_root} in {wall:.1f} s ({peak:.0f} MiB)")
+    return old_root, new_root, compacted
 
 
 def measure_as_issue(work: Path, commit: str, repeat: int, shape: str = "light") -> None:
-    old_root, new_root = build_as_issue(work, commit, shape)
+    old_root, new_root, compacted = build_as_issue(work, commit, shape)
     size = sum(f.stat().st_size for f in old_root.rglob("*.parquet")) / 2**20
     manifest = snapshot_manifest(new_root)
     which = "issue 8's account" if shape == "light" else f"issue 21's account ({shape})"
@@ -234,6 +243,7 @@ def measure_as_issue(work: Path, commit: str, repeat: int, shape: str = "light")
         for version, root, run_env in (
             (f"pandas ({commit})", old_root, env),
             ("DuckDB (this version)", new_root, None),
+            ("DuckDB (this version, `snapshots --compact`)", compacted, None),
         ):
             for name, page in (("report", True), ("report (files only)", False)):
                 argv = cli("report", root, "--out", out / "files")

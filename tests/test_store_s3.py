@@ -185,3 +185,25 @@ def test_a_damaged_manifest_on_s3_is_skipped_then_set_aside(
     pd.testing.assert_frame_equal(load(s3_root, "good").consumer_syncs, frames.consumer_syncs)
     save(frames, s3_root, snapshot_id="torn")  # the id is free again
     assert list_snapshots(s3_root).snapshot_id.tolist() == ["good", "torn"]
+
+
+def test_compact_on_s3_merges_small_parts_and_keeps_every_row(s3_root: str) -> None:
+    from chift_frames.fetch import fetch_snapshot
+    from chift_frames.schema import TABLES
+    from chift_frames.store import compact
+    from tests.test_fetch import client_for
+
+    with Sandbox(WORLD) as sandbox:
+        fetch_snapshot(client_for(sandbox), s3_root, batch_size=3, progress=False)
+    before = snapshot_manifest(s3_root)["files"]
+    assert len(before["mapping_values"]) > 3
+    tables = load(s3_root, tables=list(TABLES))
+    (sid,) = compact(s3_root)
+    after = snapshot_manifest(s3_root)["files"]
+    assert len(after["mapping_values"]) == 1 and set(after["mapping_values"]).isdisjoint(
+        before["mapping_values"]
+    )
+    got = load(s3_root, tables=list(TABLES))
+    for name in TABLES:
+        pd.testing.assert_frame_equal(got[name], tables[name], obj=name)
+    assert compact(s3_root) == {}
