@@ -113,6 +113,10 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     that fails raises :class:`CommandFailedError` with its last line; one that ran a query
     again with the machine's room (it ran out of the default memory limit) prints a note.
     """
+    # as a user's Python runs it: modules compiled once and read from __pycache__ afterwards
+    # (a machine that sets PYTHONDONTWRITEBYTECODE would compile every module at every run)
+    env = dict(os.environ if env is None else env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *argv]
         done = subprocess.run(
