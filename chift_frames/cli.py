@@ -570,13 +570,19 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         print(
             f"Moved {_plural(len(moved), 'snapshot')} written by version 0.1 to the current layout."
         )
+    status = EXIT_OK
     if args.compact:
-        merged = compact(args.dir)
-        parts = sum(merged.values())
+        done = compact(args.dir)
+        parts = sum(done.merged.values())
         print(
-            f"Compacted {_plural(len(merged), 'snapshot')}: {_plural(parts, 'small part')} "
+            f"Compacted {_plural(len(done.merged), 'snapshot')}: {_plural(parts, 'small part')} "
             "written again as larger ones."
         )
+        if done.skipped:  # each said why in a warning on stderr
+            left = len(done.skipped)
+            were = "it was" if left == 1 else "they were"
+            print(f"{_plural(left, 'snapshot')} left as {were}: see the warnings above.")
+            status = EXIT_FATAL
     if args.clean:
         touched = clean(args.dir, dry_run=args.dry_run)
         verb = "Would clean" if args.dry_run else "Cleaned"
@@ -585,10 +591,10 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     states = snapshot_states(args.dir)
     if states.empty:
         print(f"No snapshot in {display_root(args.dir)}.")
-        return EXIT_OK
+        return status
     with pd.option_context("display.width", 200, "display.max_colwidth", 120):
         print(states.to_string(index=False))
-    return EXIT_OK
+    return status
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -19,7 +19,6 @@ import pytest
 
 from chift_frames import diff, load, query
 from chift_frames.cli import main
-from chift_frames.errors import StoreError
 from chift_frames.export import compute_reports
 from chift_frames.reports import REPORTS
 from chift_frames.schema import TABLES
@@ -111,7 +110,7 @@ def test_compact_merges_small_parts_and_every_reader_sees_the_same(
         runs,
     )
     # a second run finds nothing to do
-    assert compact(dataset) == {}
+    assert compact(dataset) == ({}, {})
 
 
 def test_a_large_merged_part_is_written_in_row_groups(
@@ -168,7 +167,7 @@ def test_a_crash_before_the_manifest_leaves_the_snapshot_as_it_was(
     # the new parts it wrote are not listed; the next run removes them
     folder = dataset / "mapping_values" / f"snapshot_id={sid}"
     assert len(list(folder.iterdir())) > len(before["mapping_values"])
-    assert sid in compact(dataset)
+    assert sid in compact(dataset).merged
     listed = {Path(rel).name for rel in _parts(dataset, sid)["mapping_values"]}
     assert {f.name for f in folder.iterdir()} == listed
     pd.testing.assert_frame_equal(load(dataset, sid).mapping_values, values)
@@ -182,16 +181,48 @@ def test_a_crash_after_the_manifest_is_finished_by_the_next_run(dataset: Path) -
     manifest = snapshot_manifest(dataset, sid)
     for rel, data in kept.items():  # as if it had crashed before removing the old parts
         (dataset / rel).write_bytes(data)
-    assert compact(dataset) == {}
+    assert compact(dataset) == ({}, {})
     assert not any((dataset / rel).exists() for rel in old)
     assert snapshot_manifest(dataset, sid) == manifest
 
 
-def test_an_unreadable_part_stops_it_and_says_which(dataset: Path) -> None:
-    sid = list_snapshots(dataset).snapshot_id.iloc[0]
-    before = _parts(dataset, sid)
+def test_an_unreadable_part_leaves_its_snapshot_and_the_others_are_compacted(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, *others = list_snapshots(dataset).snapshot_id
+    before = _parts(dataset, first)
     bad = before["mappings"][2]
     (dataset / bad).write_bytes(b"not parquet at all")
-    with pytest.raises(StoreError, match=rf"part {bad} does not read.*left as it was"):
-        compact(dataset)
-    assert _parts(dataset, sid) == before
+    assert main(["snapshots", str(dataset), "--compact"]) == 1
+    out, err = capsys.readouterr()
+    assert f"snapshot {first} left as it was: cannot compact mappings" in err
+    assert f"part {bad} does not read" in err
+    assert "Compacted 2 snapshots" in out and "1 snapshot left as it was" in out
+    assert _parts(dataset, first) == before
+    assert all(len(_parts(dataset, sid)["mapping_values"]) == 1 for sid in others)
+    # its new parts, written before the bad one was met, are not listed: removed once mended
+    (dataset / bad).unlink()
+    shutil.copy(dataset / before["mappings"][1], dataset / bad)
+    assert first in compact(dataset).merged
+    folder = dataset / "mapping_values" / f"snapshot_id={first}"
+    assert {f.name for f in folder.iterdir()} == {
+        Path(rel).name for rel in _parts(dataset, first)["mapping_values"]
+    }
+
+
+def test_a_snapshot_another_process_writes_is_left_to_it(dataset: Path) -> None:
+    from chift_frames.store.filesystems import open_root
+    from chift_frames.store.lock import SnapshotLock
+
+    first, *others = list_snapshots(dataset).snapshot_id
+    before = _parts(dataset, first)
+    lock = SnapshotLock(open_root(dataset), first)
+    lock.acquire()
+    try:
+        done = compact(dataset)
+    finally:
+        lock.release()
+    assert set(done.merged) == set(others)
+    assert "is being written by another writer" in done.skipped[first]
+    assert _parts(dataset, first) == before
+    assert first in compact(dataset).merged

@@ -198,7 +198,7 @@ def test_compact_on_s3_merges_small_parts_and_keeps_every_row(s3_root: str) -> N
     before = snapshot_manifest(s3_root)["files"]
     assert len(before["mapping_values"]) > 3
     tables = load(s3_root, tables=list(TABLES))
-    (sid,) = compact(s3_root)
+    assert list(compact(s3_root).merged) == [snapshot_manifest(s3_root)["snapshot_id"]]
     after = snapshot_manifest(s3_root)["files"]
     assert len(after["mapping_values"]) == 1 and set(after["mapping_values"]).isdisjoint(
         before["mapping_values"]
@@ -206,4 +206,4 @@ def test_compact_on_s3_merges_small_parts_and_keeps_every_row(s3_root: str) -> N
     got = load(s3_root, tables=list(TABLES))
     for name in TABLES:
         pd.testing.assert_frame_equal(got[name], tables[name], obj=name)
-    assert compact(s3_root) == {}
+    assert compact(s3_root) == ({}, {})

@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -31,7 +31,7 @@ from .filesystems import Root, open_root
 from .lock import SnapshotLock
 from .manifests import current_manifests, part_folder, read_manifest
 
-__all__ = ["TARGET_BYTES", "compact", "compaction_groups"]
+__all__ = ["TARGET_BYTES", "Compacted", "compact", "compaction_groups"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,15 @@ def compaction_groups(sizes: list[int], target: int = TARGET_BYTES) -> list[list
     return [r for r in runs if len(r) > 1]
 
 
-def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> dict[str, int]:
-    """Merge each snapshot's adjacent small parts of a table; return the parts removed by id.
+class Compacted(NamedTuple):
+    """What :func:`compact` did: parts merged, and snapshots left as they were, by id."""
+
+    merged: dict[str, int]  # snapshot id -> how many small parts it merged
+    skipped: dict[str, str]  # snapshot id -> why it was left as it was
+
+
+def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> Compacted:
+    """Merge each snapshot's adjacent small parts of a table.
 
     Every committed snapshot is looked at, oldest first; a table whose parts are already
     large, or alone, is left as it is, so a second run changes nothing. The rows, their
@@ -74,14 +81,17 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> dict
     its old parts are removed fail and must open it again: run it when nothing reads the
     dataset, as after an upgrade.
 
-    Raises
-    ------
-    StoreError
-        When a part can't be read: the snapshot is left as it was (its new parts, not yet
-        listed, are removed by the next run or by ``snapshots --clean``).
+    A snapshot that another process is writing (its lock is live), or one of whose parts
+    does not read, is left as it was, with a warning, and the others are compacted: see
+    :attr:`Compacted.skipped`. Its new parts, not listed yet, are removed by the next run.
+
+    Returns
+    -------
+    Compacted
+        The parts merged, and the snapshots left as they were with why, by snapshot id.
     """
     base = open_root(root)
-    removed: dict[str, int] = {}
+    done = Compacted({}, {})
     listers = part_listers(base)
     for listed in current_manifests(base):
         if "format" not in listed:
@@ -91,16 +101,25 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> dict
         if not _plan(base, listed, tables, target) and not _leftovers(base, listed, tables):
             continue
         lock = SnapshotLock(base, sid, purpose="compact")
-        lock.acquire()
+        try:
+            lock.acquire()
+        except StoreError as exc:  # another writer's: it is left to them
+            done.skipped[sid] = str(exc)
+            log.warning("snapshot %s left as it was: %s", sid, exc)
+            continue
         try:
             m = read_manifest(base, sid)  # as it is now that no one else writes it
             count = _compact_snapshot(base, m, _tables(m, listers), target)
+        except StoreError as exc:
+            done.skipped[sid] = str(exc)
+            log.warning("snapshot %s left as it was: %s", sid, exc)
+            continue
         finally:
             lock.release()
         if count:
-            removed[sid] = count
+            done.merged[sid] = count
             log.info("snapshot %s of %s: %d small parts merged", sid, base, count)
-    return removed
+    return done
 
 
 def _tables(m: dict[str, Any], listers: dict[str, set[str]]) -> list[str]:
@@ -203,8 +222,7 @@ def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
             except (OSError, pa.ArrowException) as exc:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise StoreError(
-                    f"cannot compact {table} of {root.url}: part {rel} does not read ({reason}); "
-                    "the snapshot is left as it was"
+                    f"cannot compact {table} of {root.url}: part {rel} does not read ({reason})"
                 ) from None
             if found is None:
                 found = part.schema.remove_metadata()
@@ -213,7 +231,7 @@ def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
             elif not part.schema.remove_metadata().equals(found):
                 raise StoreError(
                     f"cannot compact {table} of {root.url}: part {rel}'s columns differ from "
-                    f"{rels[0]}'s; the snapshot is left as it was"
+                    f"{rels[0]}'s (run chift-frames snapshots --migrate first)"
                 )
             held.extend(part.to_batches())
             rows += part.num_rows
