@@ -46,7 +46,7 @@ from .errors import (
     PartialSnapshotWarning,
     UnreachableError,
 )
-from .export import compute_reports, save_html, save_reports, write_csv
+from .export import compute_report_tables, compute_reports, save_html, save_reports, write_csv
 from .history import diff, diff_notes, pick_snapshots
 from .redact import Redactor
 from .reports import REPORTS, parse_one_apis, report_script
@@ -467,8 +467,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         if snapshot_id == "latest":  # resolved first, so the files and the page name it
             ids = list_snapshots(args.dir).snapshot_id
             snapshot_id = str(ids.iloc[-1]) if len(ids) else snapshot_id
-        # DuckDB reads the files
-        reports = compute_reports(args.dir, snapshot=snapshot_id, one_apis=one_apis)
+        # DuckDB reads the files; Parquet files alone are written from its Arrow answers
+        compute = (
+            compute_report_tables if args.format == "parquet" and not args.html else compute_reports
+        )
+        reports = compute(args.dir, snapshot=snapshot_id, one_apis=one_apis)
     out = args.out or url_under(args.dir, "reports", snapshot_id)
     with tempfile.TemporaryDirectory(prefix="chift-frames-report-") as tmp:
         # object stores get the files written locally first, then uploaded whole

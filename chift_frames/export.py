@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._progress import progress_bar
@@ -31,6 +32,7 @@ from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
 from .reports import REPORTS, USES_ONE_APIS
+from .reports._query import IDS, arrow_results, to_frame
 from .schema import TABLES
 from .store import display_root, snapshot_manifest
 from .store.completeness import completeness
@@ -42,6 +44,7 @@ from .charts import _DPI, CHARTS, _is_na, to_png
 __all__ = [
     "CHARTS",
     "FORMATS",
+    "compute_report_tables",
     "compute_reports",
     "display_order",
     "escape_formulas",
@@ -91,16 +94,66 @@ def compute_reports(
     dict of str to pandas.DataFrame
         Each report by its name, in the order of ``REPORTS``.
     """
-    out = {}
+    return dict(_run_reports(frames, snapshot, one_apis, progress))
+
+
+def _run_reports(
+    frames: Frames | str | os.PathLike[str],
+    snapshot: str,
+    one_apis: Mapping[int, str] | None,
+    progress: bool | None,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Run every report on one connection; yield each one's name and DataFrame in order."""
     with (
         open_source(frames, snapshot) as con,
         progress_bar(len(REPORTS), progress, "computing reports", " reports") as bar,
     ):
         for name, report in REPORTS.items():
             bar.set_postfix_str(name, refresh=False)
-            out[name] = report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
+            yield name, report(con, one_apis=one_apis) if name in USES_ONE_APIS else report(con)
             bar.update()
+
+
+def compute_report_tables(
+    frames: Frames | str | os.PathLike[str],
+    *,
+    snapshot: str = "latest",
+    one_apis: Mapping[int, str] | None = None,
+    progress: bool | None = None,
+) -> dict[str, pa.Table]:
+    """Run every report as :func:`compute_reports` does; return each as its Parquet file's table.
+
+    The tables are those :func:`save_reports` writes from the DataFrames (the same types,
+    values and pandas metadata: a plain ``pandas.read_parquet`` gives the report's dtypes),
+    made from DuckDB's answers without a round trip through pandas. What ``chift-frames
+    report`` writes, when it draws no HTML page.
+    """
+    out = {}
+    with arrow_results() as sink:
+        for name, frame in _run_reports(frames, snapshot, one_apis, progress):
+            # a report's answer is the last one it collected (a report run by Spark has none)
+            out[name] = _file_table(*sink[-1]) if sink else _to_arrow(frame)
+            sink.clear()
     return out
+
+
+def _file_table(table: pa.Table, columns: Mapping[str, Any]) -> pa.Table:
+    """Return a report's answer as ``_to_arrow(to_frame(table, columns))`` would, without pandas.
+
+    Only the schema (with its pandas metadata) is made from a DataFrame, of no row; the
+    columns are cast to it, a null list of ids is an empty one and a NaN is a null, as in
+    the DataFrame (whose floats are pandas' nullable ``Float64``).
+    """
+    schema = _to_arrow(to_frame(table.slice(0, 0), columns)).schema
+    arrays = []
+    for field in schema:
+        column = table.column(field.name)
+        if columns[field.name] == IDS:
+            column = pc.coalesce(column, pa.scalar([], column.type))
+        elif pa.types.is_floating(column.type):
+            column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+        arrays.append(column.cast(field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _row_counts(frames: Frames | str | os.PathLike[str], snapshot: str) -> dict[str, int]:
@@ -121,7 +174,7 @@ def save_reports(
     out_dir: str | os.PathLike[str],
     format: Format = "parquet",
     *,
-    reports: Mapping[str, pd.DataFrame] | None = None,
+    reports: Mapping[str, pd.DataFrame | pa.Table] | None = None,
     snapshot: str = "latest",
 ) -> list[Path]:
     """Write every report of a snapshot to ``out_dir``, one file per report.
@@ -141,9 +194,10 @@ def save_reports(
         (``["c1", "c2"]``), nulls as empty fields, and text that a spreadsheet would run
         as a formula (``=``, ``+``, ``-``, ``@``, tab or carriage return first) with a
         leading ``'``; see :func:`write_csv`.
-    reports : mapping of str to DataFrame, optional
+    reports : mapping of str to DataFrame or pyarrow.Table, optional
         The reports already computed by :func:`compute_reports` on ``frames``, so that a
-        caller who also renders them does not run them twice.
+        caller who also renders them does not run them twice; or, for Parquet, the tables
+        :func:`compute_report_tables` gives, written as they are.
     snapshot : str, default "latest"
         When ``frames`` is a dataset folder: the snapshot to report on.
 
@@ -155,7 +209,8 @@ def save_reports(
     Raises
     ------
     ValueError
-        If ``format`` is neither ``"parquet"`` nor ``"csv"``.
+        If ``format`` is neither ``"parquet"`` nor ``"csv"``, or is ``"csv"`` with reports
+        given as Arrow tables.
     StoreError
         If a file cannot be written.
 
@@ -179,9 +234,11 @@ def save_reports(
         path = folder / f"{name}.{format}"
         df = computed[name]
         if format == "parquet":
-            table = _to_arrow(df)
+            table = df if isinstance(df, pa.Table) else _to_arrow(df)
             with _atomic(path, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd")
+        elif isinstance(df, pa.Table):
+            raise ValueError(f"report {name} is an Arrow table: CSV is written from DataFrames")
         else:
             with _atomic(path, "w") as fh:
                 write_csv(_to_csv_frame(df), fh)

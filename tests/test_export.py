@@ -242,6 +242,69 @@ def test_an_empty_snapshot_still_types_its_lists(tmp_path: Path) -> None:
     assert len(paths) == len(REPORTS)
 
 
+def _same_table(got: pa.Table, want: pa.Table, name: str) -> None:
+    assert got.schema.equals(want.schema, check_metadata=True), name
+    assert got.equals(want), name
+
+
+@pytest.mark.parametrize("which", ["demo", "folder", "hostile", "empty", "outliers"])
+def test_report_tables_are_what_the_dataframes_write(
+    which: str, demo_dir: Path, frames: Frames, hostile_frames: Frames
+) -> None:
+    """``report`` without a page writes DuckDB's answers straight: the files must not change."""
+    from chift_frames.export import _to_arrow, compute_report_tables
+    from tests.test_reports import many_outliers
+
+    source: Frames | Path = {
+        "demo": frames,
+        "folder": demo_dir,
+        "hostile": hostile_frames,
+        "empty": flatten([]),
+        "outliers": many_outliers(),
+    }[which]
+    tables = compute_report_tables(source)
+    computed = compute_reports(source)
+    assert list(tables) == list(REPORTS)
+    for name in REPORTS:
+        _same_table(tables[name], _to_arrow(computed[name]), name)
+
+
+def test_a_report_table_reads_nulls_lists_and_instants_as_the_dataframe_does() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from chift_frames.export import _file_table, _to_arrow
+    from chift_frames.reports._query import BOOL, FLOAT, IDS, INT, STRING, UTC, to_frame
+
+    paris = timezone(timedelta(hours=1))
+    answer = pa.table(
+        {
+            "name": pa.array(["a", None, "=x"], pa.string()),
+            "count": pa.array([1, None, 3], pa.int32()),
+            "share": pa.array([0.5, None, float("nan")], pa.float64()),
+            "flag": pa.array([True, None, False]),
+            "at": pa.array(
+                [datetime(2026, 1, 1, 8, tzinfo=paris), None, datetime(2026, 1, 2, tzinfo=paris)],
+                pa.timestamp("us", tz="+01:00"),
+            ),
+            "ids": pa.array([["c1", "c2"], None, []], pa.list_(pa.field("l", pa.string()))),
+        }
+    )
+    columns = {"name": STRING, "count": INT, "share": FLOAT, "flag": BOOL, "at": UTC, "ids": IDS}
+    _same_table(_file_table(answer, columns), _to_arrow(to_frame(answer, columns)), "answer")
+    _same_table(
+        _file_table(answer.slice(0, 0), columns),
+        _to_arrow(to_frame(answer.slice(0, 0), columns)),
+        "no row",
+    )
+
+
+def test_csv_is_not_written_from_arrow_tables(frames: Frames, tmp_path: Path) -> None:
+    from chift_frames.export import compute_report_tables
+
+    with pytest.raises(ValueError, match="CSV is written from DataFrames"):
+        save_reports(frames, tmp_path, "csv", reports=compute_report_tables(frames))
+
+
 def test_reports_are_computed_when_not_given(frames: Frames, tmp_path: Path) -> None:
     (path, *_) = save_reports(frames, tmp_path, "csv")
     assert len(pd.read_csv(path)) == len(REPORTS["onboarding_funnel"](frames))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -207,4 +209,32 @@ def run_report(
     with open_source(source, snapshot) as con:
         if prepare is not None:
             prepare(con)
-        return to_frame(run_sql(con, name, params, sql), columns)
+        table = run_sql(con, name, params, sql)
+    sink = _ARROW_SINK.get()
+    if sink is not None:  # its rows go to the sink; the caller reads them from there
+        sink.append((table, columns))
+        return to_frame(table.slice(0, 0), columns)
+    return to_frame(table, columns)
+
+
+ArrowResult = tuple[pa.Table, Mapping[str, Any]]
+"""A report's rows as DuckDB gave them, and its columns' dtypes (see :func:`arrow_results`)."""
+
+_ARROW_SINK: ContextVar[list[ArrowResult] | None] = ContextVar("_ARROW_SINK", default=None)
+
+
+@contextmanager
+def arrow_results() -> Iterator[list[ArrowResult]]:
+    """Collect the rows of the reports run inside, as Arrow, rather than as DataFrames.
+
+    While it is active, each report run over DuckDB appends its rows and its columns'
+    dtypes to the list yielded, and returns its DataFrame without rows: the report files are
+    written from Arrow, with no round trip through pandas. A report run by Spark is not
+    collected (it returns its DataFrame as always).
+    """
+    sink: list[ArrowResult] = []
+    token = _ARROW_SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _ARROW_SINK.reset(token)
