@@ -45,6 +45,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -253,15 +254,26 @@ def measure_as_issue(work: Path, commit: str, repeat: int, shape: str = "light")
                 argv = cli("report", root, "--out", out / "files")
                 argv += ["--html", str(out / "page.html")] if page else []
                 runs.setdefault((name, version), []).append(measure(argv, run_env))
-    print("\n| command | version | wall time | peak memory |")
+    print("\n| command | version | wall time (median) | peak memory |")
     print("|---|---|---|---|")
     for (name, version), results in runs.items():
         walls = sorted(w for w, _ in results)
         peaks = sorted(p for _, p in results)
         print(
             f"| `{name}` | {version} | {walls[0]:.1f}-{walls[-1]:.1f} s "
-            f"| {peaks[0]:,.0f}-{peaks[-1]:,.0f} MiB |"
+            f"({statistics.median(walls):.1f} s) | {peaks[0]:,.0f}-{peaks[-1]:,.0f} MiB |"
         )
+    # each round ran the versions one after the other: its ratio is the least disturbed by
+    # what else the machine did, slower or faster for minutes at a time
+    old = f"pandas ({commit})"
+    for (name, version), results in runs.items():
+        if version != old:
+            ratios = [o / n for (o, _), (n, _) in zip(runs[name, old], results, strict=True)]
+            rounds = ", ".join(f"{r:.1f}x" for r in ratios)
+            print(
+                f"`{name}`, {version}: faster round by round {rounds} "
+                f"(median {statistics.median(ratios):.1f}x)"
+            )
 
 
 def main() -> None:
