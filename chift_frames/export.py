@@ -131,8 +131,12 @@ def compute_report_tables(
     out = {}
     with arrow_results() as sink:
         for name, frame in _run_reports(frames, snapshot, one_apis, progress):
-            # a report's answer is the last one it collected (a report run by Spark has none)
-            out[name] = _file_table(*sink[-1]) if sink else _to_arrow(frame)
+            if not sink:  # run by Spark: its DataFrame holds its rows
+                out[name] = _to_arrow(frame)
+            elif sink[-1][0] is frame:  # what run_report returned, as it returned it
+                out[name] = _file_table(*sink[-1][1:])
+            else:
+                raise RuntimeError(f"report {name} changed the DataFrame run_report gave it")
             sink.clear()
     return out
 

@@ -298,6 +298,17 @@ def test_a_report_table_reads_nulls_lists_and_instants_as_the_dataframe_does() -
     )
 
 
+def test_a_report_that_changes_its_answer_is_not_written_from_arrow(
+    frames: Frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chift_frames.export import compute_report_tables
+
+    adoption = REPORTS["flow_adoption"]
+    monkeypatch.setitem(REPORTS, "flow_adoption", lambda con: adoption(con).head(1))
+    with pytest.raises(RuntimeError, match="report flow_adoption changed the DataFrame"):
+        compute_report_tables(frames)
+
+
 def test_csv_is_not_written_from_arrow_tables(frames: Frames, tmp_path: Path) -> None:
     from chift_frames.export import compute_report_tables
 

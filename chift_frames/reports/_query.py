@@ -212,13 +212,15 @@ def run_report(
         table = run_sql(con, name, params, sql)
     sink = _ARROW_SINK.get()
     if sink is not None:  # its rows go to the sink; the caller reads them from there
-        sink.append((table, columns))
-        return to_frame(table.slice(0, 0), columns)
+        frame = to_frame(table.slice(0, 0), columns)
+        sink.append((frame, table, columns))
+        return frame
     return to_frame(table, columns)
 
 
-ArrowResult = tuple[pa.Table, Mapping[str, Any]]
-"""A report's rows as DuckDB gave them, and its columns' dtypes (see :func:`arrow_results`)."""
+ArrowResult = tuple[pd.DataFrame, pa.Table, Mapping[str, Any]]
+"""A report's DataFrame without rows, its rows as DuckDB gave them, and its columns' dtypes
+(see :func:`arrow_results`)."""
 
 _ARROW_SINK: ContextVar[list[ArrowResult] | None] = ContextVar("_ARROW_SINK", default=None)
 
@@ -227,10 +229,11 @@ _ARROW_SINK: ContextVar[list[ArrowResult] | None] = ContextVar("_ARROW_SINK", de
 def arrow_results() -> Iterator[list[ArrowResult]]:
     """Collect the rows of the reports run inside, as Arrow, rather than as DataFrames.
 
-    While it is active, each report run over DuckDB appends its rows and its columns'
-    dtypes to the list yielded, and returns its DataFrame without rows: the report files are
-    written from Arrow, with no round trip through pandas. A report run by Spark is not
-    collected (it returns its DataFrame as always).
+    While it is active, each report run over DuckDB returns its DataFrame without rows, and
+    appends it, its rows and its columns' dtypes to the list yielded: the report files are
+    written from Arrow, with no round trip through pandas. The caller checks that what a
+    report returned is that DataFrame (a report that changed it would be written wrong). A
+    report run by Spark is not collected (it returns its DataFrame as always).
     """
     sink: list[ArrowResult] = []
     token = _ARROW_SINK.set(sink)
