@@ -246,7 +246,13 @@ def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
     finally:
         if writer is not None:
             writer.close()
-    if not root.local:
+    if root.local:  # on the disk before the manifest lists it and the old parts go
+        fd = os.open(root.full(new), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    else:
         root.write(new, sink.getvalue())
 
 
