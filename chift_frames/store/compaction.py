@@ -205,7 +205,7 @@ def _compact_snapshot(root: Root, m: dict[str, Any], tables: list[str], target: 
 
 
 def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
-    """Write parts ``rels`` of ``table``, in order, as part ``new``; one part in memory at once."""
+    """Write parts ``rels`` of ``table``, in order, as part ``new``, a batch at a time."""
     from .writer import _file_metadata
 
     found = None
@@ -218,29 +218,31 @@ def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
     try:
         for rel in rels:
             try:
-                part = pq.read_table(root.full(rel), filesystem=root.fs)
+                with root.fs.open_input_file(root.full(rel)) as fh:
+                    part = pq.ParquetFile(fh)
+                    schema = part.schema_arrow.remove_metadata()
+                    if found is None:
+                        found = schema
+                        kept = pa.schema(list(found), metadata=_file_metadata(table))
+                        writer = pq.ParquetWriter(sink, kept, compression="zstd")
+                    elif not schema.equals(found):
+                        raise StoreError(
+                            f"cannot compact {table} of {root.url}: part {rel}'s columns differ "
+                            f"from {rels[0]}'s (run chift-frames snapshots --migrate first)"
+                        )
+                    # a batch at a time: a part of an older version may be one large row group
+                    for batch in part.iter_batches(batch_size=ROW_GROUP):
+                        held.append(batch)
+                        rows += batch.num_rows
+                        nbytes += batch.nbytes
+                        if rows >= ROW_GROUP or nbytes >= GROUP_BYTES:  # wide rows: fewer
+                            rows = _write_group(writer, held, min(rows, ROW_GROUP))
+                            nbytes = sum(b.nbytes for b in held)
             except (OSError, pa.ArrowException) as exc:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise StoreError(
-                    f"cannot compact {table} of {root.url}: part {rel} does not read ({reason})"
+                    f"cannot compact {table} of {root.url} at part {rel}: {reason}"
                 ) from None
-            if found is None:
-                found = part.schema.remove_metadata()
-                kept = pa.schema(list(found), metadata=_file_metadata(table))
-                writer = pq.ParquetWriter(sink, kept, compression="zstd")
-            elif not part.schema.remove_metadata().equals(found):
-                raise StoreError(
-                    f"cannot compact {table} of {root.url}: part {rel}'s columns differ from "
-                    f"{rels[0]}'s (run chift-frames snapshots --migrate first)"
-                )
-            held.extend(part.to_batches())
-            rows += part.num_rows
-            nbytes += part.nbytes
-            while rows >= ROW_GROUP:
-                rows = _write_group(writer, held, ROW_GROUP)
-                nbytes = sum(b.nbytes for b in held)
-            if nbytes >= GROUP_BYTES:  # wide rows (raw bodies): a smaller row group
-                rows = nbytes = _write_group(writer, held, rows)
         if rows:
             _write_group(writer, held, rows)
     finally:
