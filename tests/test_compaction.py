@@ -196,7 +196,7 @@ def test_an_unreadable_part_leaves_its_snapshot_and_the_others_are_compacted(
     assert main(["snapshots", str(dataset), "--compact"]) == 1
     out, err = capsys.readouterr()
     assert f"snapshot {first} left as it was: cannot compact mappings" in err
-    assert f"at part {bad}: " in err
+    assert f"(at part {bad}, writing " in err
     assert "Compacted 2 snapshots" in out and "1 snapshot left as it was" in out
     assert _parts(dataset, first) == before
     assert all(len(_parts(dataset, sid)["mapping_values"]) == 1 for sid in others)
@@ -226,3 +226,63 @@ def test_a_snapshot_another_process_writes_is_left_to_it(dataset: Path) -> None:
     assert "is being written by another writer" in done.skipped[first]
     assert _parts(dataset, first) == before
     assert first in compact(dataset).merged
+
+
+def test_a_snapshot_a_stopped_writer_will_resume_is_left_to_it(tmp_path: Path) -> None:
+    """A stopped resume keeps its manifest in _staging: compacting under it would lose parts."""
+    from chift_frames.schema import TABLES
+    from chift_frames.store import SnapshotWriter, load
+
+    world = small_world()
+    writer = SnapshotWriter(tmp_path, "snapA")
+    for chunk in world:
+        writer.write(chunk)
+    writer.commit("partial")
+    writer = SnapshotWriter(tmp_path, "snapA", resume=True)  # a resume that stops half-way
+    writer.write(world[0])
+    writer.close()
+    before = _parts(tmp_path, "snapA")
+    done = compact(tmp_path)
+    assert done.merged == {} and "stopped half-way" in done.skipped["snapA"]
+    assert _parts(tmp_path, "snapA") == before
+    # the resume finishes, and every part it lists is there
+    writer = SnapshotWriter(tmp_path, "snapA", resume=True)
+    writer.commit("complete")
+    frames = load(tmp_path, "snapA", tables=list(TABLES))  # a missing part would raise
+    manifest = snapshot_manifest(tmp_path, "snapA")
+    assert all((tmp_path / rel).exists() for rels in manifest["files"].values() for rel in rels)
+    assert len(frames.mapping_values) == manifest["rows"]["mapping_values"] > 0
+    assert "snapA" in compact(tmp_path).merged
+    pd.testing.assert_frame_equal(
+        load(tmp_path, "snapA", tables=list(TABLES)).mapping_values, frames.mapping_values
+    )
+
+
+def small_world() -> list[dict[str, pd.DataFrame]]:
+    """The frames of a small world, pair by pair (a part each)."""
+    from chift_frames import flatten
+    from chift_frames.world import World
+
+    world = World(consumers=6, syncs=1, seed=2)
+    pairs = [(c, world.consumer_sync(c, s)) for c, s in world.pairs()]
+    return [dict(flatten([pair]).items()) for pair in pairs]
+
+
+def test_a_snapshot_outside_the_log_has_its_executions_compacted(tmp_path: Path) -> None:
+    from chift_frames.flatten import flatten_executions
+    from chift_frames.store import SnapshotWriter
+    from chift_frames.world import World
+
+    world = World(consumers=20, syncs=1, seed=3)
+    (sync,) = world.sync_items()
+    runs = flatten_executions(sync["syncid"], world.executions(sync["syncid"], days=30))
+    writer = SnapshotWriter(tmp_path)
+    for start in range(0, len(runs), 50):
+        writer.write({"executions": runs.slice(start, 50)})
+    writer.commit("complete")
+    manifest = snapshot_manifest(tmp_path)
+    assert not is_log(manifest) and len(manifest["files"][LOG]) > 3
+    want = load(tmp_path, tables=["executions"]).executions
+    assert list(compact(tmp_path).merged) == [manifest["snapshot_id"]]
+    assert len(_parts(tmp_path, manifest["snapshot_id"])[LOG]) == 1
+    pd.testing.assert_frame_equal(load(tmp_path, tables=["executions"]).executions, want)

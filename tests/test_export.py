@@ -249,11 +249,20 @@ def _same_table(got: pa.Table, want: pa.Table, name: str) -> None:
 
 @pytest.mark.parametrize("which", ["demo", "folder", "hostile", "empty", "outliers"])
 def test_report_tables_are_what_the_dataframes_write(
-    which: str, demo_dir: Path, frames: Frames, hostile_frames: Frames
+    which: str,
+    demo_dir: Path,
+    frames: Frames,
+    hostile_frames: Frames,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``report`` without a page writes DuckDB's answers straight: the files must not change."""
+    from chift_frames import export
     from chift_frames.export import _to_arrow, compute_report_tables
     from tests.test_reports import many_outliers
+
+    from_arrow = []  # every report's table made from DuckDB's answer, none from its DataFrame
+    file_table = export._file_table
+    monkeypatch.setattr(export, "_file_table", lambda *a: from_arrow.append(1) or file_table(*a))
 
     source: Frames | Path = {
         "demo": frames,
@@ -263,6 +272,7 @@ def test_report_tables_are_what_the_dataframes_write(
         "outliers": many_outliers(),
     }[which]
     tables = compute_report_tables(source)
+    assert len(from_arrow) == len(REPORTS)
     computed = compute_reports(source)
     assert list(tables) == list(REPORTS)
     for name in REPORTS:

@@ -26,10 +26,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ..errors import StoreError
+from ..schema import TABLES
 from .execlog import LOG, is_log, part_listers
 from .filesystems import Root, open_root
 from .lock import SnapshotLock
-from .manifests import current_manifests, part_folder, read_manifest
+from .manifests import STAGING, current_manifests, part_folder, read_manifest
 
 __all__ = ["TARGET_BYTES", "Compacted", "compact", "compaction_groups"]
 
@@ -104,15 +105,25 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> Comp
         try:
             lock.acquire()
         except StoreError as exc:  # another writer's: it is left to them
-            done.skipped[sid] = str(exc)
-            log.warning("snapshot %s left as it was: %s", sid, exc)
+            _skip(done, sid, str(exc))
             continue
         try:
+            # a writer that stopped half-way (a resume, a commit, a prune) left its work in
+            # _staging, with its own copy of the manifest: its resume or recovery would list
+            # the parts merged here again, and remove the merged one
+            if base.entries(f"{STAGING}/{sid}"):
+                _skip(
+                    done,
+                    sid,
+                    f"a writer of snapshot {sid!r} in {base.url} stopped half-way (its work is in "
+                    f"{STAGING}/{sid}): resume it (fetch --resume {sid}) or clean it up "
+                    "(snapshots --clean), then compact again",
+                )
+                continue
             m = read_manifest(base, sid)  # as it is now that no one else writes it
-            count = _compact_snapshot(base, m, _tables(m, listers), target)
+            count = _compact_snapshot(base, m, _tables(m, listers), target, lock)
         except StoreError as exc:
-            done.skipped[sid] = str(exc)
-            log.warning("snapshot %s left as it was: %s", sid, exc)
+            _skip(done, sid, str(exc))
             continue
         finally:
             lock.release()
@@ -120,6 +131,11 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> Comp
             done.merged[sid] = count
             log.info("snapshot %s of %s: %d small parts merged", sid, base, count)
     return done
+
+
+def _skip(done: Compacted, sid: str, why: str) -> None:
+    done.skipped[sid] = why
+    log.warning("snapshot %s left as it was: %s", sid, why)
 
 
 def _tables(m: dict[str, Any], listers: dict[str, set[str]]) -> list[str]:
@@ -131,6 +147,8 @@ def _tables(m: dict[str, Any], listers: dict[str, set[str]]) -> list[str]:
     sid = m["snapshot_id"]
     tables = []
     for table, rels in m["files"].items():
+        if table not in TABLES:  # not one of this version's: left as it is
+            continue
         if table == LOG and (is_log(m) or any(listers.get(r, {sid}) - {sid} for r in rels)):
             continue
         tables.append(table)
@@ -165,8 +183,10 @@ def _leftovers(root: Root, m: dict[str, Any], tables: list[str]) -> bool:
     return False
 
 
-def _compact_snapshot(root: Root, m: dict[str, Any], tables: list[str], target: int) -> int:
-    """Compact ``tables`` of snapshot ``m`` (its lock held); return how many parts were merged."""
+def _compact_snapshot(
+    root: Root, m: dict[str, Any], tables: list[str], target: int, lock: SnapshotLock
+) -> int:
+    """Compact ``tables`` of snapshot ``m`` (``lock`` held); return how many parts were merged."""
     from .lifecycle import _rewrite_manifest
 
     sid = m["snapshot_id"]
@@ -191,6 +211,7 @@ def _compact_snapshot(root: Root, m: dict[str, Any], tables: list[str], target: 
                 out.append(rel)
         files[table] = out
         next_part[table] = number
+    lock.check()  # still this process's: a stale lock taken over means another writer
     if plan:
         manifest = {**m, "files": files}
         if "next_part" in m:
@@ -215,47 +236,50 @@ def _merge(root: Root, table: str, rels: list[str], new: str) -> None:
     if root.local:
         os.makedirs(root.full(new).rsplit("/", 1)[0], exist_ok=True)
     writer = None
+    rel = rels[0]
     try:
         for rel in rels:
-            try:
-                with root.fs.open_input_file(root.full(rel)) as fh:
-                    part = pq.ParquetFile(fh)
-                    schema = part.schema_arrow.remove_metadata()
-                    if found is None:
-                        found = schema
-                        kept = pa.schema(list(found), metadata=_file_metadata(table))
-                        writer = pq.ParquetWriter(sink, kept, compression="zstd")
-                    elif not schema.equals(found):
-                        raise StoreError(
-                            f"cannot compact {table} of {root.url}: part {rel}'s columns differ "
-                            f"from {rels[0]}'s (run chift-frames snapshots --migrate first)"
-                        )
-                    # a batch at a time: a part of an older version may be one large row group
-                    for batch in part.iter_batches(batch_size=ROW_GROUP):
-                        held.append(batch)
-                        rows += batch.num_rows
-                        nbytes += batch.nbytes
-                        if rows >= ROW_GROUP or nbytes >= GROUP_BYTES:  # wide rows: fewer
-                            rows = _write_group(writer, held, min(rows, ROW_GROUP))
-                            nbytes = sum(b.nbytes for b in held)
-            except (OSError, pa.ArrowException) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise StoreError(
-                    f"cannot compact {table} of {root.url} at part {rel}: {reason}"
-                ) from None
+            with root.fs.open_input_file(root.full(rel)) as fh:
+                part = pq.ParquetFile(fh)
+                schema = part.schema_arrow.remove_metadata()
+                if found is None:
+                    found = schema
+                    kept = pa.schema(list(found), metadata=_file_metadata(table))
+                    writer = pq.ParquetWriter(sink, kept, compression="zstd")
+                elif not schema.equals(found):
+                    raise StoreError(
+                        f"cannot compact {table} of {root.url}: part {rel}'s columns differ "
+                        f"from {rels[0]}'s (run chift-frames snapshots --migrate first)"
+                    )
+                # a batch at a time: a part of an older version may be one large row group
+                for batch in part.iter_batches(batch_size=ROW_GROUP):
+                    held.append(batch)
+                    rows += batch.num_rows
+                    nbytes += batch.nbytes
+                    if rows >= ROW_GROUP or nbytes >= GROUP_BYTES:  # wide rows: fewer
+                        rows = _write_group(writer, held, min(rows, ROW_GROUP))
+                        nbytes = sum(b.nbytes for b in held)
         if rows:
             _write_group(writer, held, rows)
+        if writer is not None:
+            writer.close()
+            writer = None
+        if root.local:  # on the disk before the manifest lists it and the old parts go
+            fd = os.open(root.full(new), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            root.write(new, sink.getvalue())
+    except (OSError, pa.ArrowException) as exc:  # reading a part, or writing the new one
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise StoreError(
+            f"cannot compact {table} of {root.url} (at part {rel}, writing {new}): {reason}"
+        ) from None
     finally:
         if writer is not None:
             writer.close()
-    if root.local:  # on the disk before the manifest lists it and the old parts go
-        fd = os.open(root.full(new), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    else:
-        root.write(new, sink.getvalue())
 
 
 def _write_group(writer: Any, held: list[pa.RecordBatch], size: int) -> int:
