@@ -79,8 +79,10 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> Comp
     large, or alone, is left as it is, so a second run changes nothing. The rows, their
     order and every reader's results stay the same; a part of ``mapping_values`` holds
     whole pairs as before (whole parts are merged). Readers that have a snapshot open while
-    its old parts are removed fail and must open it again: run it when nothing reads the
-    dataset, as after an upgrade.
+    its old parts are removed fail and must open it again, and readers that list the folders
+    rather than the manifest (an external table, ``report --sql --views``) see a merged part
+    beside its old ones until they are removed: run it when nothing reads the dataset, as
+    after an upgrade.
 
     A snapshot that another process is writing (its lock is live), or one of whose parts
     does not read, is left as it was, with a warning, and the others are compacted: see
