@@ -128,6 +128,18 @@ def test_a_large_merged_part_is_written_in_row_groups(
     pd.testing.assert_frame_equal(load(dataset, sid).mapping_values, values)
 
 
+def test_wide_rows_make_smaller_row_groups(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sid = list_snapshots(dataset).snapshot_id.iloc[-1]
+    values = load(dataset, sid).mapping_values
+    monkeypatch.setattr(compaction_module, "GROUP_BYTES", 4096)  # as if each row were a body
+    compact(dataset)
+    (rel,) = _parts(dataset, sid)["mapping_values"]
+    meta = pq.read_metadata(dataset / rel)
+    sizes = [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+    assert len(sizes) > 3 and max(sizes) < len(values) and sum(sizes) == len(values)
+    pd.testing.assert_frame_equal(load(dataset, sid).mapping_values, values)
+
+
 def test_parts_are_merged_up_to_the_target_bytes() -> None:
     assert compaction_groups([10, 10, 10, 10], target=25) == [[0, 1], [2, 3]]
     assert compaction_groups([30, 10, 10, 30, 5], target=25) == [[1, 2]]
