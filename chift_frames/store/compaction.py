@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import uuid
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -30,7 +29,7 @@ from ..schema import TABLES
 from .execlog import LOG, is_log, part_listers
 from .filesystems import Root, open_root
 from .lock import SnapshotLock
-from .manifests import STAGING, current_manifests, part_folder, read_manifest
+from .manifests import STAGING, current_manifests, new_part, part_folder, read_manifest
 
 __all__ = ["TARGET_BYTES", "Compacted", "compact", "compaction_groups"]
 
@@ -204,7 +203,7 @@ def _compact_snapshot(
         out = []
         for k, rel in enumerate(rels):
             if k in first:
-                new = f"{part_folder(table, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                new = new_part(table, sid, number)
                 number += 1
                 _merge(root, table, [rels[j] for j in first[k]], new)
                 out.append(new)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -674,8 +673,3 @@ def part_listers(root: Root) -> dict[str, set[str]]:
                 if isinstance(p, str):
                     found.setdefault(p, set()).add(sid)
     return found
-
-
-def new_part_name(snapshot_id: str, number: int) -> str:
-    """Name a new part of the log in the folder of snapshot ``snapshot_id``."""
-    return f"{LOG}/snapshot_id={snapshot_id}/part-{number:05d}-{uuid.uuid4().hex}.parquet"

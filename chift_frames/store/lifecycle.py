@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +38,7 @@ from .manifests import (
     committed_manifests,
     current_manifests,
     dump,
+    new_part,
     part_folder,
     read_manifest,
     replacements,
@@ -470,7 +470,7 @@ def migrate(root: str | os.PathLike[str]) -> list[str]:
             for table, paths in m["files"].items():
                 files[table] = []
                 for number, rel in enumerate(paths):
-                    dst = f"{part_folder(table, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                    dst = new_part(table, sid, number)
                     base.copy(rel, dst)
                     files[table].append(dst)
             manifest = {**m, "format": FORMAT, "files": files}
@@ -541,7 +541,7 @@ def migrate_added_columns(root: str | os.PathLike[str]) -> list[str]:
                         continue
                     flag = pc.cast(source_repeats_of(part), "bool")
                     part = part.append_column(column, flag).select(schema.names).cast(schema)
-                    new = f"{folder}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+                    new = new_part(name, sid, number)
                     _write_parquet(base, new, part.replace_schema_metadata(_file_metadata(name)))
                     files.append(new)
                 manifest = {**m, "files": {**m["files"], name: files}}
@@ -696,7 +696,7 @@ def _log_manifest(
         info = bases[sync_id]["info"].get("execution_parts") or {} if theirs else {}
         parts.update({rel: list(info[rel]) for rel in theirs})
         if new.num_rows:
-            rel = f"{part_folder(LOG, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+            rel = new_part(LOG, sid, number)
             number += 1
             _write_parquet(root, rel, new.replace_schema_metadata(_file_metadata(LOG)))
             last = pc.max(new["start"]).as_py()
@@ -704,7 +704,7 @@ def _log_manifest(
             written.append(rel)
     files = {**m["files"], LOG: [*foreign, *written]}
     if not files[LOG]:
-        rel = f"{part_folder(LOG, sid)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+        rel = new_part(LOG, sid, number)
         _write_parquet(root, rel, schema.empty_table().replace_schema_metadata(_file_metadata(LOG)))
         files[LOG] = [rel]
     info = {

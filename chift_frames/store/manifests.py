@@ -23,6 +23,7 @@ import logging
 import math
 import re
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +89,15 @@ def check_snapshot_id(snapshot_id: object, *, legacy: bool = False) -> str:
 def part_folder(table: str, snapshot_id: str) -> str:
     """Return the folder of a table's committed parts for one snapshot."""
     return f"{table}/snapshot_id={snapshot_id}"
+
+
+def new_part(table: str, snapshot_id: str, number: int) -> str:
+    """Name a new part of ``table`` in the folder of ``snapshot_id``: its path under the root.
+
+    ``number`` is its position among the snapshot's parts of the table; a random suffix
+    keeps two writers (a crashed one and its resume) from ever naming the same file.
+    """
+    return f"{part_folder(table, snapshot_id)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
 
 
 def is_part_of(rel: object, snapshot_id: str) -> bool:

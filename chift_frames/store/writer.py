@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from .manifests import (
     check_snapshot_id,
     dump,
     is_part_of,
+    new_part,
     new_snapshot_id,
     parse_json,
     part_folder,
@@ -374,7 +374,7 @@ class SnapshotWriter:
         numbers = self.manifest["next_part"]
         number = numbers.get(name, 0)
         numbers[name] = number + 1
-        return f"{part_folder(name, self.snapshot_id)}/part-{number:05d}-{uuid.uuid4().hex}.parquet"
+        return new_part(name, self.snapshot_id, number)
 
     def _put_part(self, name: str, table: pa.Table, rel: str) -> None:
         assert self.snapshot_id is not None
