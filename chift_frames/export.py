@@ -32,7 +32,7 @@ from .engine import open_source
 from .errors import StoreError
 from .frames import Frames
 from .reports import REPORTS, USES_ONE_APIS
-from .reports._query import IDS, arrow_results, to_frame
+from .reports._query import IDS, arrow_results
 from .schema import TABLES
 from .store import display_root, snapshot_manifest
 from .store.completeness import completeness
@@ -134,21 +134,22 @@ def compute_report_tables(
             if not sink:  # run by Spark: its DataFrame holds its rows
                 out[name] = _to_arrow(frame)
             elif sink[-1][0] is frame:  # what run_report returned, as it returned it
-                out[name] = _file_table(*sink[-1][1:])
+                out[name] = _file_table(*sink[-1])
             else:
                 raise RuntimeError(f"report {name} changed the DataFrame run_report gave it")
             sink.clear()
     return out
 
 
-def _file_table(table: pa.Table, columns: Mapping[str, Any]) -> pa.Table:
+def _file_table(empty: pd.DataFrame, table: pa.Table, columns: Mapping[str, Any]) -> pa.Table:
     """Return a report's answer as ``_to_arrow(to_frame(table, columns))`` would, without pandas.
 
-    Only the schema (with its pandas metadata) is made from a DataFrame, of no row; the
-    columns are cast to it, a null list of ids is an empty one and a NaN is a null, as in
-    the DataFrame (whose floats are pandas' nullable ``Float64``).
+    Only the schema (with its pandas metadata) is made from a DataFrame: ``empty``, the
+    report's without rows (``to_frame(table.slice(0, 0), columns)``, as ``run_report`` gives
+    it); the columns are cast to it, a null list of ids is an empty one and a NaN is a null,
+    as in the DataFrame (whose floats are pandas' nullable ``Float64``).
     """
-    schema = _to_arrow(to_frame(table.slice(0, 0), columns)).schema
+    schema = _to_arrow(empty).schema
     arrays = []
     for field in schema:
         column = table.column(field.name)

@@ -300,9 +300,10 @@ def test_a_report_table_reads_nulls_lists_and_instants_as_the_dataframe_does() -
         }
     )
     columns = {"name": STRING, "count": INT, "share": FLOAT, "flag": BOOL, "at": UTC, "ids": IDS}
-    _same_table(_file_table(answer, columns), _to_arrow(to_frame(answer, columns)), "answer")
+    empty = to_frame(answer.slice(0, 0), columns)
+    _same_table(_file_table(empty, answer, columns), _to_arrow(to_frame(answer, columns)), "answer")
     _same_table(
-        _file_table(answer.slice(0, 0), columns),
+        _file_table(empty, answer.slice(0, 0), columns),
         _to_arrow(to_frame(answer.slice(0, 0), columns)),
         "no row",
     )
