@@ -83,8 +83,9 @@ def compact(root: str | os.PathLike[str], *, target: int = TARGET_BYTES) -> Comp
     beside its old ones until they are removed: run it when nothing reads the dataset, as
     after an upgrade.
 
-    A snapshot that another process is writing (its lock is live), or one of whose parts
-    does not read, is left as it was, with a warning, and the others are compacted: see
+    A snapshot that another process is writing (its lock is live), one whose writer stopped
+    half-way (its work in ``_staging``: a resume, a commit), or one of whose parts does not
+    read, is left as it was, with a warning, and the others are compacted: see
     :attr:`Compacted.skipped`. Its new parts, not listed yet, are removed by the next run.
 
     Returns
